@@ -1,0 +1,1 @@
+"""Toile: a Telegram bot for volunteer election campaigns."""

@@ -1,0 +1,47 @@
+"""Typed settings, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./toile.db"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    organizer_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    organizer_chat_id: int | None = None
+    redis_url: str | None = None
+    default_locale: str = "fr"
+    timezone: str = "Europe/Paris"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+
+    @field_validator("organizer_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("organizer_chat_id", "redis_url", "webhook_url", "webhook_secret",
+                     mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tables, engine and the domain operations, each one a transaction. Never imports aiogram."""

@@ -1,0 +1,145 @@
+"""Campaigns: loading one from its TOML file, finding the active one, calling hours."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select, update
+
+from storage import clock
+from storage.database import Database
+from storage.models import Campaign
+
+
+class CampaignFileError(ValueError):
+    """A campaign file that cannot be used; the message says what to fix."""
+
+
+def _parse_hhmm(value: Any, field: str) -> str:
+    try:
+        parsed = time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise CampaignFileError(f"{field}: expected a time such as 09:00, got {value!r}") from exc
+    return parsed.strftime("%H:%M")
+
+
+def parse_campaign_file(path: Path) -> dict[str, Any]:
+    """Read and check a campaign TOML file; returns the Campaign fields."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignFileError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignFileError(f"{path} is not valid TOML: {exc}") from exc
+    campaign = data.get("campaign", data)
+    name = str(campaign.get("name", "")).strip()
+    if not name:
+        raise CampaignFileError("the campaign needs a name")
+    tz = str(campaign.get("timezone", "Europe/Paris"))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CampaignFileError(f"unknown time zone {tz!r}") from exc
+    hours = data.get("calling_hours", {})
+    start = _parse_hhmm(hours.get("start", "09:00"), "calling_hours.start")
+    end = _parse_hhmm(hours.get("end", "21:00"), "calling_hours.end")
+    if start >= end:
+        raise CampaignFileError("calling_hours.start must come before calling_hours.end")
+    script = str(data.get("script", {}).get("text", campaign.get("script", ""))).strip()
+    if not script:
+        raise CampaignFileError("the campaign needs a script ([script] text = ...)")
+    points = []
+    for i, point in enumerate(data.get("talking_points", []), start=1):
+        title, text = str(point.get("title", "")).strip(), str(point.get("text", "")).strip()
+        if not title or not text:
+            raise CampaignFileError(f"talking point {i} needs a title and a text")
+        points.append({"title": title, "text": text})
+    targets = [str(t).strip() for t in data.get("targets", {}).get("constituencies", [])]
+    queue = data.get("queue", {})
+    fields: dict[str, Any] = {
+        "name": name, "timezone": tz, "calling_start": start, "calling_end": end,
+        "script": script, "talking_points": points, "target_constituencies": targets,
+    }
+    for key in ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour"):
+        if key in queue:
+            value = queue[key]
+            if not isinstance(value, int) or value < 1:
+                raise CampaignFileError(f"queue.{key} must be a positive whole number")
+            fields[key] = value
+    return fields
+
+
+async def load_campaign(db: Database, fields: dict[str, Any]) -> tuple[Campaign, bool]:
+    """Create or update the campaign by name and make it the active one.
+
+    Returns (campaign, created). Contacts already imported get their priority recomputed,
+    since the order of target constituencies may have changed.
+    """
+    from storage.contacts import reprioritize  # a cycle otherwise: contacts needs Campaign
+
+    async with db.write() as session:
+        campaign = (await session.execute(
+            select(Campaign).where(Campaign.name == fields["name"]))).scalar_one_or_none()
+        created = campaign is None
+        if campaign is None:
+            campaign = Campaign(**fields)
+            session.add(campaign)
+        else:
+            for key, value in fields.items():
+                setattr(campaign, key, value)
+        await session.flush()
+        await session.execute(update(Campaign).where(Campaign.id != campaign.id)
+                              .values(active=False))
+        campaign.active = True
+        await session.flush()
+        await reprioritize(session, campaign)
+        return campaign, created
+
+
+async def active_campaign(db: Database) -> Campaign | None:
+    async with db.read() as session:
+        return (await session.execute(
+            select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
+        )).scalar_one_or_none()
+
+
+async def campaign_by_name(db: Database, name: str) -> Campaign | None:
+    async with db.read() as session:
+        return (await session.execute(
+            select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class CallingWindow:
+    is_open: bool
+    opens_at: datetime  # local time of the next opening (now, if open)
+    closes_at: datetime  # local time of the next closing
+
+
+def calling_window(campaign: Campaign, now: datetime | None = None) -> CallingWindow:
+    """Whether calling is allowed now in the campaign's time zone, and when it (re)opens."""
+    tz = ZoneInfo(campaign.timezone)
+    local = (now or clock.utcnow()).astimezone(tz)
+    start, end = time.fromisoformat(campaign.calling_start), time.fromisoformat(
+        campaign.calling_end)
+
+    def at(day: date, t: time) -> datetime:
+        return datetime.combine(day, t, tzinfo=tz)
+
+    today = local.date()
+    if at(today, start) <= local < at(today, end):
+        return CallingWindow(True, local, at(today, end))
+    day = today if local < at(today, start) else today + timedelta(days=1)
+    return CallingWindow(False, at(day, start), at(day, end))
+
+
+def local_day_start(campaign: Campaign, now: datetime | None = None) -> datetime:
+    """Midnight today in the campaign's time zone, as aware UTC."""
+    tz = ZoneInfo(campaign.timezone)
+    local = (now or clock.utcnow()).astimezone(tz)
+    return datetime.combine(local.date(), time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))

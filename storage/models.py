@@ -1,0 +1,166 @@
+"""The tables. Datetimes are aware UTC (SQLModel's UTCDateTime): SQLite stores them without
+an offset, PostgreSQL as timestamptz, and both read back the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.clock import utcnow
+
+# An epoch far in the past: "due now" without a NULL, so the queue index stays usable.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class VolunteerStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    PAUSED = "paused"
+
+
+class ContactStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DO_NOT_CALL = "dnc"
+
+
+class Outcome(StrEnum):
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"
+    CALL_BACK = "call_back"
+    WILL_VOTE = "will_vote"
+    UNDECIDED = "undecided"
+    NOT_INTERESTED = "not_interested"
+    OTHER_SIDE = "other_side"
+    NEEDS_PROXY = "needs_proxy"
+    CAN_CARRY_PROXY = "can_carry_proxy"
+    WANTS_TO_VOLUNTEER = "wants_volunteer"
+    WRONG_NUMBER = "wrong_number"
+    DO_NOT_CALL = "do_not_call"
+    # Not calls: a volunteer gave the card back, or let its lease run out.
+    SKIPPED = "skipped"
+    ABANDONED = "abandoned"
+
+
+RETRY_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.VOICEMAIL})
+FOLLOW_UP_OUTCOMES = frozenset(
+    {Outcome.NEEDS_PROXY, Outcome.CAN_CARRY_PROXY, Outcome.WANTS_TO_VOLUNTEER}
+)
+RELEASE_OUTCOMES = frozenset({Outcome.SKIPPED, Outcome.ABANDONED})
+CALL_OUTCOMES = tuple(o for o in Outcome if o not in RELEASE_OUTCOMES)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    first_name: str = ""
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_organizer: bool = False
+    volunteer_status: str = Field(default=VolunteerStatus.NONE, max_length=16)
+    trained: bool = False
+    blocked: bool = False  # the person blocked the bot (403): send nothing more
+    stopped: bool = False  # /stop: no broadcasts
+    created_at: datetime = Field(default_factory=utcnow)
+    approved_at: datetime | None = None
+    paused_at: datetime | None = None
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    timezone: str = "Europe/Paris"
+    calling_start: str = "09:00"
+    calling_end: str = "21:00"
+    script: str = ""
+    talking_points: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
+    target_constituencies: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    retry_delay_minutes: int = 120
+    max_attempts: int = 3
+    lease_minutes: int = 15
+    skip_limit_per_hour: int = 10
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# Contacts whose constituency is not a target come after every target.
+UNTARGETED_PRIORITY = 1_000_000
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone", name="uq_contact_campaign_phone"),
+        # The queue: an ordered walk over open contacts, no temp B-tree for ORDER BY.
+        Index(
+            "ix_contact_queue",
+            "campaign_id", "priority", "attempts", "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_contact_held_by", "held_by", sqlite_where=text("held_by IS NOT NULL"),
+              postgresql_where=text("held_by IS NOT NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    phone: str = Field(max_length=20)
+    first_name: str | None = None
+    last_name: str | None = None
+    constituency: str | None = None
+    commune: str | None = None
+    postal_code: str | None = None
+    polling_station: str | None = None
+    tags: str | None = None
+    source: str | None = None
+    priority: int = UNTARGETED_PRIORITY
+    status: str = Field(default=ContactStatus.OPEN, max_length=8)
+    attempts: int = 0
+    due_at: datetime = EPOCH
+    held_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    lease_expires_at: datetime | None = None
+    # Bumped on every hand-out: a card's buttons carry it, so a stale card can't record.
+    lease_seq: int = 0
+    last_outcome: str | None = None
+    follow_up: str | None = None  # needs_proxy / can_carry_proxy / wants_volunteer
+    last_called_at: datetime | None = None
+
+
+class Call(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("contact_id", "lease_seq", name="uq_call_contact_lease"),
+        Index("ix_call_campaign_time", "campaign_id", "created_at"),
+        Index("ix_call_volunteer_time", "volunteer_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    campaign_id: int = Field(foreign_key="campaign.id")
+    volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lease_seq: int
+    outcome: str = Field(max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DoNotCall(SQLModel, table=True):
+    __tablename__ = "do_not_call"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    added_at: datetime = Field(default_factory=utcnow)
+    added_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    action: str = Field(max_length=64)
+    detail: str = ""
+    created_at: datetime = Field(default_factory=utcnow)

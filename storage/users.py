@@ -1,0 +1,153 @@
+"""People: who they are, whether they may call, who organizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from storage import clock
+from storage.audit import write_audit
+from storage.database import Database
+from storage.models import User, VolunteerStatus
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What Telegram tells us of a person on each update."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+async def get_user(db: Database, user_id: int) -> User | None:
+    async with db.read() as session:
+        return await session.get(User, user_id)
+
+
+async def ensure_user(db: Database, profile: Profile) -> User:
+    """The person's row, created on first contact and refreshed when Telegram's data changed.
+
+    Reads first: most updates change nothing, and a write per update would serialize them.
+    """
+    async with db.read() as session:
+        user = await session.get(User, profile.id)
+    if user is not None and (user.first_name, user.last_name, user.username,
+                             user.language_code) == (profile.first_name, profile.last_name,
+                                                     profile.username, profile.language_code):
+        return user
+    async with db.write() as session:
+        user = await session.get(User, profile.id)
+        if user is None:
+            user = User(id=profile.id)
+            session.add(user)
+        user.first_name = profile.first_name
+        user.last_name = profile.last_name
+        user.username = profile.username
+        user.language_code = profile.language_code
+        # A person who writes to the bot can be reached again.
+        user.blocked = False
+        await session.flush()
+        return user
+
+
+async def sync_organizers(db: Database, organizer_ids: list[int]) -> None:
+    """Make the organizers named in the configuration organizers in the database."""
+    for organizer_id in organizer_ids:
+        await set_organizer(db, organizer_id, True, actor_id=None, audit=False)
+
+
+async def set_organizer(db: Database, user_id: int, is_organizer: bool, *,
+                        actor_id: int | None, audit: bool = True) -> bool:
+    """Returns True if something changed."""
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            user = User(id=user_id)
+            session.add(user)
+        changed = user.is_organizer != is_organizer
+        user.is_organizer = is_organizer
+        if is_organizer and user.volunteer_status != VolunteerStatus.APPROVED:
+            user.volunteer_status = VolunteerStatus.APPROVED
+            user.approved_at = clock.utcnow()
+            changed = True
+        if audit and changed:
+            await write_audit(session, actor_id,
+                              "organizers.add" if is_organizer else "organizers.remove",
+                              f"user={user_id}")
+        return changed
+
+
+async def organizers(db: Database) -> list[User]:
+    async with db.read() as session:
+        return list((await session.execute(
+            select(User).where(User.is_organizer.is_(True), User.blocked.is_(False))
+        )).scalars())
+
+
+async def request_to_call(db: Database, user_id: int) -> VolunteerStatus:
+    """Ask to make calls. Returns the status after the request: PENDING if it is new."""
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            raise LookupError(user_id)
+        status = VolunteerStatus(user.volunteer_status)
+        if status in (VolunteerStatus.NONE, VolunteerStatus.DECLINED):
+            user.volunteer_status = VolunteerStatus.PENDING
+            return VolunteerStatus.PENDING
+        return status
+
+
+@dataclass(frozen=True)
+class Decision:
+    changed: bool
+    status: VolunteerStatus
+    user: User | None
+
+
+async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
+                           actor_id: int | None) -> Decision:
+    """Approve or decline (or resume a paused) volunteer. Idempotent: deciding twice
+    changes nothing the second time."""
+    target = VolunteerStatus.APPROVED if approve else VolunteerStatus.DECLINED
+    async with db.write() as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            if not approve:
+                return Decision(False, VolunteerStatus.NONE, None)
+            user = User(id=user_id)  # approved from the CLI before they ever wrote
+            session.add(user)
+        if user.volunteer_status == target:
+            return Decision(False, target, user)
+        user.volunteer_status = target
+        if approve:
+            user.approved_at = clock.utcnow()
+            user.paused_at = None
+        await write_audit(session, actor_id,
+                          "volunteers.approve" if approve else "volunteers.decline",
+                          f"user={user_id}")
+        await session.flush()
+        return Decision(True, target, user)
+
+
+async def mark_trained(db: Database, user_id: int) -> None:
+    async with db.write() as session:
+        await session.execute(update(User).where(User.id == user_id).values(trained=True))
+
+
+async def mark_blocked(db: Database, user_id: int) -> None:
+    """The person blocked the bot (403): nothing more is sent to them."""
+    async with db.write() as session:
+        await session.execute(update(User).where(User.id == user_id).values(blocked=True))
+
+
+async def pending_volunteers(db: Database) -> list[User]:
+    async with db.read() as session:
+        return list((await session.execute(
+            select(User).where(User.volunteer_status.in_(
+                [VolunteerStatus.PENDING.value, VolunteerStatus.PAUSED.value]))
+            .order_by(User.created_at)
+        )).scalars())

@@ -1,0 +1,188 @@
+"""The queue on both databases: one contact, one volunteer; outcomes recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from sqlalchemy import func, select
+
+from storage.calling import QueueRules, Recorded, assign_next_contact, expire_leases, record_outcome
+from storage.contacts import import_contacts
+from storage.database import Database
+from storage.models import (
+    Call,
+    Campaign,
+    Contact,
+    ContactStatus,
+    DoNotCall,
+    Outcome,
+    VolunteerStatus,
+)
+from storage.users import Profile, decide_volunteer, ensure_user, get_user
+from tests.conftest import ROOT
+
+
+async def import_example(db: Database, campaign: Campaign) -> None:
+    with (ROOT / "examples" / "contacts.csv").open("rb") as f:
+        await import_contacts(db, campaign, f, source_label="Primaire populaire 2022")
+
+
+def numbers_csv(count: int, constituency: str = "Seine-Saint-Denis 1") -> io.BytesIO:
+    lines = ["telephone,prenom,circonscription"]
+    lines += [f"06{i:08d},Personne{i},{constituency}" for i in range(10_000_000, 10_000_000 + count)]
+    return io.BytesIO("\n".join(lines).encode())
+
+
+async def test_one_contact_at_a_time_and_asking_again_returns_it(db, campaign, frozen_clock):
+    await import_example(db, campaign)
+    rules = QueueRules.of(campaign)
+    first = await assign_next_contact(db, rules, 1)
+    again = await assign_next_contact(db, rules, 1)
+    assert first is not None and again is not None
+    assert again.contact_id == first.contact_id and again.already_held
+    other = await assign_next_contact(db, rules, 2)
+    assert other is not None and other.contact_id != first.contact_id
+
+
+async def test_targets_come_first_in_their_order(db, campaign, frozen_clock):
+    await import_example(db, campaign)
+    rules = QueueRules.of(campaign)
+    order = []
+    for volunteer in range(1, 5):
+        card = await assign_next_contact(db, rules, volunteer)
+        order.append(card.constituency)
+    assert order == ["Seine-Saint-Denis 1", "Rhône 3", "Bouches-du-Rhône 4", "Seine-Saint-Denis 6"]
+
+
+async def test_no_answer_comes_back_after_the_delay_at_most_three_times(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(1))
+    rules = QueueRules.of(campaign)
+    for attempt in range(3):
+        card = await assign_next_contact(db, rules, 7)
+        assert card is not None, f"attempt {attempt + 1} should get the contact back"
+        result = await record_outcome(db, rules, 7, card.contact_id, card.lease_seq, Outcome.NO_ANSWER)
+        assert result.status is Recorded.RECORDED
+        assert await assign_next_contact(db, rules, 7) is None  # not due yet
+        frozen_clock.advance(hours=2, minutes=1)
+    assert await assign_next_contact(db, rules, 7) is None  # three attempts: done
+    async with db.read() as s:
+        contact = (await s.execute(select(Contact))).scalar_one()
+    assert contact.status == ContactStatus.DONE and contact.attempts == 3
+
+
+async def test_second_press_stale_card_and_other_volunteers_card_record_nothing(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(3))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    first = await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.WILL_VOTE)
+    twice = await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.NOT_INTERESTED)
+    other = await record_outcome(db, rules, 2, card.contact_id, card.lease_seq, Outcome.WILL_VOTE)
+    assert (first.status, twice.status, other.status) == (
+        Recorded.RECORDED, Recorded.ALREADY, Recorded.NOT_YOURS)
+    # A lease that ran out: the contact is someone else's now, the old card records nothing.
+    stale = await assign_next_contact(db, rules, 1)
+    frozen_clock.advance(minutes=16)
+    taken = await assign_next_contact(db, rules, 2)
+    assert taken.contact_id == stale.contact_id
+    late = await record_outcome(db, rules, 1, stale.contact_id, stale.lease_seq, Outcome.WILL_VOTE)
+    assert late.status is Recorded.EXPIRED
+    async with db.read() as s:
+        calls = (await s.execute(select(Call.outcome))).scalars().all()
+    assert calls == [Outcome.WILL_VOTE]
+
+
+async def test_do_not_call_is_permanent_and_blocks_reimport(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(1))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
+    async with db.read() as s:
+        assert (await s.execute(select(DoNotCall.phone))).scalars().all() == [card.phone]
+    report = await import_contacts(db, campaign, numbers_csv(1))
+    assert report.do_not_call == 1 and report.imported == 0
+    assert await assign_next_contact(db, rules, 1) is None
+
+
+async def test_follow_up_outcomes_are_stored(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(3))
+    rules = QueueRules.of(campaign)
+    for volunteer, outcome in enumerate((Outcome.NEEDS_PROXY, Outcome.CAN_CARRY_PROXY,
+                                         Outcome.WANTS_TO_VOLUNTEER), start=1):
+        card = await assign_next_contact(db, rules, volunteer)
+        await record_outcome(db, rules, volunteer, card.contact_id, card.lease_seq, outcome)
+    async with db.read() as s:
+        flags = sorted((await s.execute(select(Contact.follow_up))).scalars())
+    assert flags == ["can_carry_proxy", "needs_proxy", "wants_volunteer"]
+
+
+async def test_call_back_later_returns_at_the_chosen_time(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(1))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    later = frozen_clock.now.replace(hour=17)
+    await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.CALL_BACK,
+                         call_back_at=later)
+    frozen_clock.advance(hours=8, minutes=59)
+    assert await assign_next_contact(db, rules, 2) is None
+    frozen_clock.advance(minutes=2)
+    assert (await assign_next_contact(db, rules, 2)).contact_id == card.contact_id
+
+
+async def test_expired_lease_comes_back_and_counts_as_abandoned(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(2))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    frozen_clock.advance(minutes=15)
+    expired = await expire_leases(db, rules)
+    assert [e.contact_id for e in expired] == [card.contact_id]
+    again = await assign_next_contact(db, rules, 2)
+    assert again.contact_id == card.contact_id and again.lease_seq == card.lease_seq + 1
+
+
+async def test_skipping_too_many_pauses_the_volunteer(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(20))
+    await ensure_user(db, Profile(5, "Harvey"))
+    await decide_volunteer(db, 5, True, actor_id=None)
+    rules = QueueRules.of(campaign)
+    results = []
+    for _ in range(rules.skip_limit_per_hour):
+        card = await assign_next_contact(db, rules, 5)
+        results.append(await record_outcome(db, rules, 5, card.contact_id, card.lease_seq,
+                                            Outcome.SKIPPED))
+    assert [r.volunteer_paused for r in results] == [False] * (rules.skip_limit_per_hour - 1) + [True]
+    assert (await get_user(db, 5)).volunteer_status == VolunteerStatus.PAUSED
+
+
+async def test_200_volunteers_at_once_never_share_a_contact(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(150))
+    rules = QueueRules.of(campaign)
+    cards = await asyncio.gather(*(assign_next_contact(db, rules, v) for v in range(1, 201)))
+    handed = [c.contact_id for c in cards if c is not None]
+    assert len(handed) == 150 and len(set(handed)) == 150  # all handed out, none twice
+    # Everyone records, the 50 without a card ask again: still nothing for them.
+    await asyncio.gather(*(record_outcome(db, rules, v, c.contact_id, c.lease_seq, Outcome.WILL_VOTE)
+                           for v, c in enumerate(cards, start=1) if c is not None))
+    again = await asyncio.gather(*(assign_next_contact(db, rules, v) for v in range(1, 201)))
+    assert all(c is None for c in again)
+    async with db.read() as s:
+        calls = (await s.execute(select(func.count()).select_from(Call))).scalar_one()
+        done = (await s.execute(select(func.count()).where(Contact.status == "done"))).scalar_one()
+    assert calls == 150 and done == 150
+
+
+async def test_200_volunteers_with_contacts_to_spare(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(400))
+    rules = QueueRules.of(campaign)
+    seen: list[int] = []
+
+    async def volunteer(v: int) -> None:
+        for _ in range(2):
+            card = await assign_next_contact(db, rules, v)
+            seen.append(card.contact_id)
+            result = await record_outcome(db, rules, v, card.contact_id, card.lease_seq,
+                                          Outcome.UNDECIDED)
+            assert result.status is Recorded.RECORDED
+
+    await asyncio.gather(*(volunteer(v) for v in range(1, 201)))
+    assert len(seen) == 400 and len(set(seen)) == 400
