@@ -143,3 +143,23 @@ def local_day_start(campaign: Campaign, now: datetime | None = None) -> datetime
     tz = ZoneInfo(campaign.timezone)
     local = (now or clock.utcnow()).astimezone(tz)
     return datetime.combine(local.date(), time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+def call_back_time(campaign: Campaign, when: str, now: datetime | None = None) -> datetime:
+    """When a "call back later" contact comes back: in an hour, this evening, or tomorrow
+    when calling opens. Never outside calling hours: it waits for the next opening."""
+    now = now or clock.utcnow()
+    tz = ZoneInfo(campaign.timezone)
+    local = now.astimezone(tz)
+    if when == "1h":
+        target = local + timedelta(hours=1)
+    elif when == "evening":
+        evening = datetime.combine(local.date(), time(18, 30), tzinfo=tz)
+        target = evening if local < evening else local + timedelta(hours=1)
+    elif when == "tomorrow":
+        target = datetime.combine(local.date() + timedelta(days=1),
+                                  time.fromisoformat(campaign.calling_start), tzinfo=tz)
+    else:
+        raise ValueError(f"unknown call-back choice {when!r}")
+    window = calling_window(campaign, target.astimezone(ZoneInfo("UTC")))
+    return (target if window.is_open else window.opens_at).astimezone(ZoneInfo("UTC"))

@@ -29,7 +29,10 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        if self.is_sqlite:
+        in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        if in_memory:
+            pass  # one shared connection (StaticPool): no pool to size
+        elif self.is_sqlite:
             engine_kwargs.setdefault("pool_size", 8)
             engine_kwargs.setdefault("max_overflow", 8)
             engine_kwargs.setdefault("pool_timeout", 120)

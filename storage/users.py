@@ -151,3 +151,9 @@ async def pending_volunteers(db: Database) -> list[User]:
                 [VolunteerStatus.PENDING.value, VolunteerStatus.PAUSED.value]))
             .order_by(User.created_at)
         )).scalars())
+
+
+async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
+    """/stop: no more broadcasts; /start again lifts it."""
+    async with db.write() as session:
+        await session.execute(update(User).where(User.id == user_id).values(stopped=stopped))

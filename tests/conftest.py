@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -20,6 +21,8 @@ from storage.campaigns import load_campaign, parse_campaign_file
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
+from tests.botclient import Harness
+from tests.conversation import make_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -116,3 +119,17 @@ async def load_example_campaign(db: Database) -> Campaign:
 @pytest.fixture
 async def campaign(db: Database) -> Campaign:
     return await load_example_campaign(db)
+
+
+@pytest.fixture
+async def harness(db: Database) -> AsyncIterator[Harness]:
+    h, fake = await make_harness(db)
+    logging.getLogger().addHandler(h.errors)
+    try:
+        yield h
+    finally:
+        logging.getLogger().removeHandler(h.errors)
+        await h.bot.session.close()
+        await fake.stop()
+    swallowed = [r.getMessage() for r in h.errors.records if not getattr(h, "expect_errors", False)]
+    assert not swallowed, f"the bot swallowed errors: {swallowed}"

@@ -1,0 +1,5 @@
+"""`python -m bot` is `toile`."""
+
+from bot.cli import app
+
+app()

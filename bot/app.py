@@ -1,0 +1,108 @@
+"""Assembly: the bot, the dispatcher with its routers and middlewares, the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import suppress
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import telegram_retry
+from bot.campaign_cache import CampaignCache
+from bot.config import Settings
+from bot.i18n import SUPPORTED, make_i18n
+from bot.jobs import expire_leases_tick
+from bot.middlewares import LanguageMiddleware, PersonMiddleware
+from handlers import access, calling, errors, me, start
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_bot(settings: Settings, *, timeout: float = 60.0) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url),
+                             timeout=timeout)
+    bot = Bot(settings.bot_token, session=session,
+              default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True))
+    telegram_retry.install(bot)
+    return bot
+
+
+def build_fsm_storage(settings: Settings) -> BaseStorage:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = None,
+                     campaigns: CampaignCache | None = None,
+                     fsm_storage: BaseStorage | None = None) -> Dispatcher:
+    i18n = i18n or make_i18n(settings.default_locale)
+    dp = Dispatcher(storage=fsm_storage or build_fsm_storage(settings))
+    dp["db"] = db
+    dp["settings"] = settings
+    dp["campaigns"] = campaigns or CampaignCache(db)
+    dp["i18n"] = i18n  # the scheduler's jobs speak too, outside any update
+    dp.update.outer_middleware(PersonMiddleware(db, set(settings.organizer_ids)))
+    LanguageMiddleware(i18n).setup(dp)
+    dp.include_routers(start.build_router(), access.build_router(), calling.build_router(),
+                       me.build_router(), start.build_fallback_router(), errors.build_router())
+    return dp
+
+
+USER_COMMANDS = ("call", "me", "help", "stop")
+ORGANIZER_COMMANDS = ("volunteers",)
+
+
+def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
+    with i18n.use_locale(locale):
+        from aiogram.utils.i18n import gettext as _
+
+        return {
+            "call": _("Your next contact to call"),
+            "me": _("Your calls, today and in total"),
+            "help": _("What this bot can do"),
+            "stop": _("No more campaign messages"),
+            "volunteers": _("Volunteers waiting for approval"),
+        }
+
+
+async def register_commands(bot: Bot, i18n: I18n, organizer_ids: Sequence[int]) -> None:
+    """setMyCommands in French and English. Optional: a failure is logged, not fatal."""
+    try:
+        for locale in (None, *SUPPORTED):
+            texts = _descriptions(i18n, locale or i18n.default_locale)
+            await bot.set_my_commands(
+                [BotCommand(command=c, description=texts[c]) for c in USER_COMMANDS],
+                scope=BotCommandScopeDefault(), language_code=locale)
+        for organizer_id in organizer_ids:
+            texts = _descriptions(i18n, i18n.default_locale)
+            with suppress(TelegramAPIError):  # an organizer who never opened the bot
+                await bot.set_my_commands(
+                    [BotCommand(command=c, description=texts[c])
+                     for c in (*USER_COMMANDS, *ORGANIZER_COMMANDS)],
+                    scope=BotCommandScopeChat(chat_id=organizer_id))
+    except TelegramAPIError as exc:
+        log.warning("could not register the bot's commands: %s", exc)
+
+
+def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> AsyncIOScheduler:
+    """The scheduler only ticks; what is due lives in the database."""
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(expire_leases_tick, "interval", seconds=tick_seconds,
+                      args=(bot, dp["db"], dp["campaigns"], dp["i18n"]),
+                      max_instances=1, coalesce=True, id="expire_leases")
+    return scheduler
+

@@ -1,0 +1,206 @@
+"""The `toile` command: run the bot and manage the campaign from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.config import get_settings
+from storage.audit import audit_entries
+from storage.campaigns import (
+    CampaignFileError,
+    active_campaign,
+    campaign_by_name,
+    load_campaign,
+    parse_campaign_file,
+)
+from storage.contacts import ImportFailed, export_contacts, import_contacts, write_rejects
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.models import Campaign
+from storage.users import decide_volunteer, set_organizer
+
+app = typer.Typer(help="Toile: a Telegram bot for volunteer election campaigns.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Campaigns: name, calling hours, script, targets.",
+                           no_args_is_help=True)
+contacts_app = typer.Typer(help="The contact list.", no_args_is_help=True)
+organizers_app = typer.Typer(help="Who organizes.", no_args_is_help=True)
+volunteers_app = typer.Typer(help="Who may call.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
+                  (organizers_app, "organizers"), (volunteers_app, "volunteers")):
+    app.add_typer(sub, name=name)
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def run() -> None:
+    """Run the bot (long polling, or a webhook when WEBHOOK_URL is set)."""
+    from bot.runner import MissingToken, serve
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(get_settings()))
+    except MissingToken as exc:
+        print(exc.code, file=sys.stderr)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations."""
+    upgrade(get_settings().database_url)
+    typer.echo("Database schema is up to date.")
+
+
+@campaign_app.command("load")
+def campaign_load(file: Annotated[Path, typer.Argument(help="The campaign's TOML file.")]) -> None:
+    """Create or update a campaign from its TOML file and make it the active one."""
+    try:
+        fields = parse_campaign_file(file)
+    except CampaignFileError as exc:
+        err.print(f"Cannot load the campaign: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    campaign, created = _with_db(lambda db: load_campaign(db, fields))
+    verb = "Created" if created else "Updated"
+    typer.echo(f"{verb} campaign {campaign.name!r}: calling {campaign.calling_start}–"
+               f"{campaign.calling_end} ({campaign.timezone}), "
+               f"{len(campaign.talking_points)} talking points, "
+               f"{len(campaign.target_constituencies)} target constituencies.")
+
+
+async def _campaign(db: Database, name: str | None) -> Campaign:
+    campaign = await (campaign_by_name(db, name) if name else active_campaign(db))
+    if campaign is None:
+        err.print(f"No campaign named {name!r}." if name else
+                  "No campaign yet: load one first with `toile campaign load FILE.toml`.",
+                  markup=False)
+        raise typer.Exit(1)
+    return campaign
+
+
+CampaignOption = Annotated[str | None, typer.Option(help="Campaign name (default: active).")]
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[Path, typer.Argument(help="CSV: comma or semicolon, UTF-8 or Windows-1252.")],
+    campaign: CampaignOption = None,
+    source: Annotated[str | None, typer.Option(help="Where the numbers come from.")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Write the rejected rows here.")] = None,
+) -> None:
+    """Import contacts; unusable rows are skipped and reported, duplicates merged."""
+    if not file.is_file():
+        err.print(f"No such file: {file}", markup=False)
+        raise typer.Exit(1)
+    size = file.stat().st_size
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        target = await _campaign(db, campaign)
+        with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("import", total=size)
+            with file.open("rb") as raw:
+                return await import_contacts(
+                    db, target, raw, source_label=source,
+                    progress=lambda _rows: bar.update(task, completed=raw.tell()))
+
+    try:
+        report = _with_db(work)
+    except ImportFailed as exc:
+        err.print(f"Import failed, nothing was written: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
+               f"{report.imported} new contacts, {report.merged} merged with a known number, "
+               f"{report.do_not_call} on the do-not-call list, {len(report.rejects)} rejected.")
+    for reject in report.rejects[:20]:
+        typer.echo(f"  line {reject.line}: {reject.reason} {reject.value!r}")
+    if len(report.rejects) > 20:
+        typer.echo(f"  ... and {len(report.rejects) - 20} more (use --rejects FILE)")
+    if rejects is not None:
+        write_rejects(rejects, report.rejects)
+        typer.echo(f"Rejected rows written to {rejects}.")
+
+
+@contacts_app.command("export")
+def contacts_export(
+    output: Annotated[Path | None, typer.Option(help="CSV file (default: stdout).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
+) -> None:
+    """Write every contact as CSV. Exports are recorded in the audit log."""
+
+    async def work(db: Database) -> int:
+        target = await _campaign(db, campaign) if campaign else None
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        count = -1
+        try:
+            writer = csv.writer(out)
+            async for row in export_contacts(db, target):
+                writer.writerow(row)
+                count += 1
+        finally:
+            if output:
+                out.close()
+        return count
+
+    count = _with_db(work)
+    err.print(f"{count} contacts exported.", markup=False)
+
+
+@organizers_app.command("add")
+def organizers_add(telegram_id: int) -> None:
+    """Make a Telegram user an organizer."""
+    _with_db(lambda db: set_organizer(db, telegram_id, True, actor_id=None))
+    typer.echo(f"{telegram_id} is an organizer.")
+
+
+@organizers_app.command("remove")
+def organizers_remove(telegram_id: int) -> None:
+    """Take the organizer role away (people in ORGANIZER_IDS keep it while listed there)."""
+    _with_db(lambda db: set_organizer(db, telegram_id, False, actor_id=None))
+    typer.echo(f"{telegram_id} is no longer an organizer.")
+
+
+@volunteers_app.command("approve")
+def volunteers_approve(telegram_id: int) -> None:
+    """Let a Telegram user make calls."""
+    decision = _with_db(lambda db: decide_volunteer(db, telegram_id, True, actor_id=None))
+    typer.echo(f"{telegram_id} is approved." if decision.changed
+               else f"{telegram_id} was already approved.")
+
+
+@app.command("audit")
+def audit(limit: Annotated[int, typer.Option(help="How many entries, newest last.")] = 200) -> None:
+    """Print the audit log: who did what to the campaign's data."""
+    for entry in _with_db(lambda db: audit_entries(db, limit)):
+        who = entry.actor_id if entry.actor_id is not None else "cli"
+        typer.echo(f"{entry.created_at:%Y-%m-%d %H:%M:%S} {who} {entry.action} {entry.detail}")

@@ -1,0 +1,29 @@
+"""Filters shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters import BaseFilter
+from aiogram.types import Message
+from aiogram.utils.i18n import get_i18n
+
+from bot.i18n import SUPPORTED
+
+
+class MenuButton(BaseFilter):
+    """A tap on a main-menu button, whatever the language it was drawn in."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    async def __call__(self, message: Message) -> bool:
+        if not message.text:
+            return False
+        i18n = get_i18n()
+        return message.text in {i18n.gettext(self.msgid, locale=locale) for locale in SUPPORTED}
+
+
+class IsOrganizer(BaseFilter):
+    async def __call__(self, _event: Any, is_organizer: bool = False) -> bool:
+        return is_organizer

@@ -1,0 +1,133 @@
+"""Callback-data factories and keyboards. Every callback payload stays under 64 bytes."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from storage.models import Outcome
+
+
+class OutcomeCB(CallbackData, prefix="o"):
+    contact_id: int
+    seq: int
+    outcome: Outcome
+
+
+class CallBackWhenCB(CallbackData, prefix="cbl"):
+    contact_id: int
+    seq: int
+    when: str  # "1h" | "evening" | "tomorrow" | "back" (to the card)
+
+
+class TalkingPointCB(CallbackData, prefix="tp"):
+    contact_id: int
+    seq: int
+    index: int
+
+
+class CallFlowCB(CallbackData, prefix="call"):
+    action: str  # "next" | "ready" | "ask"
+
+
+class VolunteerDecisionCB(CallbackData, prefix="vol"):
+    user_id: int
+    approve: bool
+
+
+def outcome_label(outcome: Outcome) -> str:
+    labels = {
+        Outcome.WILL_VOTE: _("✅ Will vote"),
+        Outcome.UNDECIDED: _("🤔 Undecided"),
+        Outcome.NOT_INTERESTED: _("🙅 Not interested"),
+        Outcome.OTHER_SIDE: _("↔️ Votes for another side"),
+        Outcome.NO_ANSWER: _("📵 No answer"),
+        Outcome.VOICEMAIL: _("📼 Voicemail"),
+        Outcome.CALL_BACK: _("⏰ Call back later"),
+        Outcome.NEEDS_PROXY: _("🗳 Needs a vote proxy"),
+        Outcome.CAN_CARRY_PROXY: _("🤝 Can carry a vote proxy"),
+        Outcome.WANTS_TO_VOLUNTEER: _("🙋 Wants to volunteer"),
+        Outcome.WRONG_NUMBER: _("❌ Wrong number"),
+        Outcome.DO_NOT_CALL: _("⛔ Do not call again"),
+        Outcome.SKIPPED: _("⏭ Skip this contact"),
+        Outcome.ABANDONED: _("Abandoned"),
+    }
+    return labels[outcome]
+
+
+CARD_LAYOUT: tuple[tuple[Outcome, ...], ...] = (
+    (Outcome.WILL_VOTE, Outcome.UNDECIDED),
+    (Outcome.NOT_INTERESTED, Outcome.OTHER_SIDE),
+    (Outcome.NO_ANSWER, Outcome.VOICEMAIL),
+    (Outcome.CALL_BACK,),
+    (Outcome.NEEDS_PROXY, Outcome.CAN_CARRY_PROXY),
+    (Outcome.WANTS_TO_VOLUNTEER,),
+    (Outcome.WRONG_NUMBER, Outcome.DO_NOT_CALL),
+)
+
+
+def card_keyboard(contact_id: int, seq: int, talking_points: list[str]) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(text=outcome_label(o),
+                              callback_data=OutcomeCB(contact_id=contact_id, seq=seq,
+                                                      outcome=o).pack()) for o in row]
+        for row in CARD_LAYOUT
+    ]
+    for index, title in enumerate(talking_points):
+        rows.append([InlineKeyboardButton(
+            text="💬 " + title,
+            callback_data=TalkingPointCB(contact_id=contact_id, seq=seq, index=index).pack())])
+    rows.append([InlineKeyboardButton(
+        text=outcome_label(Outcome.SKIPPED),
+        callback_data=OutcomeCB(contact_id=contact_id, seq=seq, outcome=Outcome.SKIPPED).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def call_back_keyboard(contact_id: int, seq: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for when, label in (("1h", _("In 1 hour")), ("evening", _("This evening")),
+                        ("tomorrow", _("Tomorrow"))):
+        builder.button(text=label, callback_data=CallBackWhenCB(contact_id=contact_id, seq=seq,
+                                                                when=when))
+    builder.button(text=_("← Back to the card"),
+                   callback_data=CallBackWhenCB(contact_id=contact_id, seq=seq, when="back"))
+    builder.adjust(3, 1)
+    return builder.as_markup()
+
+
+def next_call_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("📞 Next call"), callback_data=CallFlowCB(action="next").pack())]])
+
+
+def ready_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("I'm ready: give me a contact"), callback_data=CallFlowCB(action="ready").pack())]])
+
+
+def ask_to_call_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("🙋 I want to make calls"), callback_data=CallFlowCB(action="ask").pack())]])
+
+
+def decision_keyboard(user_id: int, resume: bool = False) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("▶️ Resume") if resume else _("✅ Approve"),
+                   callback_data=VolunteerDecisionCB(user_id=user_id, approve=True))
+    builder.button(text=_("❌ Decline"),
+                   callback_data=VolunteerDecisionCB(user_id=user_id, approve=False))
+    return builder.as_markup()
+
+
+def main_menu(can_call: bool) -> ReplyKeyboardMarkup:
+    first = [KeyboardButton(text=_("📞 Next call"))] if can_call else []
+    keyboard = [[*first, KeyboardButton(text=_("👤 My calls"))],
+                [KeyboardButton(text=_("❓ Help"))]]
+    return ReplyKeyboardMarkup(keyboard=keyboard, resize_keyboard=True, is_persistent=True)

@@ -1,0 +1,44 @@
+"""Update middlewares: who is writing (their row, role and language)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from aiogram.types import User as TelegramUser
+from aiogram.utils.i18n import I18nMiddleware
+
+from bot.i18n import pick_locale
+from storage.database import Database
+from storage.users import Profile, ensure_user
+
+
+class PersonMiddleware(BaseMiddleware):
+    """Loads (or creates) the person's row; handlers get `user` and `is_organizer`."""
+
+    def __init__(self, db: Database, organizer_ids: set[int]) -> None:
+        self.db = db
+        self.organizer_ids = organizer_ids
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        from_user: TelegramUser | None = data.get("event_from_user")
+        if from_user is None or from_user.is_bot:
+            return await handler(event, data)
+        user = await ensure_user(self.db, Profile(
+            id=from_user.id, first_name=from_user.first_name, last_name=from_user.last_name,
+            username=from_user.username, language_code=from_user.language_code))
+        data["user"] = user
+        data["is_organizer"] = user.is_organizer or user.id in self.organizer_ids
+        return await handler(event, data)
+
+
+class LanguageMiddleware(I18nMiddleware):
+    """French or English from the person's Telegram language, else the default."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        from_user: TelegramUser | None = data.get("event_from_user")
+        return pick_locale(from_user.language_code if from_user else None,
+                           self.i18n.default_locale)

@@ -1,0 +1,56 @@
+"""Sending outside a conversation (to organizers, to a volunteer just approved), safely."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import Message
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import pick_locale
+from storage.database import Database
+from storage.models import User
+from storage.users import mark_blocked, organizers
+
+log = logging.getLogger(__name__)
+
+# build(locale) -> (text, extra sendMessage arguments such as reply_markup)
+MessageBuilder = Callable[[], tuple[str, dict[str, Any]]]
+
+
+async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,
+                      **kwargs: Any) -> Message | None:
+    """Send, and survive: 403 marks the person unreachable; other errors are logged."""
+    try:
+        return await bot.send_message(chat_id, text, **kwargs)
+    except TelegramForbiddenError:
+        log.info("chat %s blocked the bot; marked unreachable", chat_id)
+        await mark_blocked(db, chat_id)
+    except TelegramAPIError as exc:
+        log.warning("could not send to %s: %s", chat_id, exc)
+    return None
+
+
+async def send_localized(bot: Bot, db: Database, i18n: I18n, user: User,
+                         build: MessageBuilder) -> Message | None:
+    """Build the message in the person's own language, then send it."""
+    with i18n.use_locale(pick_locale(user.language_code, i18n.default_locale)):
+        text, kwargs = build()
+    return await send_safely(bot, db, user.id, text, **kwargs)
+
+
+async def notify_organizers(bot: Bot, db: Database, i18n: I18n, build: MessageBuilder,
+                            organizer_chat_id: int | None = None) -> int:
+    """To the organizers' group if there is one, else to each organizer. Returns sends."""
+    if organizer_chat_id is not None:
+        with i18n.use_locale(i18n.default_locale):
+            text, kwargs = build()
+        return int(await send_safely(bot, db, organizer_chat_id, text, **kwargs) is not None)
+    sent = 0
+    for organizer in await organizers(db):
+        sent += await send_localized(bot, db, i18n, organizer, build) is not None
+    return sent

@@ -1,0 +1,48 @@
+"""Surviving the Bot API: wait out 429s, retry server errors, never retry a send blindly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+log = logging.getLogger(__name__)
+
+
+class RetryMiddleware(BaseRequestMiddleware):
+    """429: sleep `retry_after` and try again. 5xx: the request was not carried out, so
+    retrying cannot duplicate it; back off a little. Timeouts are not retried: a send may
+    have gone through, and the caller decides (a volunteer simply taps again)."""
+
+    def __init__(self, max_retries: int = 5, max_wait: float = 60.0,
+                 server_error_backoff: float = 0.5) -> None:
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.server_error_backoff = server_error_backoff
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        attempt = 0
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if attempt >= self.max_retries or exc.retry_after > self.max_wait:
+                    raise
+                log.warning("429 on %s: waiting %ss", type(method).__name__, exc.retry_after)
+                await asyncio.sleep(exc.retry_after)
+            except TelegramServerError:
+                if attempt >= self.max_retries:
+                    raise
+                await asyncio.sleep(self.server_error_backoff * 2 ** attempt)
+            attempt += 1
+
+
+def install(bot: Bot, **kwargs: Any) -> None:
+    bot.session.middleware(RetryMiddleware(**kwargs))

@@ -1,0 +1,265 @@
+"""The phone bank: /call, the contact card, outcomes, talking points, call-backs."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.campaign_cache import CampaignCache
+from bot.filters import MenuButton
+from bot.keyboards import (
+    CallBackWhenCB,
+    CallFlowCB,
+    OutcomeCB,
+    TalkingPointCB,
+    ask_to_call_keyboard,
+    call_back_keyboard,
+    card_keyboard,
+    decision_keyboard,
+    next_call_keyboard,
+    outcome_label,
+    ready_keyboard,
+)
+from bot.notify import notify_organizers
+from handlers.cards import card_text, recorded_text
+from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
+from storage.campaigns import call_back_time, calling_window
+from storage.database import Database
+from storage.models import Outcome, User, VolunteerStatus
+from storage.users import mark_trained
+
+log = logging.getLogger(__name__)
+
+CARD_MESSAGES = "card_messages"  # FSM key: the chat messages that show the held card
+
+
+def may_call(user: User, is_organizer: bool) -> bool:
+    return is_organizer or user.volunteer_status == VolunteerStatus.APPROVED
+
+
+async def call_command(message: Message, bot: Bot, db: Database, campaigns: CampaignCache,
+                       user: User, is_organizer: bool, state: FSMContext) -> None:
+    await next_contact(message.chat.id, bot, db, campaigns, user, is_organizer, state)
+
+
+async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot, db: Database,
+                      campaigns: CampaignCache, user: User, is_organizer: bool,
+                      state: FSMContext) -> None:
+    await query.answer()
+    if callback_data.action == "ready" and may_call(user, is_organizer):
+        await mark_trained(db, user.id)
+        user.trained = True
+        if isinstance(query.message, Message):
+            with suppress(TelegramAPIError):
+                await query.message.edit_reply_markup(reply_markup=None)
+    chat_id = query.message.chat.id if query.message else user.id
+    await next_contact(chat_id, bot, db, campaigns, user, is_organizer, state)
+
+
+async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: CampaignCache,
+                       user: User, is_organizer: bool, state: FSMContext) -> None:
+    campaign = await campaigns.get()
+    if campaign is None:
+        await bot.send_message(chat_id, _("No campaign is running yet. Come back soon!"))
+        return
+    if not may_call(user, is_organizer):
+        await _explain_no_access(bot, chat_id, user)
+        return
+    if not user.trained:
+        await bot.send_message(chat_id, training_text(campaign.script),
+                               reply_markup=ready_keyboard())
+        return
+    window = calling_window(campaign)
+    if not window.is_open:
+        await bot.send_message(chat_id, _(
+            "Calling is closed now: we don't call people between {end} and {start}. "
+            "It reopens on {day} at {start}.").format(
+            end=campaign.calling_end, start=campaign.calling_start,
+            day=window.opens_at.strftime("%d/%m")))
+        return
+    card = await assign_next_contact(db, QueueRules.of(campaign), user.id)
+    if card is None:
+        await bot.send_message(chat_id, _(
+            "🎉 Nobody left to call right now. Thank you! Try again a little later."),
+            reply_markup=next_call_keyboard())
+        return
+    data = await state.get_data()
+    shown: list[int] = data.get(CARD_MESSAGES, []) if card.already_held else []
+    # The card already on screen higher up is removed: one card, one place, one number.
+    for message_id in shown:
+        with suppress(TelegramAPIError):
+            await bot.delete_message(chat_id, message_id)
+    sent = await bot.send_message(
+        chat_id, card_text(card, campaign, user.first_name),
+        reply_markup=card_keyboard(card.contact_id, card.lease_seq,
+                                   [p["title"] for p in campaign.talking_points]))
+    await state.update_data({CARD_MESSAGES: [sent.message_id]})
+
+
+async def _explain_no_access(bot: Bot, chat_id: int, user: User) -> None:
+    status = VolunteerStatus(user.volunteer_status)
+    if status is VolunteerStatus.PENDING:
+        await bot.send_message(chat_id, _(
+            "Your request to make calls is waiting for an organizer. You'll hear from us here."))
+    elif status is VolunteerStatus.PAUSED:
+        await bot.send_message(chat_id, _(
+            "Your calling is paused for now; an organizer will get back to you."))
+    else:
+        await bot.send_message(chat_id, _(
+            "Calls are made by approved volunteers. Would you like to join them?"),
+            reply_markup=ask_to_call_keyboard())
+
+
+def training_text(script: str) -> str:
+    return _(
+        "<b>Before your first call</b>\n\n"
+        "1. Tap the number on the card to dial it. Take your time, smile: it can be heard.\n"
+        "2. Follow the script; the 💬 buttons give short answers to the usual objections.\n"
+        "3. If asked where we got the number, the card says; anyone who objects is marked "
+        "⛔ and never called again.\n"
+        "4. After the call, tap the outcome. The number disappears from the chat and the "
+        "next contact is one tap away.\n\n"
+        "You hold one contact at a time. If you can't call now, tap ⏭ to give it back."
+    )
+
+
+async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
+    """Edit the pressed card in place; a card too old to edit is replaced by a message."""
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        if query.bot:
+            await query.bot.send_message(query.from_user.id, text, **kwargs)  # type: ignore[arg-type]
+        return
+    with suppress(TelegramAPIError):
+        await message.edit_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+async def _forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
+    """Delete any other copy of the card, so the number is gone from the whole chat."""
+    data = await state.get_data()
+    pressed = query.message.message_id if query.message else None
+    for message_id in data.get(CARD_MESSAGES, []):
+        if message_id != pressed and query.bot:
+            with suppress(TelegramAPIError):
+                await query.bot.delete_message(query.from_user.id, message_id)
+    await state.update_data({CARD_MESSAGES: []})
+
+
+async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        with suppress(TelegramAPIError):
+            await query.message.edit_reply_markup(
+                reply_markup=call_back_keyboard(callback_data.contact_id, callback_data.seq))
+
+
+async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: Bot,
+                          db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
+                          state: FSMContext) -> None:
+    await query.answer()
+    await _record(query, callback_data.contact_id, callback_data.seq, callback_data.outcome,
+                  None, bot, db, campaigns, i18n, user, state)
+
+
+async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, bot: Bot,
+                           db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
+                           state: FSMContext) -> None:
+    await query.answer()
+    campaign = await campaigns.get()
+    if campaign is None:
+        return
+    if callback_data.when == "back":
+        card = await held_card(db, QueueRules.of(campaign), user.id, callback_data.contact_id,
+                               callback_data.seq)
+        if card is not None and isinstance(query.message, Message):
+            with suppress(TelegramAPIError):
+                await query.message.edit_reply_markup(reply_markup=card_keyboard(
+                    card.contact_id, card.lease_seq, [p["title"] for p in campaign.talking_points]))
+        return
+    try:
+        when = call_back_time(campaign, callback_data.when)
+    except ValueError:
+        return
+    await _record(query, callback_data.contact_id, callback_data.seq, Outcome.CALL_BACK, when,
+                  bot, db, campaigns, i18n, user, state)
+
+
+async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outcome,
+                  call_back_at: object, bot: Bot, db: Database, campaigns: CampaignCache,
+                  i18n: I18n, user: User, state: FSMContext) -> None:
+    campaign = await campaigns.get()
+    if campaign is None:
+        return
+    result = await record_outcome(db, QueueRules.of(campaign), user.id, contact_id, seq, outcome,
+                                  call_back_at=call_back_at)  # type: ignore[arg-type]
+    if result.status is Recorded.ALREADY:
+        await _edit_card(query, _("This call was already recorded. Nothing changed."),
+                         reply_markup=next_call_keyboard())
+        return
+    if result.status is Recorded.NOT_YOURS:
+        await bot.send_message(query.from_user.id, _(
+            "This card belongs to another volunteer: nothing was recorded."))
+        return
+    if result.status is Recorded.EXPIRED:
+        await _edit_card(query, _(
+            "This card has expired and the contact went back to the queue. "
+            "Nothing was recorded."), reply_markup=next_call_keyboard())
+        await state.update_data({CARD_MESSAGES: []})
+        return
+    await _forget_card_messages(query, state)
+    if outcome is Outcome.SKIPPED:
+        text = _("⏭ Skipped: the contact goes back to the queue.")
+    elif outcome is Outcome.DO_NOT_CALL:
+        text = _("⛔ {name} will never be called again. Thank you.").format(
+            name=result.contact_first_name or "")
+    else:
+        text = recorded_text(result.contact_first_name, outcome_label(outcome))
+    await _edit_card(query, text, reply_markup=next_call_keyboard())
+    if result.volunteer_paused:
+        await bot.send_message(query.from_user.id, _(
+            "You have given back many contacts in the last hour, so your calling is paused. "
+            "An organizer will get back to you."))
+        await notify_organizers(bot, db, i18n, lambda: (_(
+            "⚠️ {name} gave back {count} contacts in an hour and was paused. "
+            "Resume their calling?").format(name=user.first_name,
+                                            count=campaign.skip_limit_per_hour),
+            {"reply_markup": decision_keyboard(user.id, resume=True)}))
+
+
+async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db: Database,
+                        campaigns: CampaignCache, user: User, is_organizer: bool) -> None:
+    campaign = await campaigns.get()
+    card = None
+    if campaign is not None and may_call(user, is_organizer):
+        card = await held_card(db, QueueRules.of(campaign), user.id, callback_data.contact_id,
+                               callback_data.seq)
+    if card is None or campaign is None:
+        await query.answer(_("This card is no longer yours."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        with suppress(TelegramAPIError):
+            await query.message.edit_text(
+                card_text(card, campaign, user.first_name, talking_point=callback_data.index),
+                reply_markup=query.message.reply_markup)
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="calling")
+    router.message.register(call_command, Command("call"))
+    router.message.register(call_command, MenuButton("📞 Next call"))
+    router.callback_query.register(next_button, CallFlowCB.filter(F.action.in_({"next", "ready"})))
+    router.callback_query.register(call_back_menu, OutcomeCB.filter(F.outcome == Outcome.CALL_BACK))
+    router.callback_query.register(outcome_pressed, OutcomeCB.filter())
+    router.callback_query.register(call_back_chosen, CallBackWhenCB.filter())
+    router.callback_query.register(talking_point, TalkingPointCB.filter())
+    return router

@@ -1,0 +1,75 @@
+"""/start, /help, /stop: the welcome and the way out."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.filters import MenuButton
+from bot.keyboards import ask_to_call_keyboard, main_menu
+from handlers.calling import may_call
+from storage.database import Database
+from storage.models import User, VolunteerStatus
+from storage.users import set_stopped
+
+
+async def start(message: Message, user: User, is_organizer: bool, db: Database) -> None:
+    # A deep-link payload (an invite code) is ignored for now: a plain welcome, never an error.
+    if user.stopped:
+        await set_stopped(db, user.id, False)
+    can_call = may_call(user, is_organizer)
+    text = _("Hello {name}! 👋 This is the campaign's bot.").format(name=escape(user.first_name))
+    if can_call:
+        text += "\n\n" + _("Tap <b>📞 Next call</b> to get your next contact.")
+        await message.answer(text, reply_markup=main_menu(True))
+        return
+    await message.answer(text, reply_markup=main_menu(False))
+    if user.volunteer_status != VolunteerStatus.PENDING:
+        await message.answer(_(
+            "Would you like to call supporters with us? It takes an hour when you want, "
+            "from your phone."), reply_markup=ask_to_call_keyboard())
+
+
+async def help_command(message: Message, is_organizer: bool) -> None:
+    text = _(
+        "<b>What I can do</b>\n"
+        "/call: your next contact to call\n"
+        "/me: your calls, today and in total\n"
+        "/stop: no more campaign messages\n"
+        "/help: this message")
+    if is_organizer:
+        text += "\n\n" + _(
+            "<b>Organizers</b>\n"
+            "/volunteers: requests waiting for approval, paused volunteers")
+    await message.answer(text)
+
+
+async def stop(message: Message, user: User, db: Database) -> None:
+    await set_stopped(db, user.id, True)
+    await message.answer(_(
+        "Done: you will receive no more campaign messages. Send /start to come back."))
+
+
+async def not_understood(message: Message) -> None:
+    await message.answer(_("I didn't understand that. /help lists what I can do."))
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.message.register(help_command, MenuButton("❓ Help"))
+    router.message.register(stop, Command("stop"))
+    return router
+
+
+def build_fallback_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="fallback")
+    router.message.register(not_understood)
+    return router
