@@ -1,13 +1,14 @@
 """Message catalogs: French first, English complete.
 
-The catalogs are the `.po` files under locales/, compiled in memory at start-up: there is no
-build step to forget and no binary `.mo` file to keep in sync.
+The catalogs are the `.po` files under locales/, compiled at start-up into a temporary
+folder: there is no build step to forget and no binary `.mo` file to keep in sync.
 """
 
 from __future__ import annotations
 
-import gettext
-import io
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n
@@ -19,26 +20,23 @@ DOMAIN = "messages"
 SUPPORTED = ("fr", "en")
 
 
-def compile_catalogs(path: Path = LOCALES_DIR, domain: str = DOMAIN) -> dict[
-        str, gettext.GNUTranslations]:
-    translations: dict[str, gettext.GNUTranslations] = {}
-    for po_path in sorted(path.glob(f"*/LC_MESSAGES/{domain}.po")):
+def compile_catalogs(source: Path = LOCALES_DIR, domain: str = DOMAIN) -> Path:
+    """Compile every `<locale>/LC_MESSAGES/<domain>.po` into `.mo` files in a fresh folder."""
+    target = Path(tempfile.mkdtemp(prefix="toile-locales-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    for po_path in sorted(source.glob(f"*/LC_MESSAGES/{domain}.po")):
         locale = po_path.parent.parent.name
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=locale)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        translations[locale] = gettext.GNUTranslations(buffer)
-    return translations
+        mo_path = target / locale / "LC_MESSAGES" / f"{domain}.mo"
+        mo_path.parent.mkdir(parents=True)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+    return target
 
 
 def make_i18n(default_locale: str = "fr") -> I18n:
-    # Not a subclass: aiogram finds the current I18n through a context variable of the
-    # I18n class itself, which a subclass would not share.
-    i18n = I18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
-    i18n.locales = compile_catalogs()
-    return i18n
+    return I18n(path=compile_catalogs(), default_locale=default_locale, domain=DOMAIN)
 
 
 def pick_locale(language_code: str | None, default: str) -> str:

@@ -34,6 +34,7 @@ async def test_newcomer_asks_is_approved_and_makes_a_first_call(db, campaign, ha
     await load_contacts(db, campaign)
     camille = harness.person(101, "Camille", "en", username="camille_b")
     organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
 
     await camille.send("/start")
     assert camille.sees("Hello Camille")
@@ -171,6 +172,7 @@ async def test_french_is_the_default_language(db, campaign, harness, frozen_cloc
 
 
 async def test_only_organizers_approve(db, campaign, harness, frozen_clock):
+    await harness.person(ORGANIZER_ID, "Orga", "en").send("/start")
     eve = harness.person(106, "Eve", "en")
     mallory = harness.person(107, "Mallory", "en")
     await eve.send("/start")
@@ -188,6 +190,7 @@ async def test_only_organizers_approve(db, campaign, harness, frozen_clock):
 async def test_too_many_skips_pause_the_volunteer_and_tell_organizers(db, campaign, harness, frozen_clock):
     await load_contacts(db, campaign)
     camille = await ready_volunteer(db, harness)
+    await harness.person(ORGANIZER_ID, "Orga", "en").send("/start")
     for _ in range(campaign.skip_limit_per_hour):
         await camille.send("/call")
         await camille.press("Skip")

@@ -1,0 +1,39 @@
+# Two commands set up a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench install catalogs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Applies the migrations, then serves Telegram by long polling (SQLite by default).
+run: $(STAMP)
+	$(BIN)/toile run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Benchmarks print their figures; see README's Performance table.
+bench: $(STAMP)
+	$(BIN)/python -m bench.import_contacts
+	$(BIN)/python -m bench.assign
+	$(BIN)/python -m bench.updates
+
+# Refresh locales/*.po after changing user-facing text.
+catalogs: $(STAMP)
+	$(BIN)/python locales/update_catalogs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
