@@ -41,7 +41,6 @@ for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "co
                   (organizers_app, "organizers"), (volunteers_app, "volunteers")):
     app.add_typer(sub, name=name)
 
-err = Console(stderr=True)
 T = TypeVar("T")
 
 
@@ -86,9 +85,9 @@ def db_upgrade() -> None:
 def campaign_load(file: Annotated[Path, typer.Argument(help="The campaign's TOML file.")]) -> None:
     """Create or update a campaign from its TOML file and make it the active one."""
     try:
-        fields = parse_campaign_file(file)
+        fields = parse_campaign_file(file, default_timezone=get_settings().timezone)
     except CampaignFileError as exc:
-        err.print(f"Cannot load the campaign: {exc}", markup=False)
+        typer.echo(f"Cannot load the campaign: {exc}", err=True)
         raise typer.Exit(1) from None
     campaign, created = _with_db(lambda db: load_campaign(db, fields))
     verb = "Created" if created else "Updated"
@@ -101,7 +100,7 @@ def campaign_load(file: Annotated[Path, typer.Argument(help="The campaign's TOML
 async def _campaign(db: Database, name: str | None) -> Campaign:
     campaign = await (campaign_by_name(db, name) if name else active_campaign(db))
     if campaign is None:
-        err.print(f"No campaign named {name!r}." if name else
+        typer.echo(f"No campaign named {name!r}." if name else
                   "No campaign yet: load one first with `toile campaign load FILE.toml`.",
                   markup=False)
         raise typer.Exit(1)
@@ -120,14 +119,14 @@ def contacts_import(
 ) -> None:
     """Import contacts; unusable rows are skipped and reported, duplicates merged."""
     if not file.is_file():
-        err.print(f"No such file: {file}", markup=False)
+        typer.echo(f"No such file: {file}", err=True)
         raise typer.Exit(1)
     size = file.stat().st_size
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         target = await _campaign(db, campaign)
         with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=True) as bar:
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("import", total=size)
             with file.open("rb") as raw:
                 return await import_contacts(
@@ -137,7 +136,7 @@ def contacts_import(
     try:
         report = _with_db(work)
     except ImportFailed as exc:
-        err.print(f"Import failed, nothing was written: {exc}", markup=False)
+        typer.echo(f"Import failed, nothing was written: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
                f"{report.imported} new contacts, {report.merged} merged with a known number, "
@@ -173,7 +172,7 @@ def contacts_export(
         return count
 
     count = _with_db(work)
-    err.print(f"{count} contacts exported.", markup=False)
+    typer.echo(f"{count} contacts exported.", err=True)
 
 
 @organizers_app.command("add")

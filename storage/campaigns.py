@@ -28,7 +28,7 @@ def _parse_hhmm(value: Any, field: str) -> str:
     return parsed.strftime("%H:%M")
 
 
-def parse_campaign_file(path: Path) -> dict[str, Any]:
+def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> dict[str, Any]:
     """Read and check a campaign TOML file; returns the Campaign fields."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
@@ -40,7 +40,7 @@ def parse_campaign_file(path: Path) -> dict[str, Any]:
     name = str(campaign.get("name", "")).strip()
     if not name:
         raise CampaignFileError("the campaign needs a name")
-    tz = str(campaign.get("timezone", "Europe/Paris"))
+    tz = str(campaign.get("timezone", default_timezone))
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:

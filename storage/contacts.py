@@ -127,6 +127,9 @@ async def import_contacts(
 ) -> ImportReport:
     """Import a CSV (bytes) into the campaign. Raises ImportFailed and writes nothing if the
     file is not a usable contacts CSV."""
+    source.seek(0)
+    if b"\x00" in source.read(8192):
+        raise ImportFailed("not a CSV: the file holds binary data (a spreadsheet or an image?)")
     last_error: UnicodeDecodeError | None = None
     # UTF-8 (with or without BOM) first; Windows-1252 is what Excel writes in France.
     for encoding in ("utf-8-sig", "cp1252"):

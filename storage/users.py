@@ -35,9 +35,9 @@ async def ensure_user(db: Database, profile: Profile) -> User:
     """
     async with db.read() as session:
         user = await session.get(User, profile.id)
-    if user is not None and (user.first_name, user.last_name, user.username,
-                             user.language_code) == (profile.first_name, profile.last_name,
-                                                     profile.username, profile.language_code):
+    if user is not None and not user.blocked and (
+            user.first_name, user.last_name, user.username, user.language_code) == (
+            profile.first_name, profile.last_name, profile.username, profile.language_code):
         return user
     async with db.write() as session:
         user = await session.get(User, profile.id)

@@ -1,0 +1,109 @@
+"""The organizer's terminal: `toile ...` commands, as typed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import get_settings
+from tests.conftest import ROOT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def toile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no stray .env; the database file lands here
+    for name in ("BOT_TOKEN", "ORGANIZER_IDS", "TELEGRAM_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}")
+    get_settings.cache_clear()
+
+    def invoke(*args: str):
+        result = runner.invoke(app, list(args))
+        return result
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_run_without_a_token_says_how_to_get_one(toile):
+    result = toile("run")
+    assert result.exit_code == 2
+    assert "BOT_TOKEN is not set" in result.output and "@BotFather" in result.output
+
+
+def test_campaign_import_export_round_trip(toile, tmp_path):
+    loaded = toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+    assert loaded.exit_code == 0, loaded.output
+    assert "Created campaign 'Législatives 2024'" in loaded.output
+    rejects = tmp_path / "rejects.csv"
+    imported = toile("contacts", "import", str(ROOT / "examples" / "contacts.csv"),
+                     "--source", "Primaire populaire 2022", "--rejects", str(rejects))
+    assert imported.exit_code == 0, imported.output
+    assert "7 new contacts, 1 merged" in imported.output and "2 rejected" in imported.output
+    assert "line 8: invalid phone number" in imported.output
+    assert rejects.read_text().splitlines()[1:] == ["7,no phone number,", "8,invalid phone number,01 23"]
+    out = tmp_path / "export.csv"
+    exported = toile("contacts", "export", "--output", str(out))
+    assert exported.exit_code == 0, exported.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 8 and lines[1].startswith("+33612345678,Fabrice,Martin")
+    audit = toile("audit")
+    assert "contacts.import" in audit.output and "contacts.export" in audit.output
+
+
+def test_a_non_csv_file_fails_clearly_and_writes_nothing(toile, tmp_path):
+    toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+    picture = tmp_path / "liste.xlsx"
+    picture.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(300))
+    result = toile("contacts", "import", str(picture))
+    assert result.exit_code == 1
+    assert "Import failed, nothing was written" in result.output
+    exported = toile("contacts", "export")
+    assert exported.stderr.strip() == "0 contacts exported."
+    assert exported.stdout.strip().startswith("phone,first_name")  # the header, no row
+
+
+def test_import_before_any_campaign_says_what_to_do(toile):
+    result = toile("contacts", "import", str(ROOT / "examples" / "contacts.csv"))
+    assert result.exit_code == 1 and "toile campaign load" in result.output
+
+
+def test_a_broken_campaign_file_is_explained(toile, tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text('[campaign]\nname = "X"\n[calling_hours]\nstart = "21:00"\nend = "09:00"\n')
+    result = toile("campaign", "load", str(bad))
+    assert result.exit_code == 1 and "must come before" in result.output
+
+
+def test_organizers_and_volunteers_from_the_terminal(toile, tmp_path):
+    from storage.database import Database
+    from storage.users import get_user
+
+    assert toile("organizers", "add", "900").exit_code == 0
+    assert "already approved" not in toile("volunteers", "approve", "101").output
+    assert "already approved" in toile("volunteers", "approve", "101").output
+
+    async def check():
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}")
+        try:
+            return await get_user(db, 900), await get_user(db, 101)
+        finally:
+            await db.dispose()
+
+    organizer, volunteer = asyncio.run(check())
+    assert organizer.is_organizer and volunteer.volunteer_status == "approved"
+    assert "volunteers.approve" in toile("audit").output
+
+
+def test_every_command_has_help(toile):
+    for args in (["--help"], ["run", "--help"], ["db", "upgrade", "--help"],
+                 ["campaign", "load", "--help"], ["contacts", "import", "--help"],
+                 ["contacts", "export", "--help"], ["organizers", "add", "--help"],
+                 ["volunteers", "approve", "--help"]):
+        result = toile(*args)
+        assert result.exit_code == 0 and "Usage" in result.output, args
