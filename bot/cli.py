@@ -101,8 +101,8 @@ async def _campaign(db: Database, name: str | None) -> Campaign:
     campaign = await (campaign_by_name(db, name) if name else active_campaign(db))
     if campaign is None:
         typer.echo(f"No campaign named {name!r}." if name else
-                  "No campaign yet: load one first with `toile campaign load FILE.toml`.",
-                  markup=False)
+                   "No campaign yet: load one first with `toile campaign load FILE.toml`.",
+                   err=True)
         raise typer.Exit(1)
     return campaign
 
