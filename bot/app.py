@@ -15,6 +15,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import telegram_retry
@@ -67,8 +68,7 @@ ORGANIZER_COMMANDS = ("volunteers",)
 
 
 def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
-    with i18n.use_locale(locale):
-        from aiogram.utils.i18n import gettext as _
+    with i18n.context(), i18n.use_locale(locale):
 
         return {
             "call": _("Your next contact to call"),

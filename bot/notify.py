@@ -38,7 +38,7 @@ async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,
 async def send_localized(bot: Bot, db: Database, i18n: I18n, user: User,
                          build: MessageBuilder) -> Message | None:
     """Build the message in the person's own language, then send it."""
-    with i18n.use_locale(pick_locale(user.language_code, i18n.default_locale)):
+    with i18n.context(), i18n.use_locale(pick_locale(user.language_code, i18n.default_locale)):
         text, kwargs = build()
     return await send_safely(bot, db, user.id, text, **kwargs)
 
@@ -47,7 +47,7 @@ async def notify_organizers(bot: Bot, db: Database, i18n: I18n, build: MessageBu
                             organizer_chat_id: int | None = None) -> int:
     """To the organizers' group if there is one, else to each organizer. Returns sends."""
     if organizer_chat_id is not None:
-        with i18n.use_locale(i18n.default_locale):
+        with i18n.context(), i18n.use_locale(i18n.default_locale):
             text, kwargs = build()
         return int(await send_safely(bot, db, organizer_chat_id, text, **kwargs) is not None)
     sent = 0

@@ -133,3 +133,8 @@ async def harness(db: Database) -> AsyncIterator[Harness]:
         await fake.stop()
     swallowed = [r.getMessage() for r in h.errors.records if not getattr(h, "expect_errors", False)]
     assert not swallowed, f"the bot swallowed errors: {swallowed}"
+
+
+@pytest.fixture
+async def campaign_in_sqlite(sqlite_db: Database) -> Campaign:
+    return await load_example_campaign(sqlite_db)
