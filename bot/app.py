@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.i18n import SUPPORTED, make_i18n
 from bot.jobs import expire_leases_tick
 from bot.middlewares import LanguageMiddleware, PersonMiddleware
-from handlers import access, calling, errors, me, start
+from handlers import access, calling, errors, forget, me, start
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,12 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     dp.update.outer_middleware(PersonMiddleware(db, set(settings.organizer_ids)))
     LanguageMiddleware(i18n).setup(dp)
     dp.include_routers(start.build_router(), access.build_router(), calling.build_router(),
-                       me.build_router(), start.build_fallback_router(), errors.build_router())
+                       me.build_router(), forget.build_router(), start.build_fallback_router(),
+                       errors.build_router())
     return dp
 
 
-USER_COMMANDS = ("call", "me", "help", "stop")
+USER_COMMANDS = ("call", "me", "help", "stop", "forget")
 ORGANIZER_COMMANDS = ("volunteers",)
 
 
@@ -75,6 +76,7 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
             "me": _("Your calls, today and in total"),
             "help": _("What this bot can do"),
             "stop": _("No more campaign messages"),
+            "forget": _("Erase my data"),
             "volunteers": _("Volunteers waiting for approval"),
         }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_decimal
 
 from bot.campaign_cache import CampaignCache
 from bot.filters import MenuButton
@@ -15,7 +17,8 @@ from storage.models import CALL_OUTCOMES, User
 from storage.stats import volunteer_counts
 
 
-async def me(message: Message, db: Database, campaigns: CampaignCache, user: User) -> None:
+async def me(message: Message, db: Database, campaigns: CampaignCache, user: User,
+             i18n: I18n) -> None:
     campaign = await campaigns.get()
     if campaign is None:
         await message.answer(_("No campaign is running yet. Come back soon!"))
@@ -28,8 +31,10 @@ async def me(message: Message, db: Database, campaigns: CampaignCache, user: Use
             lines.append(_("{label}: {today} today, {total} in total").format(
                 label=outcome_label(outcome), today=counts.today.get(outcome.value, 0),
                 total=counts.total[outcome.value]))
+    locale = i18n.current_locale
     lines += ["", _("📣 The campaign: {today} calls today, {morning} this morning.").format(
-        today=f"{counts.campaign_today:,}", morning=f"{counts.campaign_morning:,}")]
+        today=format_decimal(counts.campaign_today, locale=locale),
+        morning=format_decimal(counts.campaign_morning, locale=locale))]
     await message.answer("\n".join(lines))
 
 

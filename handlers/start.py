@@ -40,6 +40,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
         "/call: your next contact to call\n"
         "/me: your calls, today and in total\n"
         "/stop: no more campaign messages\n"
+        "/forget: erase your data\n"
         "/help: this message")
     if is_organizer:
         text += "\n\n" + _(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -157,3 +158,19 @@ async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
     """/stop: no more broadcasts; /start again lifts it."""
     async with db.write() as session:
         await session.execute(update(User).where(User.id == user_id).values(stopped=stopped))
+
+
+async def forget_person(db: Database, user_id: int) -> None:
+    """/forget: erase the person. Their calls stay counted for the campaign, under an
+    anonymous number; a card they held goes back to the queue."""
+    from storage.models import Call, Contact  # kept local: users.py is about people
+
+    anonymous = -(secrets.randbelow(2**62) + 1)  # negative: never a Telegram id
+    async with db.write() as session:
+        await session.execute(update(Contact).where(Contact.held_by == user_id)
+                              .values(held_by=None, lease_expires_at=None))
+        await session.execute(update(Call).where(Call.volunteer_id == user_id)
+                              .values(volunteer_id=anonymous))
+        user = await session.get(User, user_id)
+        if user is not None:
+            await session.delete(user)

@@ -201,3 +201,21 @@ async def test_too_many_skips_pause_the_volunteer_and_tell_organizers(db, campai
     await harness.person(ORGANIZER_ID, "Orga", "en").press("Resume")
     await camille.send("/call")
     assert len(numbers_in(camille)) == 1
+
+
+async def test_forget_erases_the_person_but_keeps_the_campaigns_counts(db, campaign, harness, frozen_clock):
+    await load_contacts(db, campaign)
+    camille = await ready_volunteer(db, harness)
+    await camille.send("/call")
+    await camille.press("Will vote")
+    await camille.send("/call")  # holds a second card
+    await camille.send("/forget")
+    await camille.press("Yes, erase")
+    assert camille.sees("your data is erased")
+    async with db.read() as s:
+        assert await s.get(User, 101) is None
+        volunteers = (await s.execute(select(Call.volunteer_id))).scalars().all()
+    assert len(volunteers) == 1 and volunteers[0] < 0  # counted, anonymously
+    bruno = await ready_volunteer(db, harness, 103, "Bruno")
+    await bruno.send("/call")
+    assert "+33781234567" in bruno.last().text  # the card Camille held is free again

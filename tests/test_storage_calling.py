@@ -186,3 +186,19 @@ async def test_200_volunteers_with_contacts_to_spare(db, campaign, frozen_clock)
 
     await asyncio.gather(*(volunteer(v) for v in range(1, 201)))
     assert len(seen) == 400 and len(set(seen)) == 400
+
+
+async def test_forget_frees_the_held_card_and_anonymises_calls(db, campaign, frozen_clock):
+    from storage.users import forget_person
+
+    await import_contacts(db, campaign, numbers_csv(2))
+    await ensure_user(db, Profile(9, "Zoé", username="zoe"))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 9)
+    await record_outcome(db, rules, 9, card.contact_id, card.lease_seq, Outcome.WILL_VOTE)
+    held = await assign_next_contact(db, rules, 9)
+    await forget_person(db, 9)
+    assert await get_user(db, 9) is None
+    assert (await assign_next_contact(db, rules, 10)).contact_id == held.contact_id
+    async with db.read() as s:
+        assert (await s.execute(select(Call.volunteer_id))).scalar_one() < 0

@@ -1,0 +1,56 @@
+"""/forget: a person erases what the campaign knows of them."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from storage.database import Database
+from storage.models import User
+from storage.users import forget_person
+
+
+class ForgetCB(CallbackData, prefix="forget"):
+    confirm: bool
+
+
+async def forget_command(message: Message) -> None:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🗑 Yes, erase my data"), callback_data=ForgetCB(confirm=True))
+    builder.button(text=_("Cancel"), callback_data=ForgetCB(confirm=False))
+    await message.answer(_(
+        "This erases your name, your Telegram account and your role from the campaign. "
+        "Your past calls stay counted, anonymously. Erase?"),
+        reply_markup=builder.as_markup())
+
+
+async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Database,
+                           user: User, state: FSMContext) -> None:
+    await query.answer()
+    if not callback_data.confirm:
+        text = _("Nothing was erased.")
+    else:
+        await forget_person(db, user.id)
+        await state.clear()
+        text = _("Done: your data is erased. Thank you for your help.")
+    if isinstance(query.message, Message):
+        with suppress(TelegramAPIError):
+            await query.message.edit_text(text)
+        if callback_data.confirm:
+            await query.message.answer("👋", reply_markup=ReplyKeyboardRemove())
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="forget")
+    router.message.register(forget_command, Command("forget"))
+    router.callback_query.register(forget_confirmed, ForgetCB.filter(F.confirm.in_({True, False})))
+    return router
