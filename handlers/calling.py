@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -29,7 +30,7 @@ from bot.keyboards import (
     ready_keyboard,
 )
 from bot.notify import notify_organizers
-from handlers.cards import card_text, recorded_text
+from handlers.cards import card_text, fill_script, recorded_text
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
@@ -74,7 +75,7 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
         await _explain_no_access(bot, chat_id, user)
         return
     if not user.trained:
-        await bot.send_message(chat_id, training_text(campaign.script),
+        await bot.send_message(chat_id, training_text(campaign.script, user.first_name),
                                reply_markup=ready_keyboard())
         return
     window = calling_window(campaign)
@@ -118,7 +119,8 @@ async def _explain_no_access(bot: Bot, chat_id: int, user: User) -> None:
             reply_markup=ask_to_call_keyboard())
 
 
-def training_text(script: str) -> str:
+def training_text(script: str, volunteer_name: str) -> str:
+    example = fill_script(script, volunteer_name, _("(their first name)"))
     return _(
         "<b>Before your first call</b>\n\n"
         "1. Tap the number on the card to dial it. Take your time, smile: it can be heard.\n"
@@ -128,7 +130,7 @@ def training_text(script: str) -> str:
         "4. After the call, tap the outcome. The number disappears from the chat and the "
         "next contact is one tap away.\n\n"
         "You hold one contact at a time. If you can't call now, tap ⏭ to give it back."
-    )
+    ) + "\n\n" + _("<b>The script</b>") + f"\n<i>{escape(example)}</i>"
 
 
 async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:

@@ -49,6 +49,8 @@ async def test_newcomer_asks_is_approved_and_makes_a_first_call(db, campaign, ha
 
     await camille.send("/call")
     assert "Before your first call" in camille.last().text
+    assert "smile: it can be heard" in camille.last().text
+    assert "je m'appelle Camille" in camille.last().text  # the script, to read beforehand
     assert numbers_in(camille) == []  # the training card comes first, no contact yet
     await camille.press("I'm ready")
     card = camille.last()
