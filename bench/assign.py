@@ -1,13 +1,15 @@
 """Benchmark: the phone-bank claim loop through the storage layer, against the same SQL bare.
 
     .venv/bin/python bench/assign.py [--db sqlite|postgres|both] [--contacts 1000000]
-        [--workers 64] [--seconds 20] [--dnc-share 0.01] [--explain] [--profile]
+        [--workers 64] [--seconds 20] [--dnc-share 0] [--explain] [--profile]
 
 For each database: N contacts are bulk-loaded with the driver (COPY / executemany), then
 --workers concurrent volunteers loop claim -> record for --seconds, first through
 storage.calling (assign_next_contact, record_outcome), then with the same statements sent
 through aiosqlite / asyncpg directly. Each loop gets a fresh copy of the loaded database.
 """
+
+from __future__ import annotations
 
 import sys
 from pathlib import Path
@@ -66,6 +68,7 @@ from storage.models import (
 TARGET_RATIO = 0.70
 PG_TEMPLATE = "toile_bench"
 VOLUNTEER_BASE = 10_000
+DNC_PROBES = 5
 # What volunteers press, roughly as a phone bank sees it. DO_NOT_CALL is set by --dnc-share.
 OUTCOME_WEIGHTS: dict[Outcome, float] = {
     Outcome.WILL_VOTE: 30, Outcome.NO_ANSWER: 25, Outcome.VOICEMAIL: 8, Outcome.UNDECIDED: 10,
@@ -77,6 +80,16 @@ OUTCOME_WEIGHTS: dict[Outcome, float] = {
 def sqlite_time(value: datetime) -> str:
     """What SQLAlchemy's SQLite DATETIME writes for UTCDateTime: UTC, no offset."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@dataclass
+class Settings:
+    contacts: int
+    workers: int
+    seconds: float
+    dnc_share: float
+    explain: bool
+    profile: bool
 
 
 # ---- the queue, two ways -------------------------------------------------------------------
@@ -295,9 +308,9 @@ def outcome_picker(rng: random.Random, dnc_share: float) -> Callable[[], Outcome
 
 
 async def volunteer(api: QueueApi, volunteer_id: int, pick: Callable[[], Outcome],
-                    deadline: float, log: WorkerLog) -> None:
+                    deadline: float, log: WorkerLog, cycles: int | None = None) -> None:
     clock = time.perf_counter
-    while clock() < deadline:
+    while clock() < deadline and (cycles is None or len(log.cards) < cycles):
         start = clock()
         claimed = await api.claim(volunteer_id)
         claimed_at = clock()
@@ -321,6 +334,7 @@ class LoopResult:
     claim_ms: list[float]
     record_ms: list[float]
     logs: list[WorkerLog]
+    dnc_ms: list[float] = field(default_factory=list)
 
     @property
     def ops(self) -> float:
@@ -328,24 +342,87 @@ class LoopResult:
 
 
 async def run_loop(database: str, loop: str, api: QueueApi, workers: int, seconds: float,
-                   dnc_share: float, profile: cProfile.Profile | None = None) -> LoopResult:
+                   dnc_share: float) -> LoopResult:
     logs = [WorkerLog() for _ in range(workers)]
     start = time.perf_counter()
     deadline = start + seconds
-    if profile:
-        profile.enable()
     # Same seed per volunteer in both loops: the same sequence of outcomes.
     await asyncio.gather(*(
         volunteer(api, VOLUNTEER_BASE + i, outcome_picker(random.Random(i), dnc_share),
                   deadline, log) for i, log in enumerate(logs)))
-    if profile:
-        profile.disable()
     # Volunteers finish the card in hand after the deadline: time until the last one did.
     elapsed = time.perf_counter() - start
     claim_ms = sorted(ms for log in logs for ms in log.claim_ms)
     record_ms = sorted(ms for log in logs for ms in log.record_ms)
     return LoopResult(database, loop, sum(len(log.cards) for log in logs), elapsed, claim_ms,
                       record_ms, logs)
+
+
+async def exercise(database: str, loop: str, api: QueueApi, settings: Settings) -> LoopResult:
+    """The measured loop, then a few DO_NOT_CALL records alone (each one updates contacts by
+    phone number), so that their cost shows without weighing on the loop's figures."""
+    result = await run_loop(database, loop, api, settings.workers, settings.seconds,
+                            settings.dnc_share)
+    probe = WorkerLog()
+    await volunteer(api, VOLUNTEER_BASE - 1, lambda: Outcome.DO_NOT_CALL, float("inf"), probe,
+                    cycles=DNC_PROBES)
+    result.logs.append(probe)  # its cards count in the proof, not in ops/s
+    result.dnc_ms = sorted(probe.record_ms)
+    return result
+
+
+class RoundTrips:
+    """Counts aiosqlite's thread round trips (one per call into its worker thread).
+
+    A diagnostic only: it wraps a private aiosqlite method, so measured loops never use it.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = aiosqlite.core.Connection._execute
+
+    def __enter__(self) -> RoundTrips:
+        original = self._original
+
+        async def counting(connection: Any, fn: Callable[..., Any], *args: Any,
+                           **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(connection, fn, *args, **kwargs)
+
+        aiosqlite.core.Connection._execute = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        aiosqlite.core.Connection._execute = self._original  # type: ignore[method-assign]
+
+
+async def diagnose(database: str, loop: str, api: QueueApi, settings: Settings) -> None:
+    """--profile: where a cycle's time goes, on the loop's database once it was measured."""
+    one = WorkerLog()
+    cycles = 200
+    with RoundTrips() as trips:
+        cpu, start = time.thread_time(), time.perf_counter()
+        await volunteer(api, VOLUNTEER_BASE - 2, lambda: Outcome.WILL_VOTE, float("inf"), one,
+                        cycles=cycles)
+        wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    done = max(1, len(one.cards))
+    print(f"\n--- {database}/{loop}, one volunteer alone, {done} cycles: "
+          f"{wall / done * 1000:.2f} ms wall and {cpu / done * 1000:.2f} ms of event-loop CPU "
+          f"per cycle" + (f", {trips.count / done:.1f} aiosqlite thread round trips per cycle"
+                          if database == "sqlite" else ""))
+    if loop != "storage layer":
+        return
+    profile = cProfile.Profile()
+    seconds = min(settings.seconds, 5.0)
+    profile.enable()
+    await run_loop(database, loop, api, settings.workers, seconds, 0.0)
+    profile.disable()
+    out = io.StringIO()
+    # Own time only: cumulative figures are meaningless across greenlet switches.
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+    print(f"--- cProfile of {settings.workers} volunteers for {seconds:g} s, top 25 by own time")
+    print("\n".join(line for line in out.getvalue().splitlines()
+                    if line.strip() and not line.lstrip().startswith(("Ordered by", "List red"))))
 
 
 # ---- proof of no double assignment ---------------------------------------------------------
@@ -441,31 +518,14 @@ async def load_campaign_rules(url: str) -> tuple[QueueRules, list[str]]:
 
 # ---- per database --------------------------------------------------------------------------
 
-@dataclass
-class Settings:
-    contacts: int
-    workers: int
-    seconds: float
-    dnc_share: float
-    explain: bool
-    profile: bool
-
-
 def report_proof(result: LoopResult, proof: Proof) -> None:
     print(f"  {result.database}/{result.loop}: {result.cycles:,} cycles in {result.seconds:.1f} s"
-          f"; handed out {proof.handed_out:,}, calls {proof.calls:,}, "
-          f"duplicates {proof.client_duplicates}/{proof.db_duplicates}, mismatched contacts "
-          f"{proof.mismatched_contacts}, failed records {proof.failed_records}, "
-          f"already held {proof.already_held}, held after {proof.held_after}"
+          f"; handed out {proof.handed_out:,} (with {DNC_PROBES} DNC probes), calls "
+          f"{proof.calls:,}, duplicates {proof.client_duplicates}/{proof.db_duplicates}, "
+          f"mismatched contacts {proof.mismatched_contacts}, failed records "
+          f"{proof.failed_records}, already held {proof.already_held}, held after "
+          f"{proof.held_after}"
           + (", QUEUE RAN DRY" if any(log.queue_empty for log in result.logs) else ""))
-
-
-def print_profile(profile: cProfile.Profile, title: str) -> None:
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
-    stats.sort_stats("tottime").print_stats(25)
-    print(f"\n--- cProfile, {title}, top 25 by own time ---")
-    print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()))
 
 
 async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
@@ -488,8 +548,8 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         if settings.explain:
             with sqlite3.connect(template) as con:
                 now = sqlite_time(datetime.now(UTC))
-                for sql, params in ((CLAIM_SQL.format(lock=""), (1, now, rules.campaign_id, now,
-                                                                 now, now)),
+                claim = CLAIM_SQL.format(lock="")
+                for sql, params in ((claim, (1, now, rules.campaign_id, now, now, now)),
                                     (DNC_CONTACTS_SQL, ("+33600000000",))):
                     plan = con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
                     print("  plan:", sql[:60], "...", " | ".join(row[-1] for row in plan))
@@ -499,26 +559,26 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         storage_copy = workdir / "storage.db"
         shutil.copy(template, storage_copy)
         db = Database(sqlite_url(storage_copy))
-        profile = cProfile.Profile() if settings.profile else None
         try:
-            result = await run_loop("sqlite", "storage layer", StorageQueue(db, rules),
-                                    settings.workers, settings.seconds, settings.dnc_share,
-                                    profile)
+            api: QueueApi = StorageQueue(db, rules)
+            result = await exercise("sqlite", "storage layer", api, settings)
+            await db.dispose()  # every connection closed: the proof reads a quiet file
+            results.append((result, prove_sqlite(result, storage_copy)))
+            if settings.profile:
+                await diagnose("sqlite", "storage layer", api, settings)
         finally:
             await db.dispose()
-        results.append((result, prove_sqlite(result, storage_copy)))
-        if profile:
-            print_profile(profile, "sqlite storage layer")
 
         bare_copy = workdir / "bare.db"
         shutil.copy(template, bare_copy)
         bare = BareSqlite(bare_copy, rules)
         try:
-            result = await run_loop("sqlite", "bare aiosqlite", bare, settings.workers,
-                                    settings.seconds, settings.dnc_share)
+            result = await exercise("sqlite", "bare aiosqlite", bare, settings)
+            results.append((result, prove_sqlite(result, bare_copy)))
+            if settings.profile:
+                await diagnose("sqlite", "bare aiosqlite", bare, settings)
         finally:
             await bare.close()
-        results.append((result, prove_sqlite(result, bare_copy)))
         return results
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -557,27 +617,27 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         results = []
         await recreate_pg_database(storage_db, template=PG_TEMPLATE)
         db = Database(postgres_url(storage_db))
-        profile = cProfile.Profile() if settings.profile else None
         try:
-            result = await run_loop("postgres", "storage layer", StorageQueue(db, rules),
-                                    settings.workers, settings.seconds, settings.dnc_share,
-                                    profile)
+            api: QueueApi = StorageQueue(db, rules)
+            result = await exercise("postgres", "storage layer", api, settings)
+            results.append((result, await prove_postgres(result, storage_db)))
+            if settings.profile:
+                await diagnose("postgres", "storage layer", api, settings)
         finally:
             await db.dispose()
-        results.append((result, await prove_postgres(result, storage_db)))
-        if profile:
-            print_profile(profile, "postgres storage layer")
 
         await recreate_pg_database(bare_db, template=PG_TEMPLATE)
         # As many connections as the storage layer's pool may open (pool_size + max_overflow).
         pool = await asyncpg.create_pool(host=PG_HOST, port=PG_PORT, user=PG_USER,
                                          database=bare_db, min_size=1, max_size=32)
         try:
-            result = await run_loop("postgres", "bare asyncpg", BarePostgres(pool, rules),
-                                    settings.workers, settings.seconds, settings.dnc_share)
+            bare = BarePostgres(pool, rules)
+            result = await exercise("postgres", "bare asyncpg", bare, settings)
+            results.append((result, await prove_postgres(result, bare_db)))
+            if settings.profile:
+                await diagnose("postgres", "bare asyncpg", bare, settings)
         finally:
             await pool.close()
-        results.append((result, await prove_postgres(result, bare_db)))
         return results
     finally:
         for name in (storage_db, bare_db, PG_TEMPLATE):
@@ -594,8 +654,9 @@ async def main_async(databases: list[str], settings: Settings) -> None:
             report_proof(result, proof)
             results.append((result, proof))
 
-    print("\nops/s = claim + record cycles per second; latencies are per claim "
-          "(assign_next_contact), queueing included")
+    print("\nops/s = claim + record cycles per second; claim / record latencies include "
+          "queueing behind the other volunteers;\nlone DNC record = median of "
+          f"{DNC_PROBES} DO_NOT_CALL records made alone after the loop")
     rows: list[tuple[object, ...]] = []
     for result, proof in results:
         rows.append((result.database, result.loop, f"{result.ops:,.0f}",
@@ -603,9 +664,10 @@ async def main_async(databases: list[str], settings: Settings) -> None:
                      f"{percentile(result.claim_ms, 99):.2f}",
                      f"{percentile(result.record_ms, 50):.2f}",
                      f"{percentile(result.record_ms, 99):.2f}",
+                     f"{percentile(result.dnc_ms, 50):.1f}",
                      proof.double_assignments))
     print(table(("database", "loop", "ops/s", "claim p50 ms", "claim p99 ms", "record p50 ms",
-                 "record p99 ms", "double assignments"), rows))
+                 "record p99 ms", "lone DNC record ms", "double assignments"), rows))
     print()
     for database in databases:
         pair = {r.loop.split()[0]: (r, p) for r, p in results if r.database == database}
@@ -622,11 +684,13 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20.0, help="per measured loop")
-    parser.add_argument("--dnc-share", type=float, default=0.01,
-                        help="share of DO_NOT_CALL outcomes (each updates contacts by phone)")
+    parser.add_argument("--dnc-share", type=float, default=0.0,
+                        help="share of DO_NOT_CALL outcomes in the loops (their cost is "
+                        "measured apart, after each loop, either way)")
     parser.add_argument("--explain", action="store_true", help="print the query plans")
     parser.add_argument("--profile", action="store_true",
-                        help="cProfile the storage-layer loops and print the hot spots")
+                        help="after the measured loops: per-cycle cost of one volunteer alone, "
+                        "aiosqlite round trips, cProfile of the storage layer")
     args = parser.parse_args()
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     asyncio.run(main_async(databases, Settings(args.contacts, args.workers, args.seconds,

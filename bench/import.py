@@ -7,6 +7,8 @@ imports it with storage.contacts.import_contacts into a fresh migrated SQLite fi
 child process so that the peak RSS measured is the import's alone.
 """
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 

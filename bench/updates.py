@@ -1,0 +1,379 @@
+"""Benchmark: the whole bot (aiogram polling -> handlers -> storage -> Bot API) against a bare
+aiogram echo bot, both fed by the same fake Bot API server on loopback.
+
+    .venv/bin/python bench/updates.py [--volunteers 50] [--seconds 15] [--warmup 3]
+        [--contacts 5000] [--campaign-ttl 30]
+
+Phase 1, Toile: --volunteers approved, trained volunteers loop /call -> (the card arrives) ->
+press an outcome button taken from that card -> (the card is edited to "recorded").
+Phase 2, echo: as many people loop "send a message" -> (the echo arrives).
+Each round trip is one update fully handled; the rate counts those completed inside the
+measured window (after the warm-up).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import asyncio
+import io
+import itertools
+import logging
+import random
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+
+import storage.clock
+from bench._common import (
+    CAMPAIGN_FILE,
+    percentile,
+    sqlite_url,
+    table,
+    verdict,
+    write_contacts_csv,
+)
+from bot.app import build_bot, build_dispatcher
+from bot.campaign_cache import CampaignCache
+from bot.config import Settings
+from storage.campaigns import load_campaign, parse_campaign_file
+from storage.contacts import import_contacts
+from storage.database import Database
+from storage.migrate import upgrade
+from storage.models import Outcome
+from storage.users import decide_volunteer, mark_trained, sync_organizers
+from tests.conversation import ORGANIZER_ID
+from tests.fake_telegram import BOT_USER, FakeTelegram, ShownMessage
+
+TARGET_RATIO = 0.40
+# Wednesday 10 June 2026, 10:00 in Paris: inside the example campaign's calling hours.
+FROZEN_NOW = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
+POLLING_TIMEOUT = 1  # short, so a stopped bot's last long poll ends quickly
+VOLUNTEER_BASE = 100_000
+ECHO_BASE = 500_000
+# Outcomes pressed straight from the card (CALL_BACK opens a sub-menu instead).
+PRESSED = (Outcome.WILL_VOTE, Outcome.UNDECIDED, Outcome.NOT_INTERESTED, Outcome.NO_ANSWER,
+           Outcome.VOICEMAIL)
+
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(10_000_000)
+
+
+class WatchedTelegram(FakeTelegram):
+    """The fake server, also waking whoever waits for their chat to change: people react to
+    what they see without polling the fake's state."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.waiters: dict[int, asyncio.Future[ShownMessage]] = {}
+
+    def expect(self, chat_id: int) -> asyncio.Future[ShownMessage]:
+        """The next message sent or edited in this chat."""
+        waiter: asyncio.Future[ShownMessage] = asyncio.get_running_loop().create_future()
+        self.waiters[chat_id] = waiter
+        return waiter
+
+    def _notify(self, chat_id: int, message_id: int) -> None:
+        waiter = self.waiters.pop(chat_id, None)
+        shown = self.chats[chat_id].get(message_id)
+        if waiter is not None and not waiter.done() and shown is not None:
+            waiter.set_result(shown)
+
+    async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = await super().api_sendMessage(params)
+        self._notify(int(params["chat_id"]), result["message_id"])
+        return result
+
+    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        result = await super().api_editMessageText(params)
+        self._notify(int(params["chat_id"]), int(params["message_id"]))
+        return result
+
+
+class ErrorCount(logging.Handler):
+    """Errors the bots logged (handlers swallow some to stay alive): a run must have none."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+# ---- what people send ---------------------------------------------------------------------
+
+def _person(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": f"Bénévole {user_id}",
+            "language_code": "fr"}
+
+
+def text_update(user_id: int, text: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": next(_message_ids), "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": f"Bénévole {user_id}"},
+        "from": _person(user_id), "text": text,
+    }
+    if text.startswith("/"):
+        command = text.split()[0]
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def press_update(user_id: int, shown: ShownMessage, data: str) -> dict[str, Any]:
+    """A tap on an inline button of `shown`, as Telegram delivers it."""
+    message: dict[str, Any] = {
+        "message_id": shown.message_id, "date": int(time.time()),
+        "chat": {"id": shown.chat_id, "type": "private"}, "from": BOT_USER, "text": shown.text,
+    }
+    if shown.reply_markup and "inline_keyboard" in shown.reply_markup:
+        message["reply_markup"] = shown.reply_markup
+    return {"update_id": next(_update_ids), "callback_query": {
+        "id": str(next(_update_ids)), "from": _person(user_id), "chat_instance": "bench",
+        "data": data, "message": message}}
+
+
+# ---- the measured phase -------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    done_at: list[float] = field(default_factory=list)  # when each update was fully handled
+    latency_ms: list[float] = field(default_factory=list)
+    timeouts: int = 0
+    surprises: list[str] = field(default_factory=list)  # the bot said something unexpected
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    timeout: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+async def round_trip(fake: WatchedTelegram, chat_id: int, update: dict[str, Any],
+                     window: Window, tally: Tally) -> ShownMessage | None:
+    """Send one update and wait for what the person sees next."""
+    assert fake.updates is not None
+    seen = fake.expect(chat_id)
+    sent_at = time.perf_counter()
+    await fake.updates.put(update)
+    try:
+        shown = await asyncio.wait_for(seen, window.timeout)
+    except TimeoutError:
+        tally.timeouts += 1
+        return None
+    done = time.perf_counter()
+    tally.done_at.append(done)
+    if window.start <= done <= window.end:
+        tally.latency_ms.append((done - sent_at) * 1000)
+    return shown
+
+
+async def volunteer_loop(fake: WatchedTelegram, user_id: int, window: Window, tally: Tally,
+                         rng: random.Random) -> int:
+    """/call, then press an outcome on the card that came back. Returns outcomes recorded."""
+    recorded = 0
+    while time.perf_counter() < window.end:
+        card = await round_trip(fake, user_id, text_update(user_id, "/call"), window, tally)
+        if card is None:
+            continue
+        outcome = rng.choice(PRESSED)
+        data = next((b["callback_data"] for b in card.buttons()
+                     if b.get("callback_data", "").startswith("o:")
+                     and b["callback_data"].endswith(":" + outcome.value)), None)
+        if data is None:
+            tally.surprises.append(f"no card after /call: {card.text[:60]!r}")
+            return recorded  # e.g. the queue ran dry: this volunteer stops
+        after = await round_trip(fake, user_id, press_update(user_id, card, data), window, tally)
+        if after is None:
+            continue
+        if after.message_id != card.message_id or "call:next" not in str(after.reply_markup):
+            tally.surprises.append(f"unexpected answer to {outcome}: {after.text[:60]!r}")
+        recorded += 1
+        fake.chats[user_id].clear()  # as a person clears the chat: memory stays flat
+    return recorded
+
+
+async def echo_loop(fake: WatchedTelegram, user_id: int, window: Window, tally: Tally) -> int:
+    sent = 0
+    while time.perf_counter() < window.end:
+        text = f"bonjour {sent}"
+        shown = await round_trip(fake, user_id, text_update(user_id, text), window, tally)
+        if shown is not None and shown.text != text:
+            tally.surprises.append(f"echo said {shown.text[:60]!r} to {text!r}")
+        sent += 1
+        fake.chats[user_id].clear()
+    return sent
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    updates: int  # fully handled inside the window
+    seconds: float
+    latency_ms: list[float]
+    timeouts: int
+    surprises: list[str]
+    people_results: list[int]
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+
+async def run_phase(name: str, fake: WatchedTelegram, bot: Bot, dp: Dispatcher,
+                    people: Callable[[Window, Tally], list[Awaitable[int]]], warmup: float,
+                    seconds: float, patience: float) -> PhaseResult:
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, polling_timeout=POLLING_TIMEOUT))
+    start = time.perf_counter() + warmup
+    window = Window(start, start + seconds, patience)
+    tally = Tally()
+    try:
+        # Everyone finishes the round trip in hand after the window; those don't count.
+        results = await asyncio.gather(*people(window, tally))
+    finally:
+        await dp.stop_polling()
+        await polling
+        # The stopped bot's last getUpdates still waits on the fake's queue for up to
+        # POLLING_TIMEOUT; let it end so that it cannot swallow the next phase's updates.
+        await asyncio.sleep(POLLING_TIMEOUT + 0.5)
+    handled = sum(1 for t in tally.done_at if window.start <= t <= window.end)
+    return PhaseResult(name, handled, seconds, sorted(tally.latency_ms), tally.timeouts,
+                       tally.surprises, results)
+
+
+# ---- setup ---------------------------------------------------------------------------------
+
+async def prepare_database(path: Path, contacts: int, volunteers: list[int]) -> Database:
+    await asyncio.to_thread(upgrade, sqlite_url(path))
+    db = Database(sqlite_url(path))
+    campaign, _ = await load_campaign(db, parse_campaign_file(CAMPAIGN_FILE))
+    csv_path = path.with_name("contacts.csv")
+    write_contacts_csv(csv_path, contacts, seed=11)
+    report = await import_contacts(db, campaign, io.BytesIO(csv_path.read_bytes()),
+                                   source_label="bench")
+    if report.imported != contacts:
+        raise SystemExit(f"imported {report.imported} of {contacts} contacts")
+    for user_id in volunteers:
+        await decide_volunteer(db, user_id, True, actor_id=ORGANIZER_ID)
+        await mark_trained(db, user_id)
+    return db
+
+
+def build_echo(fake: FakeTelegram, timeout: float) -> tuple[Bot, Dispatcher]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url), timeout=timeout)
+    bot = Bot("43:ECHO", session=session)
+    router = Router(name="echo")
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    return bot, dp
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    errors = ErrorCount()
+    logging.getLogger().addHandler(errors)
+    workdir = Path(tempfile.mkdtemp(prefix="toile-bench-updates-"))
+    fake = WatchedTelegram()
+    fake.record = False  # the fake keeps no log of calls: memory stays flat
+    real_utcnow = storage.clock.utcnow
+    storage.clock.utcnow = lambda: FROZEN_NOW  # calling hours are open
+    db: Database | None = None
+    try:
+        await fake.start()
+        volunteers = [VOLUNTEER_BASE + i for i in range(args.volunteers)]
+        db = await prepare_database(workdir / "toile.db", args.contacts, volunteers)
+        print(f"{args.contacts:,} contacts imported, {args.volunteers} volunteers approved and "
+              f"trained; fake Bot API on {fake.url}; {args.warmup:g} s warm-up, "
+              f"{args.seconds:g} s measured per phase")
+
+        # As tests/conversation.py's make_harness builds it, but with the production campaign
+        # cache (30 s) rather than the tests' never-stale one.
+        settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url,
+                            organizer_ids=[ORGANIZER_ID], database_url=str(db.url),
+                            _env_file=None)  # type: ignore[call-arg]
+        await sync_organizers(db, settings.organizer_ids)
+        bot = build_bot(settings, timeout=args.timeout)
+        dp = build_dispatcher(settings, db, campaigns=CampaignCache(db, ttl=args.campaign_ttl))
+        rngs = {user_id: random.Random(user_id) for user_id in volunteers}
+        toile = await run_phase(
+            "Toile (/call + outcome)", fake, bot, dp,
+            lambda window, tally: [volunteer_loop(fake, user_id, window, tally, rngs[user_id])
+                                   for user_id in volunteers],
+            args.warmup, args.seconds, args.timeout)
+
+        echo_bot, echo_dp = build_echo(fake, args.timeout)
+        echo = await run_phase(
+            "bare aiogram echo", fake, echo_bot, echo_dp,
+            lambda window, tally: [echo_loop(fake, ECHO_BASE + i, window, tally)
+                                   for i in range(args.volunteers)],
+            args.warmup, args.seconds, args.timeout)
+        await db.dispose()
+        with sqlite3.connect(workdir / "toile.db") as con:
+            calls = con.execute("SELECT count(*) FROM call").fetchone()[0]
+        con.close()
+    finally:
+        storage.clock.utcnow = real_utcnow
+        if db is not None:
+            await db.dispose()
+        await fake.stop()
+        logging.getLogger().removeHandler(errors)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print(table(("bot", "updates handled", "updates/s", "round trip p50 ms",
+                 "round trip p99 ms", "timeouts", "surprises"), [
+        (r.name, f"{r.updates:,}", f"{r.rate:,.1f}", f"{percentile(r.latency_ms, 50):.1f}",
+         f"{percentile(r.latency_ms, 99):.1f}", r.timeouts, len(r.surprises))
+        for r in (toile, echo)]))
+    pressed = sum(toile.people_results)
+    print(f"\noutcomes answered by the bot (whole run) {pressed:,}; calls in the database "
+          f"{calls:,} {verdict(calls == pressed)}; errors logged by the bots {len(errors.messages)}"
+          f" {verdict(not errors.messages)}")
+    for message in [*toile.surprises, *echo.surprises, *errors.messages][:5]:
+        print("  e.g.", message)
+    ratio = toile.rate / echo.rate
+    print(f"Toile / echo = {ratio:.1%} (target >= {TARGET_RATIO:.0%}) "
+          f"{verdict(ratio >= TARGET_RATIO)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volunteers", type=int, default=50,
+                        help="concurrent volunteers (and as many echo-bot users)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured, per phase")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured, per phase")
+    parser.add_argument("--contacts", type=int, default=5000)
+    parser.add_argument("--campaign-ttl", type=float, default=30.0,
+                        help="CampaignCache ttl (production default 30; the tests use 0)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="how long a person waits for an answer before giving up")
+    args = parser.parse_args()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
