@@ -8,17 +8,17 @@ and (contact_id, lease_seq) is unique among calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import case, func, insert, literal_column, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import literal_column, select
 
 from storage import clock
 from storage.database import Database
+from storage.driver import SQL, Tx, read_time
 from storage.models import (
     FOLLOW_UP_OUTCOMES,
     RELEASE_OUTCOMES,
@@ -30,7 +30,6 @@ from storage.models import (
     DoNotCall,
     Outcome,
     User,
-    VolunteerStatus,
 )
 
 contact_t = Contact.__table__  # type: ignore[attr-defined]
@@ -82,52 +81,73 @@ _CARD_COLUMNS = (
     contact_t.c.last_name, contact_t.c.constituency, contact_t.c.commune, contact_t.c.source,
     contact_t.c.attempts, contact_t.c.lease_expires_at,
 )
+_CARD_SQL_COLUMNS = ("id, lease_seq, phone, first_name, last_name, constituency, commune, "
+                     "source, attempts, lease_expires_at")
 
 
-def _card(row: object, already_held: bool = False) -> Card:
-    return Card(*row, already_held=already_held)  # type: ignore[misc]
+def _card(row: Sequence[Any], already_held: bool = False) -> Card:
+    *head, expires = row
+    return Card(*head, lease_expires_at=read_time(expires), already_held=already_held)  # type: ignore[arg-type]
+
+
+# The hot path's statements, written once (see storage.driver for why not through the ORM).
+# `status = 'open'` stays literal: SQLite uses the partial queue index only when the query
+# repeats its condition word for word.
+HELD = SQL.of(
+    f"SELECT {_CARD_SQL_COLUMNS} FROM contact WHERE held_by = ? AND campaign_id = ? "
+    "AND lease_expires_at > ? AND status = 'open' LIMIT 1")
+CLAIM = SQL.of(
+    "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
+    "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
+    "AND due_at <= ? AND (held_by IS NULL OR lease_expires_at <= ?) "
+    "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
+    "AND status = 'open' AND (held_by IS NULL OR lease_expires_at <= ?) "
+    f"RETURNING {_CARD_SQL_COLUMNS}")
+_RECORD_WHERE = ("WHERE id = ? AND held_by = ? AND lease_seq = ? AND status = 'open' "
+                 "RETURNING campaign_id, phone, first_name")
+RECORD_RELEASE = SQL.of(
+    f"UPDATE contact SET held_by = NULL, lease_expires_at = NULL {_RECORD_WHERE}")
+RECORD_RETRY = SQL.of(
+    "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
+    "status = CASE WHEN attempts + 1 >= ? THEN 'done' ELSE 'open' END, due_at = ?, "
+    f"last_outcome = ?, last_called_at = ? {_RECORD_WHERE}")
+RECORD_CALL_BACK = SQL.of(
+    "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
+    f"due_at = ?, last_outcome = ?, last_called_at = ? {_RECORD_WHERE}")
+RECORD_DONE = SQL.of(
+    "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
+    "status = ?, follow_up = COALESCE(?, follow_up), last_outcome = ?, last_called_at = ? "
+    f"{_RECORD_WHERE}")
+INSERT_CALL = SQL.of(
+    "INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)")
+RECORDED_BY = SQL.of("SELECT volunteer_id FROM call WHERE contact_id = ? AND lease_seq = ?")
+HOLDER = SQL.of("SELECT held_by, lease_seq FROM contact WHERE id = ?")
+ADD_DO_NOT_CALL = SQL.of(
+    "INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
+    "ON CONFLICT (phone) DO NOTHING")
+CLOSE_NUMBER = SQL.of(
+    "UPDATE contact SET status = 'dnc' WHERE phone = ? AND status = 'open' AND held_by IS NULL")
+RELEASED_LAST_HOUR = SQL.of(
+    "SELECT count(*) FROM call WHERE volunteer_id = ? AND created_at > ? "
+    "AND outcome IN ('skipped', 'abandoned')")
+PAUSE = SQL.of(
+    "UPDATE users SET volunteer_status = 'paused', paused_at = ? "
+    "WHERE id = ? AND volunteer_status = 'approved'")
 
 
 async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int,
                               now: datetime | None = None) -> Card | None:
     """The volunteer's held contact if they have one, else the next free one, or None."""
     now = now or clock.utcnow()
-    async with db.write() as session:
-        held = (await session.execute(
-            select(*_CARD_COLUMNS).where(
-                contact_t.c.held_by == volunteer_id,
-                contact_t.c.campaign_id == rules.campaign_id,
-                contact_t.c.lease_expires_at > now,
-                IS_OPEN,
-            ).limit(1)
-        )).first()
+    async with db.fast_write() as tx:
+        held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
-        return await _claim(session, db.is_sqlite, rules, volunteer_id, now)
-
-
-async def _claim(session: AsyncSession, is_sqlite: bool, rules: QueueRules,
-                 volunteer_id: int, now: datetime) -> Card | None:
-    free = or_(contact_t.c.held_by.is_(None), contact_t.c.lease_expires_at <= now)
-    pick = (
-        select(contact_t.c.id)
-        .where(contact_t.c.campaign_id == rules.campaign_id, IS_OPEN,
-               contact_t.c.due_at <= now, free)
-        .order_by(contact_t.c.priority, contact_t.c.attempts, contact_t.c.id)
-        .limit(1)
-    )
-    if not is_sqlite:
-        # Concurrent claimers skip each other's locked rows instead of queueing on them.
-        pick = pick.with_for_update(skip_locked=True)
-    claimed = (await session.execute(
-        update(contact_t)
-        .where(contact_t.c.id == pick.scalar_subquery(), IS_OPEN, free)
-        .values(held_by=volunteer_id,
-                lease_expires_at=now + timedelta(minutes=rules.lease_minutes),
-                lease_seq=contact_t.c.lease_seq + 1)
-        .returning(*_CARD_COLUMNS)
-    )).first()
-    return _card(claimed) if claimed is not None else None
+        claimed = await tx.one(CLAIM, volunteer_id,
+                               now + timedelta(minutes=rules.lease_minutes),
+                               rules.campaign_id, now, now, now)
+        return _card(claimed) if claimed is not None else None
 
 
 class Recorded(StrEnum):
@@ -144,107 +164,60 @@ class RecordResult:
     volunteer_paused: bool = False
 
 
+def _record_statement(rules: QueueRules, outcome: Outcome, call_back_at: datetime | None,
+                      now: datetime) -> tuple[SQL, tuple[Any, ...]]:
+    if outcome in RELEASE_OUTCOMES:
+        return RECORD_RELEASE, ()  # not a call: the contact goes back as it was
+    if outcome in RETRY_OUTCOMES:
+        due = now + timedelta(minutes=rules.retry_delay_minutes)
+        return RECORD_RETRY, (rules.max_attempts, due, outcome.value, now)
+    if outcome is Outcome.CALL_BACK:
+        return RECORD_CALL_BACK, (call_back_at or now, outcome.value, now)
+    status = ContactStatus.DO_NOT_CALL if outcome is Outcome.DO_NOT_CALL else ContactStatus.DONE
+    follow_up = outcome.value if outcome in FOLLOW_UP_OUTCOMES else None
+    return RECORD_DONE, (status.value, follow_up, outcome.value, now)
+
+
 async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
                          lease_seq: int, outcome: Outcome, call_back_at: datetime | None = None,
                          now: datetime | None = None) -> RecordResult:
     """Record a call's outcome (or a skip) for the card (contact_id, lease_seq)."""
     now = now or clock.utcnow()
-    values: dict[str, object] = {
-        "held_by": None, "lease_expires_at": None,
-    }
-    if outcome in RELEASE_OUTCOMES:
-        pass  # the contact goes back as it was: not a call, no attempt spent
-    elif outcome in RETRY_OUTCOMES:
-        values |= {
-            "attempts": contact_t.c.attempts + 1,
-            "due_at": now + timedelta(minutes=rules.retry_delay_minutes),
-            "status": _done_after(rules.max_attempts),
-        }
-    elif outcome is Outcome.CALL_BACK:
-        values |= {"attempts": contact_t.c.attempts + 1, "due_at": call_back_at or now}
-    else:
-        values |= {
-            "attempts": contact_t.c.attempts + 1,
-            "status": ContactStatus.DO_NOT_CALL if outcome is Outcome.DO_NOT_CALL
-            else ContactStatus.DONE,
-        }
-        if outcome in FOLLOW_UP_OUTCOMES:
-            values["follow_up"] = outcome.value
-    if outcome not in RELEASE_OUTCOMES:
-        values |= {"last_outcome": outcome.value, "last_called_at": now}
-
-    async with db.write() as session:
-        row = (await session.execute(
-            update(contact_t)
-            .where(contact_t.c.id == contact_id, contact_t.c.held_by == volunteer_id,
-                   contact_t.c.lease_seq == lease_seq, IS_OPEN)
-            .values(**values)
-            .returning(contact_t.c.campaign_id, contact_t.c.phone, contact_t.c.first_name)
-        )).first()
+    statement, values = _record_statement(rules, outcome, call_back_at, now)
+    async with db.fast_write() as tx:
+        row = await tx.one(statement, *values, contact_id, volunteer_id, lease_seq)
         if row is None:
-            return RecordResult(await _why_not(session, volunteer_id, contact_id, lease_seq))
+            return RecordResult(await _why_not(tx, volunteer_id, contact_id, lease_seq))
         campaign_id, phone, first_name = row
-        await session.execute(insert(call_t).values(
-            contact_id=contact_id, campaign_id=campaign_id, volunteer_id=volunteer_id,
-            lease_seq=lease_seq, outcome=outcome.value, created_at=now))
+        await tx.run(INSERT_CALL, contact_id, campaign_id, volunteer_id, lease_seq,
+                     outcome.value, now)
         if outcome is Outcome.DO_NOT_CALL:
-            await _add_do_not_call(session, db.is_sqlite, phone, volunteer_id, now)
+            # The list is permanent and global: this number is never called in any campaign.
+            await tx.run(ADD_DO_NOT_CALL, phone, now, volunteer_id)
+            await tx.run(CLOSE_NUMBER, phone)
         paused = False
         if outcome in RELEASE_OUTCOMES:
-            paused = await _pause_if_harvesting(session, rules, volunteer_id, now)
+            paused = await _pause_if_harvesting(tx, rules, volunteer_id, now)
         return RecordResult(Recorded.RECORDED, first_name, paused)
 
 
-def _done_after(max_attempts: int):  # type: ignore[no-untyped-def]
-    return case((contact_t.c.attempts + 1 >= max_attempts, ContactStatus.DONE.value),
-                else_=ContactStatus.OPEN.value)
-
-
-async def _why_not(session: AsyncSession, volunteer_id: int, contact_id: int,
-                   lease_seq: int) -> Recorded:
-    recorded_by = (await session.execute(
-        select(call_t.c.volunteer_id).where(call_t.c.contact_id == contact_id,
-                                            call_t.c.lease_seq == lease_seq)
-    )).scalar_one_or_none()
+async def _why_not(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -> Recorded:
+    recorded_by = await tx.one(RECORDED_BY, contact_id, lease_seq)
     if recorded_by is not None:
-        return Recorded.ALREADY if recorded_by == volunteer_id else Recorded.NOT_YOURS
-    holder = (await session.execute(
-        select(contact_t.c.held_by, contact_t.c.lease_seq).where(contact_t.c.id == contact_id)
-    )).first()
-    if holder is not None and holder.lease_seq == lease_seq and holder.held_by not in (
-            None, volunteer_id):
+        return Recorded.ALREADY if recorded_by[0] == volunteer_id else Recorded.NOT_YOURS
+    holder = await tx.one(HOLDER, contact_id)
+    if holder is not None and holder[1] == lease_seq and holder[0] not in (None, volunteer_id):
         return Recorded.NOT_YOURS
     return Recorded.EXPIRED
 
 
-async def _add_do_not_call(session: AsyncSession, is_sqlite: bool, phone: str,
-                           volunteer_id: int, now: datetime) -> None:
-    ins = (sqlite_insert if is_sqlite else pg_insert)(dnc_t).values(
-        phone=phone, added_at=now, added_by=volunteer_id)
-    await session.execute(ins.on_conflict_do_nothing(index_elements=["phone"]))
-    # The list is permanent and global: the same number in any campaign is never called.
-    await session.execute(
-        update(contact_t).where(contact_t.c.phone == phone, IS_OPEN, contact_t.c.held_by.is_(None))
-        .values(status=ContactStatus.DO_NOT_CALL.value))
-
-
-async def _pause_if_harvesting(session: AsyncSession, rules: QueueRules, volunteer_id: int,
+async def _pause_if_harvesting(tx: Tx, rules: QueueRules, volunteer_id: int,
                                now: datetime) -> bool:
     """Pause a volunteer who gave back too many cards in the last hour. True if paused now."""
-    released = (await session.execute(
-        select(func.count()).select_from(call_t).where(
-            call_t.c.volunteer_id == volunteer_id,
-            call_t.c.created_at > now - timedelta(hours=1),
-            call_t.c.outcome.in_([o.value for o in RELEASE_OUTCOMES]),
-        )
-    )).scalar_one()
-    if released < rules.skip_limit_per_hour:
+    row = await tx.one(RELEASED_LAST_HOUR, volunteer_id, now - timedelta(hours=1))
+    if row is None or row[0] < rules.skip_limit_per_hour:
         return False
-    result = await session.execute(
-        update(users_t).where(users_t.c.id == volunteer_id,
-                              users_t.c.volunteer_status == VolunteerStatus.APPROVED.value)
-        .values(volunteer_status=VolunteerStatus.PAUSED.value, paused_at=now))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await tx.run(PAUSE, now, volunteer_id) > 0
 
 
 @dataclass(frozen=True)
@@ -254,34 +227,30 @@ class ExpiredLease:
     paused: bool
 
 
+EXPIRED = SQL.of(
+    "SELECT id, held_by, lease_seq FROM contact WHERE campaign_id = ? AND held_by IS NOT NULL "
+    "AND lease_expires_at <= ? {lock}")
+RELEASE = SQL.of(
+    "UPDATE contact SET held_by = NULL, lease_expires_at = NULL WHERE id = ? AND lease_seq = ?")
+
+
 async def expire_leases(db: Database, rules: QueueRules,
                         now: datetime | None = None) -> list[ExpiredLease]:
     """Take back cards whose lease ran out; each counts as abandoned by its holder."""
     now = now or clock.utcnow()
-    async with db.write() as session:
-        # RETURNING gives new values, and the holder is what we need: read, then release.
-        expired_query = select(contact_t.c.id, contact_t.c.held_by, contact_t.c.lease_seq).where(
-            contact_t.c.campaign_id == rules.campaign_id,
-            contact_t.c.held_by.is_not(None), contact_t.c.lease_expires_at <= now)
-        if not db.is_sqlite:
-            expired_query = expired_query.with_for_update(skip_locked=True)
-        rows = (await session.execute(expired_query)).all()
-        if not rows:
-            return []
-        await session.execute(
-            update(contact_t).where(contact_t.c.id.in_([cid for cid, _, _ in rows]))
-            .values(held_by=None, lease_expires_at=None))
-        await session.execute(insert(call_t), [
-            {"contact_id": cid, "campaign_id": rules.campaign_id, "volunteer_id": vid,
-             "lease_seq": seq, "outcome": Outcome.ABANDONED.value, "created_at": now}
-            for cid, vid, seq in rows
-        ])
+    async with db.fast_write() as tx:
+        # Read the holders first: RETURNING would give the new, empty, values.
+        rows = await tx.all(EXPIRED, rules.campaign_id, now)
         expired = []
         paused_now: set[int] = set()
-        for cid, vid, _ in rows:
-            if vid not in paused_now and await _pause_if_harvesting(session, rules, vid, now):
-                paused_now.add(vid)
-            expired.append(ExpiredLease(cid, vid, vid in paused_now))
+        for contact_id, volunteer_id, lease_seq in rows:
+            await tx.run(RELEASE, contact_id, lease_seq)
+            await tx.run(INSERT_CALL, contact_id, rules.campaign_id, volunteer_id, lease_seq,
+                         Outcome.ABANDONED.value, now)
+            if volunteer_id not in paused_now and await _pause_if_harvesting(
+                    tx, rules, volunteer_id, now):
+                paused_now.add(volunteer_id)
+            expired.append(ExpiredLease(contact_id, volunteer_id, volunteer_id in paused_now))
         return expired
 
 

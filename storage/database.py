@@ -22,15 +22,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.driver import PostgresTx, SqliteTx, Tx
+
 _IMMEDIATE = "toile_immediate"
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                  "foreign_keys=ON")
 
 
 class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
-        if in_memory:
+        self.in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        if self.in_memory:
             pass  # one shared connection (StaticPool): no pool to size
         elif self.is_sqlite:
             engine_kwargs.setdefault("pool_size", 8)
@@ -43,6 +47,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        self._writer: Any = None  # SQLite: the hot path's dedicated connection
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -64,7 +69,43 @@ class Database:
             await session.connection(execution_options={_IMMEDIATE: True})
             yield session
 
+    @asynccontextmanager
+    async def fast_write(self) -> AsyncIterator[Tx]:
+        """A write transaction on the driver itself, for the hot path (storage.driver)."""
+        if self.is_sqlite:
+            async with self._write_lock:
+                connection = await self._sqlite_writer()
+                await connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SqliteTx(connection)
+                except BaseException:
+                    await connection.rollback()
+                    raise
+                await connection.commit()
+            return
+        async with self.engine.connect() as sa_connection:
+            raw = await sa_connection.get_raw_connection()
+            driver = raw.driver_connection  # asyncpg.Connection
+            async with driver.transaction():  # type: ignore[union-attr]
+                yield PostgresTx(driver)
+
+    async def _sqlite_writer(self) -> Any:
+        if self._writer is None:
+            import aiosqlite
+
+            if self.in_memory:  # a second connection would see another, empty database
+                raise RuntimeError("Toile needs an SQLite database file, not :memory:")
+            path = self.url.database or ":memory:"
+            connection = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in SQLITE_PRAGMAS:
+                await connection.execute(f"PRAGMA {pragma}")
+            self._writer = connection
+        return self._writer
+
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         await self.engine.dispose()
 
 
@@ -76,10 +117,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is always DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -104,6 +104,8 @@ class Contact(SQLModel, table=True):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
+        # Do-not-call closes a number in every campaign at once.
+        Index("ix_contact_phone", "phone"),
         Index("ix_contact_held_by", "held_by", sqlite_where=text("held_by IS NOT NULL"),
               postgresql_where=text("held_by IS NOT NULL")),
     )
