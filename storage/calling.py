@@ -127,7 +127,8 @@ ADD_DO_NOT_CALL = SQL.of(
     "INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
     "ON CONFLICT (phone) DO NOTHING")
 CLOSE_NUMBER = SQL.of(
-    "UPDATE contact SET status = 'dnc' WHERE phone = ? AND status = 'open' AND held_by IS NULL")
+    "UPDATE contact SET status = 'dnc' WHERE campaign_id IN (SELECT id FROM campaign) "
+    "AND phone = ? AND status = 'open' AND held_by IS NULL")
 RELEASED_LAST_HOUR = SQL.of(
     "SELECT count(*) FROM call WHERE volunteer_id = ? AND created_at > ? "
     "AND outcome IN ('skipped', 'abandoned')")

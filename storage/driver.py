@@ -23,23 +23,29 @@ SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DATETIME storage format on 
 
 @dataclass(frozen=True)
 class SQL:
-    """One statement in both dialects. `{lock}` becomes FOR UPDATE SKIP LOCKED on PostgreSQL."""
+    """One statement in both dialects: `?` markers; `{lock}` is FOR UPDATE SKIP LOCKED on
+    PostgreSQL (nothing on SQLite), `{least}` the two-argument minimum of each."""
 
     sqlite: str
     postgres: str
 
     @classmethod
     def of(cls, text: str) -> SQL:
-        pg = text.replace("{lock}", "FOR UPDATE SKIP LOCKED")
+        pg = text.replace("{lock}", "FOR UPDATE SKIP LOCKED").replace("{least}", "LEAST")
         parts = pg.split("?")
         numbered = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], start=1)) + parts[-1]
-        return cls(text.replace("{lock}", ""), numbered)
+        return cls(text.replace("{lock}", "").replace("{least}", "min"), numbered)
 
 
 class Tx(Protocol):
     async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None: ...
     async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]: ...
     async def run(self, sql: SQL, *args: Any) -> int: ...
+    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
+        """executemany; the rows' values must already be in the driver's form (`value`)."""
+
+    def value(self, value: Any) -> Any:
+        """A value as this driver stores it (a datetime becomes text on SQLite)."""
 
 
 def sqlite_value(value: Any) -> Any:
@@ -74,6 +80,12 @@ class SqliteTx:
         await cursor.close()
         return int(count)
 
+    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
+        await self.connection.executemany(sql.sqlite, rows)
+
+    def value(self, value: Any) -> Any:
+        return sqlite_value(value)
+
 
 class PostgresTx:
     def __init__(self, connection: Any) -> None:
@@ -89,3 +101,9 @@ class PostgresTx:
         status: str = await self.connection.execute(sql.postgres, *args)
         tail = status.rsplit(" ", 1)[-1]  # "UPDATE 3" -> 3
         return int(tail) if tail.isdigit() else 0
+
+    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
+        await self.connection.executemany(sql.postgres, rows)
+
+    def value(self, value: Any) -> Any:
+        return value

@@ -121,3 +121,16 @@ async def test_garbage_never_crashes_and_never_half_imports(sqlite_db, payload):
     valid = report.rows - len(report.rejects) - report.do_not_call
     assert report.imported + report.merged == valid
     assert await count(sqlite_db) == before + report.imported
+
+
+async def test_numbers_parsed_in_a_worker_process_give_the_same_result(db, campaign):
+    lines = ["telephone;prenom;code_postal"] + [f"0{612_000_000 + i};P{i};93200"
+                                                for i in range(12_000)]
+    lines += ["0690 12 34 56;Lucas;97139", "pas un numéro;X;93200", "+33612000005;Double;93200"]
+    report = await import_contacts(db, campaign, io.BytesIO("\n".join(lines).encode()),
+                                   parallel=True)
+    assert report.imported == 12_001 and report.merged == 1
+    assert [(r.line, r.reason) for r in report.rejects] == [(12_003, "invalid phone number")]
+    async with db.read() as s:
+        lucas = (await s.execute(select(Contact).where(Contact.first_name == "Lucas"))).scalar_one()
+    assert lucas.phone == "+590690123456"
