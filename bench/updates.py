@@ -20,9 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
+import cProfile
 import io
 import itertools
 import logging
+import pstats
 import random
 import shutil
 import sqlite3
@@ -319,11 +321,17 @@ async def main_async(args: argparse.Namespace) -> None:
         bot = build_bot(settings, timeout=args.timeout)
         dp = build_dispatcher(settings, db, campaigns=CampaignCache(db, ttl=args.campaign_ttl))
         rngs = {user_id: random.Random(user_id) for user_id in volunteers}
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
         toile = await run_phase(
             "Toile (/call + outcome)", fake, bot, dp,
             lambda window, tally: [volunteer_loop(fake, user_id, window, tally, rngs[user_id])
                                    for user_id in volunteers],
             args.warmup, args.seconds, args.timeout)
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(45)
 
         echo_bot, echo_dp = build_echo(fake, args.timeout)
         echo = await run_phase(
@@ -367,6 +375,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured, per phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured, per phase")
     parser.add_argument("--contacts", type=int, default=5000)
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of the Toile phase (slows it down)")
+    parser.add_argument("--profile-sort", default="tottime", help="pstats sort key")
     parser.add_argument("--campaign-ttl", type=float, default=30.0,
                         help="CampaignCache ttl (production default 30; the tests use 0)")
     parser.add_argument("--timeout", type=float, default=10.0,

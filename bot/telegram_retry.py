@@ -44,5 +44,23 @@ class RetryMiddleware(BaseRequestMiddleware):
             attempt += 1
 
 
+class KeepResponseTypes(BaseRequestMiddleware):
+    """aiogram parses every answer as `Response[<the method's result type>]`, a pydantic
+    generic. pydantic keeps such parametrized classes only weakly, so they are collected and
+    rebuilt (schema and validator, ~10 ms) over and over; one strong reference per result
+    type keeps them built."""
+
+    def __init__(self) -> None:
+        self.kept: dict[Any, type] = {}
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self.kept:
+            self.kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
 def install(bot: Bot, **kwargs: Any) -> None:
+    bot.session.middleware(KeepResponseTypes())
     bot.session.middleware(RetryMiddleware(**kwargs))

@@ -47,7 +47,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
-        self._writer: Any = None  # SQLite: the hot path's dedicated connection
+        self._writer: Any = None  # SQLite: the hot path's dedicated connections
+        self._reader: Any = None
+        self._open_lock = asyncio.Lock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -89,23 +91,40 @@ class Database:
             async with driver.transaction():  # type: ignore[union-attr]
                 yield PostgresTx(driver)
 
+    @asynccontextmanager
+    async def fast_read(self) -> AsyncIterator[Tx]:
+        """Single-statement reads on the driver (each statement sees one snapshot)."""
+        if self.is_sqlite:
+            if self._reader is None:
+                async with self._open_lock:  # two first readers must not open two
+                    if self._reader is None:
+                        self._reader = await self._sqlite_connection()
+            yield SqliteTx(self._reader)
+            return
+        async with self.engine.connect() as sa_connection:
+            raw = await sa_connection.get_raw_connection()
+            yield PostgresTx(raw.driver_connection)
+
     async def _sqlite_writer(self) -> Any:
         if self._writer is None:
-            import aiosqlite
-
-            if self.in_memory:  # a second connection would see another, empty database
-                raise RuntimeError("Toile needs an SQLite database file, not :memory:")
-            path = self.url.database or ":memory:"
-            connection = await aiosqlite.connect(path, isolation_level=None)
-            for pragma in SQLITE_PRAGMAS:
-                await connection.execute(f"PRAGMA {pragma}")
-            self._writer = connection
+            self._writer = await self._sqlite_connection()
         return self._writer
 
+    async def _sqlite_connection(self) -> Any:
+        import aiosqlite
+
+        if self.in_memory:  # a second connection would see another, empty database
+            raise RuntimeError("Toile needs an SQLite database file, not :memory:")
+        connection = await aiosqlite.connect(self.url.database or "", isolation_level=None)
+        for pragma in SQLITE_PRAGMAS:
+            await connection.execute(f"PRAGMA {pragma}")
+        return connection
+
     async def dispose(self) -> None:
-        if self._writer is not None:
-            await self._writer.close()
-            self._writer = None
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                await connection.close()
+        self._writer = self._reader = None
         await self.engine.dispose()
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
 from storage import clock
 from storage.audit import write_audit
 from storage.database import Database
+from storage.driver import SQL, read_time
 from storage.models import User, VolunteerStatus
 
 
@@ -24,9 +27,28 @@ class Profile:
     language_code: str | None = None
 
 
+USER_COLUMNS = ("id", "first_name", "last_name", "username", "language_code", "is_organizer",
+                "volunteer_status", "trained", "blocked", "stopped", "created_at", "approved_at",
+                "paused_at")
+SELECT_USER = SQL.of(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?")
+_FLAGS = ("is_organizer", "trained", "blocked", "stopped")
+_TIMES = ("created_at", "approved_at", "paused_at")
+
+
+def _user(row: Sequence[Any]) -> User:
+    fields = dict(zip(USER_COLUMNS, row, strict=True))
+    for name in _FLAGS:
+        fields[name] = bool(fields[name])  # SQLite answers 0/1
+    for name in _TIMES:
+        fields[name] = read_time(fields[name])
+    return User(**fields)
+
+
 async def get_user(db: Database, user_id: int) -> User | None:
-    async with db.read() as session:
-        return await session.get(User, user_id)
+    """Read on every update (the middleware), hence straight through the driver."""
+    async with db.fast_read() as tx:
+        row = await tx.one(SELECT_USER, user_id)
+    return _user(row) if row is not None else None
 
 
 async def ensure_user(db: Database, profile: Profile) -> User:
@@ -34,8 +56,7 @@ async def ensure_user(db: Database, profile: Profile) -> User:
 
     Reads first: most updates change nothing, and a write per update would serialize them.
     """
-    async with db.read() as session:
-        user = await session.get(User, profile.id)
+    user = await get_user(db, profile.id)
     if user is not None and not user.blocked and (
             user.first_name, user.last_name, user.username, user.language_code) == (
             profile.first_name, profile.last_name, profile.username, profile.language_code):
