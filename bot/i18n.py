@@ -39,6 +39,11 @@ def make_i18n(default_locale: str = "fr") -> I18n:
     return I18n(path=compile_catalogs(), default_locale=default_locale, domain=DOMAIN)
 
 
+def N_(msgid: str) -> str:
+    """Marks a message for the catalogs; it is translated later, where it is shown."""
+    return msgid
+
+
 def pick_locale(language_code: str | None, default: str) -> str:
     """The person's language if we speak it ("fr-CA" counts as fr), else the default."""
     if language_code:

@@ -12,6 +12,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.i18n import N_
 from storage.models import Outcome
 
 
@@ -42,24 +43,28 @@ class VolunteerDecisionCB(CallbackData, prefix="vol"):
     approve: bool
 
 
+# Message ids, translated one at a time: a card draws fifteen labels, and translating the
+# whole table for each would cost two hundred lookups a card.
+OUTCOME_LABELS: dict[Outcome, str] = {
+    Outcome.WILL_VOTE: N_("✅ Will vote"),
+    Outcome.UNDECIDED: N_("🤔 Undecided"),
+    Outcome.NOT_INTERESTED: N_("🙅 Not interested"),
+    Outcome.OTHER_SIDE: N_("↔️ Votes for another side"),
+    Outcome.NO_ANSWER: N_("📵 No answer"),
+    Outcome.VOICEMAIL: N_("📼 Voicemail"),
+    Outcome.CALL_BACK: N_("⏰ Call back later"),
+    Outcome.NEEDS_PROXY: N_("🗳 Needs a vote proxy"),
+    Outcome.CAN_CARRY_PROXY: N_("🤝 Can carry a vote proxy"),
+    Outcome.WANTS_TO_VOLUNTEER: N_("🙋 Wants to volunteer"),
+    Outcome.WRONG_NUMBER: N_("❌ Wrong number"),
+    Outcome.DO_NOT_CALL: N_("⛔ Do not call again"),
+    Outcome.SKIPPED: N_("⏭ Skip this contact"),
+    Outcome.ABANDONED: N_("Abandoned"),
+}
+
+
 def outcome_label(outcome: Outcome) -> str:
-    labels = {
-        Outcome.WILL_VOTE: _("✅ Will vote"),
-        Outcome.UNDECIDED: _("🤔 Undecided"),
-        Outcome.NOT_INTERESTED: _("🙅 Not interested"),
-        Outcome.OTHER_SIDE: _("↔️ Votes for another side"),
-        Outcome.NO_ANSWER: _("📵 No answer"),
-        Outcome.VOICEMAIL: _("📼 Voicemail"),
-        Outcome.CALL_BACK: _("⏰ Call back later"),
-        Outcome.NEEDS_PROXY: _("🗳 Needs a vote proxy"),
-        Outcome.CAN_CARRY_PROXY: _("🤝 Can carry a vote proxy"),
-        Outcome.WANTS_TO_VOLUNTEER: _("🙋 Wants to volunteer"),
-        Outcome.WRONG_NUMBER: _("❌ Wrong number"),
-        Outcome.DO_NOT_CALL: _("⛔ Do not call again"),
-        Outcome.SKIPPED: _("⏭ Skip this contact"),
-        Outcome.ABANDONED: _("Abandoned"),
-    }
-    return labels[outcome]
+    return _(OUTCOME_LABELS[outcome])
 
 
 CARD_LAYOUT: tuple[tuple[Outcome, ...], ...] = (

@@ -23,7 +23,7 @@ TEMPLATE = HERE / "messages.pot"
 def extract() -> Catalog:
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", str(ROOT / "babel.cfg"),
-         "-k", "_", "-k", "__", "-k", "MenuButton", "--no-location", "--sort-output",
+         "-k", "_", "-k", "__", "-k", "MenuButton", "-k", "N_", "--no-location", "--sort-output",
          "--omit-header", "-o", str(TEMPLATE), str(ROOT)],
         check=True, cwd=ROOT, capture_output=True)
     with TEMPLATE.open("rb") as f:

@@ -17,7 +17,7 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 def extracted_ids(tmp_path) -> set[str]:
     out = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-                    str(ROOT / "babel.cfg"), "-k", "_", "-k", "__", "-k", "MenuButton",
+                    str(ROOT / "babel.cfg"), "-k", "_", "-k", "__", "-k", "MenuButton", "-k", "N_",
                     "--omit-header", "-o", str(out), str(ROOT)], check=True, cwd=ROOT,
                    capture_output=True)
     with out.open("rb") as f:
