@@ -141,7 +141,8 @@ INSERT_CALL_SQL = ("INSERT INTO call (contact_id, campaign_id, volunteer_id, lea
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)")
 INSERT_DNC_SQL = ("INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
                   "ON CONFLICT (phone) DO NOTHING")
-DNC_CONTACTS_SQL = ("UPDATE contact SET status = 'dnc' WHERE phone = ? AND status = 'open' "
+DNC_CONTACTS_SQL = ("UPDATE contact SET status = 'dnc' WHERE campaign_id IN "
+                    "(SELECT id FROM campaign) AND phone = ? AND status = 'open' "
                     "AND held_by IS NULL")
 
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import csv
 import multiprocessing
+import resource
 import shutil
 import tempfile
 import time
@@ -50,6 +51,11 @@ class ImportFigures:
     rejected: int
     baseline_rss_mb: float  # the child after its imports, before reading a row
     peak_rss_mb: float
+    worker_rss_mb: float  # the importer's number-parsing process, reaped when it ends
+
+    @property
+    def total_rss_mb(self) -> float:
+        return self.peak_rss_mb + self.worker_rss_mb
 
 
 def _import_child(db_path: str, csv_path: str, out: Connection) -> None:
@@ -73,8 +79,10 @@ async def _import(db_path: Path, csv_path: Path) -> ImportFigures:
             seconds = time.perf_counter() - start
     finally:
         await db.dispose()
+    # ru_maxrss of reaped children (KiB on Linux): the importer's worker process, if it ran.
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return ImportFigures(seconds, report.rows, report.imported, len(report.rejects), baseline,
-                         peak_rss_mb())
+                         peak_rss_mb(), worker)
 
 
 def run_import_in_child(db_path: Path, csv_path: Path) -> ImportFigures:
@@ -158,9 +166,11 @@ def main() -> None:
         ("import seconds", f"{figures.seconds:.2f}", f"<= {TARGET_SECONDS:g} s",
          verdict(figures.seconds <= TARGET_SECONDS)),
         ("import rows/s", f"{figures.rows / figures.seconds:,.0f}", "", ""),
-        ("peak RSS MB (import child)", f"{figures.peak_rss_mb:.1f}", f"<= {TARGET_RSS_MB:g} MB",
-         verdict(figures.peak_rss_mb <= TARGET_RSS_MB)),
-        ("  of which before the import", f"{figures.baseline_rss_mb:.1f}", "", ""),
+        ("peak RSS MB, import + its worker", f"{figures.total_rss_mb:.1f}",
+         f"<= {TARGET_RSS_MB:g} MB", verdict(figures.total_rss_mb <= TARGET_RSS_MB)),
+        ("  import process", f"{figures.peak_rss_mb:.1f}", "", ""),
+        ("    of which before the import", f"{figures.baseline_rss_mb:.1f}", "", ""),
+        ("  number-parsing worker", f"{figures.worker_rss_mb:.1f}", "", ""),
         ("bare phonenumbers seconds", f"{bare_seconds:.2f}", "", ""),
         ("bare phonenumbers rows/s", f"{parsed / bare_seconds:,.0f}", "", ""),
         ("ratio import / bare", f"{ratio:.2f}x", f"<= {TARGET_RATIO:g}x",
