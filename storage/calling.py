@@ -20,6 +20,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
 from storage.models import (
+    EPOCH,
     FOLLOW_UP_OUTCOMES,
     RELEASE_OUTCOMES,
     RETRY_OUTCOMES,
@@ -100,6 +101,8 @@ CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
     "AND due_at <= ? AND (held_by IS NULL OR lease_expires_at <= ?) "
+    # Belt and braces: a number put on the list mid-import is never handed out.
+    "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
     "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
     "AND status = 'open' AND (held_by IS NULL OR lease_expires_at <= ?) "
     f"RETURNING {_CARD_SQL_COLUMNS}")
@@ -121,17 +124,28 @@ RECORD_DONE = SQL.of(
 INSERT_CALL = SQL.of(
     "INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?)")
-RECORDED_BY = SQL.of("SELECT volunteer_id FROM call WHERE contact_id = ? AND lease_seq = ?")
+RECORDED_BY = SQL.of("SELECT volunteer_id FROM call WHERE contact_id = ? AND lease_seq = ? "
+                     "AND outcome <> 'abandoned'")
 HOLDER = SQL.of("SELECT held_by, lease_seq FROM contact WHERE id = ?")
 ADD_DO_NOT_CALL = SQL.of(
     "INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
     "ON CONFLICT (phone) DO NOTHING")
 CLOSE_NUMBER = SQL.of(
     "UPDATE contact SET status = 'dnc' WHERE campaign_id IN (SELECT id FROM campaign) "
-    "AND phone = ? AND status = 'open' AND held_by IS NULL")
+    "AND phone = ? AND status = 'open'")
+# Counted since the last approval too: a volunteer an organizer resumed starts afresh.
 RELEASED_LAST_HOUR = SQL.of(
     "SELECT count(*) FROM call WHERE volunteer_id = ? AND created_at > ? "
+    "AND created_at >= COALESCE((SELECT approved_at FROM users WHERE id = ?), ?) "
     "AND outcome IN ('skipped', 'abandoned')")
+# PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
+SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(?)")
+REVIVE_LATE = SQL.of(
+    "UPDATE contact SET held_by = ? WHERE id = ? AND lease_seq = ? AND held_by IS NULL "
+    "AND status = 'open' AND EXISTS (SELECT 1 FROM call WHERE contact_id = ? AND lease_seq = ? "
+    "AND volunteer_id = ? AND outcome = 'abandoned')")
+FORGET_ABANDONED = SQL.of(
+    "DELETE FROM call WHERE contact_id = ? AND lease_seq = ? AND outcome = 'abandoned'")
 PAUSE = SQL.of(
     "UPDATE users SET volunteer_status = 'paused', paused_at = ? "
     "WHERE id = ? AND volunteer_status = 'approved'")
@@ -142,6 +156,8 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
     """The volunteer's held contact if they have one, else the next free one, or None."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
+        if not db.is_sqlite:  # SQLite writers are serialized already
+            await tx.one(SERIALIZE_VOLUNTEER, volunteer_id)
         held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
@@ -187,6 +203,8 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
     statement, values = _record_statement(rules, outcome, call_back_at, now)
     async with db.fast_write() as tx:
         row = await tx.one(statement, *values, contact_id, volunteer_id, lease_seq)
+        if row is None and await _revive_late_card(tx, volunteer_id, contact_id, lease_seq):
+            row = await tx.one(statement, *values, contact_id, volunteer_id, lease_seq)
         if row is None:
             return RecordResult(await _why_not(tx, volunteer_id, contact_id, lease_seq))
         campaign_id, phone, first_name = row
@@ -202,6 +220,16 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
         return RecordResult(Recorded.RECORDED, first_name, paused)
 
 
+async def _revive_late_card(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -> bool:
+    """A call longer than the lease: the tick took the card back, but nobody else has it.
+    The outcome is still good (a "do not call" above all): give the card back to record it."""
+    if not await tx.run(REVIVE_LATE, volunteer_id, contact_id, lease_seq, contact_id, lease_seq,
+                        volunteer_id):
+        return False
+    await tx.run(FORGET_ABANDONED, contact_id, lease_seq)
+    return True
+
+
 async def _why_not(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -> Recorded:
     recorded_by = await tx.one(RECORDED_BY, contact_id, lease_seq)
     if recorded_by is not None:
@@ -215,7 +243,8 @@ async def _why_not(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -
 async def _pause_if_harvesting(tx: Tx, rules: QueueRules, volunteer_id: int,
                                now: datetime) -> bool:
     """Pause a volunteer who gave back too many cards in the last hour. True if paused now."""
-    row = await tx.one(RELEASED_LAST_HOUR, volunteer_id, now - timedelta(hours=1))
+    row = await tx.one(RELEASED_LAST_HOUR, volunteer_id, now - timedelta(hours=1), volunteer_id,
+                       EPOCH)
     if row is None or row[0] < rules.skip_limit_per_hour:
         return False
     return await tx.run(PAUSE, now, volunteer_id) > 0

@@ -17,7 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
@@ -321,13 +321,23 @@ async def _count(tx: Tx, campaign: Campaign) -> int:
 
 
 async def reprioritize(session: AsyncSession, campaign: Campaign) -> None:
-    """Recompute queue priorities after the campaign's target list changed."""
-    targets = campaign.target_constituencies
-    lowered = func.lower(contact_t.c.constituency)
-    priority = case({name.casefold(): rank for rank, name in enumerate(targets)},
-                    value=lowered, else_=UNTARGETED_PRIORITY) if targets else UNTARGETED_PRIORITY
-    await session.execute(update(contact_t).where(contact_t.c.campaign_id == campaign.id)
-                          .values(priority=priority))
+    """Recompute queue priorities after the campaign's target list changed.
+
+    Matched in Python with casefold(), as the importer does: SQLite's lower() knows ASCII
+    only, and "BOUCHES-DU-RHÔNE 4" would no longer match its target."""
+    targets = _target_priorities(campaign)
+    names = (await session.execute(
+        select(contact_t.c.constituency).where(contact_t.c.campaign_id == campaign.id)
+        .distinct())).scalars().all()
+    for name in names:
+        await session.execute(
+            update(contact_t).where(contact_t.c.campaign_id == campaign.id,
+                                    contact_t.c.constituency == name)
+            .values(priority=_priority(targets, name)))
+    await session.execute(
+        update(contact_t).where(contact_t.c.campaign_id == campaign.id,
+                                contact_t.c.constituency.is_(None))
+        .values(priority=UNTARGETED_PRIORITY))
 
 
 EXPORT_COLUMNS = ("phone", "first_name", "last_name", "constituency", "commune", "postal_code",

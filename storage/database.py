@@ -77,13 +77,16 @@ class Database:
         if self.is_sqlite:
             async with self._write_lock:
                 connection = await self._sqlite_writer()
-                await connection.execute("BEGIN IMMEDIATE")
                 try:
+                    await connection.execute("BEGIN IMMEDIATE")
                     yield SqliteTx(connection)
+                    await connection.commit()
                 except BaseException:
-                    await connection.rollback()
+                    # Whatever failed (BEGIN, a statement, COMMIT, a cancellation), the shared
+                    # connection must not stay inside a transaction holding the write lock.
+                    if connection.in_transaction:
+                        await connection.rollback()
                     raise
-                await connection.commit()
             return
         async with self.engine.connect() as sa_connection:
             raw = await sa_connection.get_raw_connection()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from storage import clock
 from storage.audit import write_audit
@@ -61,6 +62,14 @@ async def ensure_user(db: Database, profile: Profile) -> User:
             user.first_name, user.last_name, user.username, user.language_code) == (
             profile.first_name, profile.last_name, profile.username, profile.language_code):
         return user
+    try:
+        return await _save_profile(db, profile)
+    except IntegrityError:
+        # Two first updates of a new person at once (PostgreSQL): the other one created it.
+        return await _save_profile(db, profile)
+
+
+async def _save_profile(db: Database, profile: Profile) -> User:
     async with db.write() as session:
         user = await session.get(User, profile.id)
         if user is None:

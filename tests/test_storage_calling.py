@@ -202,3 +202,90 @@ async def test_forget_frees_the_held_card_and_anonymises_calls(db, campaign, fro
     assert (await assign_next_contact(db, rules, 10)).contact_id == held.contact_id
     async with db.read() as s:
         assert (await s.execute(select(Call.volunteer_id))).scalar_one() < 0
+
+
+async def test_a_volunteers_concurrent_taps_hold_one_contact(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(10))
+    rules = QueueRules.of(campaign)
+    cards = await asyncio.gather(*(assign_next_contact(db, rules, 1) for _ in range(5)))
+    assert len({c.contact_id for c in cards}) == 1
+
+
+async def test_an_outcome_pressed_after_the_lease_ran_out_still_counts(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(2))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    frozen_clock.advance(minutes=20)  # a long call: the tick took the card back
+    await expire_leases(db, rules)
+    late = await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
+    assert late.status is Recorded.RECORDED
+    async with db.read() as s:
+        assert (await s.execute(select(Call.outcome))).scalars().all() == ["do_not_call"]
+        assert (await s.execute(select(DoNotCall.phone))).scalars().all() == [card.phone]
+    # Once somebody else has the card, it is too late.
+    other = await assign_next_contact(db, rules, 1)
+    frozen_clock.advance(minutes=20)
+    await expire_leases(db, rules)
+    taken = await assign_next_contact(db, rules, 2)
+    assert taken.contact_id == other.contact_id
+    too_late = await record_outcome(db, rules, 1, other.contact_id, other.lease_seq, Outcome.WILL_VOTE)
+    assert too_late.status is Recorded.EXPIRED
+
+
+async def test_a_resumed_volunteer_starts_afresh(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(30))
+    await ensure_user(db, Profile(5, "Harvey"))
+    await decide_volunteer(db, 5, True, actor_id=None)
+    rules = QueueRules.of(campaign)
+    for _ in range(rules.skip_limit_per_hour):
+        card = await assign_next_contact(db, rules, 5)
+        result = await record_outcome(db, rules, 5, card.contact_id, card.lease_seq, Outcome.SKIPPED)
+    assert result.volunteer_paused
+    frozen_clock.advance(minutes=1)
+    await decide_volunteer(db, 5, True, actor_id=900)  # an organizer resumes them
+    frozen_clock.advance(minutes=1)
+    card = await assign_next_contact(db, rules, 5)
+    again = await record_outcome(db, rules, 5, card.contact_id, card.lease_seq, Outcome.SKIPPED)
+    assert not again.volunteer_paused
+    assert (await get_user(db, 5)).volunteer_status == VolunteerStatus.APPROVED
+
+
+async def test_do_not_call_closes_the_number_everywhere_even_while_held(db, campaign, frozen_clock):
+    from storage.campaigns import load_campaign
+
+    other, _ = await load_campaign(db, {"name": "Municipales", "script": "Bonjour"})
+    await import_contacts(db, other, numbers_csv(1))
+    other_rules = QueueRules.of(other)
+    held_elsewhere = await assign_next_contact(db, other_rules, 2)
+    campaign.active = True
+    await import_contacts(db, campaign, numbers_csv(1))
+    rules = QueueRules.of(campaign)
+    card = await assign_next_contact(db, rules, 1)
+    assert card.phone == held_elsewhere.phone
+    await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
+    async with db.read() as s:
+        statuses = (await s.execute(select(Contact.status))).scalars().all()
+    assert statuses == ["dnc", "dnc"]
+
+
+async def test_claim_never_hands_out_a_number_on_the_list(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(1))
+    async with db.write() as s:  # listed by another process while the import ran
+        s.add(DoNotCall(phone="+33610000000"))
+    assert await assign_next_contact(db, QueueRules.of(campaign), 1) is None
+
+
+async def test_targets_match_accented_capitals_after_a_reload(db, campaign, frozen_clock):
+    from storage.campaigns import load_campaign, parse_campaign_file
+
+    data = "telephone;circonscription\n0612345678;BOUCHES-DU-RHÔNE 4\n0698765432;Ailleurs 1\n".encode()
+    await import_contacts(db, campaign, io.BytesIO(data))
+    await load_campaign(db, parse_campaign_file(ROOT / "examples" / "campaign.toml"))
+    async with db.read() as s:
+        priorities = dict((await s.execute(select(Contact.phone, Contact.priority))).all())
+    assert priorities == {"+33612345678": 2, "+33698765432": 1_000_000}
+
+
+async def test_two_first_updates_of_a_new_person_at_once(db):
+    users = await asyncio.gather(*(ensure_user(db, Profile(77, "Nour")) for _ in range(4)))
+    assert {u.id for u in users} == {77}
