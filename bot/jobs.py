@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -30,7 +31,7 @@ async def expire_leases_tick(bot: Bot, db: Database, campaigns: CampaignCache,
             if not lease.paused:
                 continue
             volunteer = await get_user(db, lease.volunteer_id)
-            name = volunteer.first_name if volunteer else str(lease.volunteer_id)
+            name = escape(volunteer.first_name) if volunteer else str(lease.volunteer_id)
             await notify_organizers(bot, db, i18n, lambda name=name, vid=lease.volunteer_id: (
                 _("⚠️ {name} left many contacts unanswered in an hour and was paused. "
                   "Resume their calling?").format(name=name),

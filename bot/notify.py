@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import pick_locale
@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 
 # build(locale) -> (text, extra sendMessage arguments such as reply_markup)
 MessageBuilder = Callable[[], tuple[str, dict[str, Any]]]
+
+
+async def acknowledge(query: CallbackQuery, text: str | None = None,
+                      show_alert: bool = False) -> None:
+    """Answer a callback query at once. A query too old to answer (400 after a restart, a
+    long 429) must not stop the work the press asked for."""
+    try:
+        await query.answer(text, show_alert=show_alert)
+    except TelegramAPIError as exc:
+        log.info("could not answer callback query: %s", exc)
 
 
 async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,

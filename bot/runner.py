@@ -29,9 +29,18 @@ class MissingToken(SystemExit):
     pass
 
 
+NO_WEBHOOK_SECRET = """WEBHOOK_URL is set but WEBHOOK_SECRET is not.
+
+Without the secret, anyone who learns the webhook's address could send the bot forged
+updates in a volunteer's name. Put a long random WEBHOOK_SECRET in .env
+(letters, digits, _ and -), or remove WEBHOOK_URL to use long polling."""
+
+
 def check_token(settings: Settings) -> None:
     if not settings.bot_token.strip():
         raise MissingToken(NO_TOKEN)
+    if settings.webhook_url and not settings.webhook_secret:
+        raise MissingToken(NO_WEBHOOK_SECRET)
 
 
 async def serve(settings: Settings) -> None:

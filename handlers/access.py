@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards import CallFlowCB, VolunteerDecisionCB, decision_keyboard, main_menu
-from bot.notify import notify_organizers, send_localized
+from bot.notify import acknowledge, notify_organizers, send_localized, send_safely
 from storage.database import Database
 from storage.models import User, VolunteerStatus
 from storage.users import decide_volunteer, pending_volunteers, request_to_call
@@ -26,7 +26,7 @@ def describe(user: User) -> str:
 
 async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
                       user: User) -> None:
-    await query.answer()
+    await acknowledge(query)
     status = await request_to_call(db, user.id)
     if status is VolunteerStatus.APPROVED:
         await bot.send_message(user.id, _("You are already a volunteer: tap 📞 Next call."),
@@ -39,20 +39,20 @@ async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
     if status is VolunteerStatus.PENDING and user.volunteer_status == VolunteerStatus.PENDING:
         await bot.send_message(user.id, _("Your request is already with the organizers."))
         return
-    await bot.send_message(user.id, _(
-        "Thank you! Your request went to the organizers; you'll hear from us here."))
     who = describe(user)
     await notify_organizers(bot, db, i18n, lambda: (
         _("🙋 {who} would like to make calls.").format(who=who),
         {"reply_markup": decision_keyboard(user.id)}))
+    await send_safely(bot, db, user.id, _(
+        "Thank you! Your request went to the organizers; you'll hear from us here."))
 
 
 async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: Bot,
                  db: Database, i18n: I18n, user: User, is_organizer: bool) -> None:
     if not is_organizer:
-        await query.answer(_("Only organizers can do that."), show_alert=True)
+        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
-    await query.answer()
+    await acknowledge(query)
     decision = await decide_volunteer(db, callback_data.user_id, callback_data.approve,
                                       actor_id=user.id)
     volunteer = decision.user

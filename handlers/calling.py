@@ -29,7 +29,7 @@ from bot.keyboards import (
     outcome_label,
     ready_keyboard,
 )
-from bot.notify import notify_organizers
+from bot.notify import acknowledge, notify_organizers, send_safely
 from handlers.cards import card_text, fill_script, recorded_text
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
@@ -54,7 +54,7 @@ async def call_command(message: Message, bot: Bot, db: Database, campaigns: Camp
 async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot, db: Database,
                       campaigns: CampaignCache, user: User, is_organizer: bool,
                       state: FSMContext) -> None:
-    await query.answer()
+    await acknowledge(query)
     if callback_data.action == "ready" and may_call(user, is_organizer):
         await mark_trained(db, user.id)
         user.trained = True
@@ -93,9 +93,9 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
             reply_markup=next_call_keyboard())
         return
     data = await state.get_data()
-    shown: list[int] = data.get(CARD_MESSAGES, []) if card.already_held else []
-    # The card already on screen higher up is removed: one card, one place, one number.
-    for message_id in shown:
+    # Any card still on screen higher up (the same contact, or one whose lease ran out) is
+    # removed: one card, one place, one number.
+    for message_id in data.get(CARD_MESSAGES, []):
         with suppress(TelegramAPIError):
             await bot.delete_message(chat_id, message_id)
     sent = await bot.send_message(
@@ -134,14 +134,25 @@ def training_text(script: str, volunteer_name: str) -> str:
 
 
 async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
-    """Edit the pressed card in place; a card too old to edit is replaced by a message."""
+    """Edit the pressed card in place, so its number leaves the chat. If it cannot be edited
+    (too old, a refused edit), it is deleted and the text comes as a new message."""
     message = query.message
-    if message is None or isinstance(message, InaccessibleMessage):
-        if query.bot:
-            await query.bot.send_message(query.from_user.id, text, **kwargs)  # type: ignore[arg-type]
+    bot = query.bot
+    if message is not None and not isinstance(message, InaccessibleMessage):
+        try:
+            await message.edit_text(text, **kwargs)  # type: ignore[arg-type]
+            return
+        except TelegramAPIError as exc:
+            log.info("could not edit card %s: %s", message.message_id, exc)
+    if bot is None:
         return
+    if message is not None:
+        try:
+            await bot.delete_message(message.chat.id, message.message_id)
+        except TelegramAPIError as exc:
+            log.warning("a card with a number stays in chat %s: %s", message.chat.id, exc)
     with suppress(TelegramAPIError):
-        await message.edit_text(text, **kwargs)  # type: ignore[arg-type]
+        await bot.send_message(query.from_user.id, text, **kwargs)  # type: ignore[arg-type]
 
 
 async def _forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
@@ -156,7 +167,7 @@ async def _forget_card_messages(query: CallbackQuery, state: FSMContext) -> None
 
 
 async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None:
-    await query.answer()
+    await acknowledge(query)
     if isinstance(query.message, Message):
         with suppress(TelegramAPIError):
             await query.message.edit_reply_markup(
@@ -166,7 +177,7 @@ async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None
 async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: Bot,
                           db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
                           state: FSMContext) -> None:
-    await query.answer()
+    await acknowledge(query)
     await _record(query, callback_data.contact_id, callback_data.seq, callback_data.outcome,
                   None, bot, db, campaigns, i18n, user, state)
 
@@ -174,7 +185,7 @@ async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: B
 async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, bot: Bot,
                            db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
                            state: FSMContext) -> None:
-    await query.answer()
+    await acknowledge(query)
     campaign = await campaigns.get()
     if campaign is None:
         return
@@ -207,7 +218,7 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
                          reply_markup=next_call_keyboard())
         return
     if result.status is Recorded.NOT_YOURS:
-        await bot.send_message(query.from_user.id, _(
+        await send_safely(bot, db, query.from_user.id, _(
             "This card belongs to another volunteer: nothing was recorded."))
         return
     if result.status is Recorded.EXPIRED:
@@ -221,19 +232,20 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
         text = _("⏭ Skipped: the contact goes back to the queue.")
     elif outcome is Outcome.DO_NOT_CALL:
         text = _("⛔ {name} will never be called again. Thank you.").format(
-            name=result.contact_first_name or "")
+            name=escape(result.contact_first_name or ""))
     else:
         text = recorded_text(result.contact_first_name, outcome_label(outcome))
     await _edit_card(query, text, reply_markup=next_call_keyboard())
     if result.volunteer_paused:
-        await bot.send_message(query.from_user.id, _(
-            "You have given back many contacts in the last hour, so your calling is paused. "
-            "An organizer will get back to you."))
+        # Organizers first: whatever happens to the volunteer's message, they must know.
         await notify_organizers(bot, db, i18n, lambda: (_(
             "⚠️ {name} gave back {count} contacts in an hour and was paused. "
-            "Resume their calling?").format(name=user.first_name,
+            "Resume their calling?").format(name=escape(user.first_name),
                                             count=campaign.skip_limit_per_hour),
             {"reply_markup": decision_keyboard(user.id, resume=True)}))
+        await send_safely(bot, db, query.from_user.id, _(
+            "You have given back many contacts in the last hour, so your calling is paused. "
+            "An organizer will get back to you."))
 
 
 async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db: Database,
@@ -244,9 +256,9 @@ async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db:
         card = await held_card(db, QueueRules.of(campaign), user.id, callback_data.contact_id,
                                callback_data.seq)
     if card is None or campaign is None:
-        await query.answer(_("This card is no longer yours."), show_alert=True)
+        await acknowledge(query, _("This card is no longer yours."), show_alert=True)
         return
-    await query.answer()
+    await acknowledge(query)
     if isinstance(query.message, Message):
         with suppress(TelegramAPIError):
             await query.message.edit_text(
@@ -257,6 +269,9 @@ async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db:
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="calling")
+    # Contact cards only ever go to a volunteer's private chat, never to a group.
+    router.message.filter(F.chat.type == "private")
+    router.callback_query.filter(F.message.chat.type == "private")
     router.message.register(call_command, Command("call"))
     router.message.register(call_command, MenuButton("📞 Next call"))
     router.callback_query.register(next_button, CallFlowCB.filter(F.action.in_({"next", "ready"})))

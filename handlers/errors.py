@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
-from aiogram import Router
-from aiogram.exceptions import TelegramForbiddenError
-from aiogram.types import ErrorEvent
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import ErrorEvent, Update
+from aiogram.utils.i18n import gettext as _
 
 from storage.database import Database
 from storage.users import mark_blocked
@@ -14,7 +16,7 @@ from storage.users import mark_blocked
 log = logging.getLogger(__name__)
 
 
-async def on_error(event: ErrorEvent, db: Database) -> bool:
+async def on_error(event: ErrorEvent, db: Database, bot: Bot) -> bool:
     update = event.update
     user = None
     for candidate in (update.message, update.callback_query, update.edited_message):
@@ -27,7 +29,21 @@ async def on_error(event: ErrorEvent, db: Database) -> bool:
         return True
     log.error("update %s failed: %r", update.update_id, event.exception,
               exc_info=event.exception)
+    chat_id = _private_chat(update)
+    if chat_id is not None:
+        # Say so: a press that silently did nothing would be pressed again, or given up on.
+        with suppress(TelegramAPIError):
+            await bot.send_message(chat_id, _(
+                "Sorry, something went wrong. Please try again: nothing is ever recorded twice."))
     return True
+
+
+def _private_chat(update: Update) -> int | None:
+    message = update.message or (
+        update.callback_query.message if update.callback_query else None)
+    if message is None or message.chat.type != "private":
+        return None
+    return message.chat.id
 
 
 def build_router() -> Router:

@@ -13,6 +13,8 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.notify import acknowledge
+from handlers.calling import CARD_MESSAGES
 from storage.database import Database
 from storage.models import User
 from storage.users import forget_person
@@ -34,11 +36,16 @@ async def forget_command(message: Message) -> None:
 
 async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Database,
                            user: User, state: FSMContext) -> None:
-    await query.answer()
+    await acknowledge(query)
     if not callback_data.confirm:
         text = _("Nothing was erased.")
     else:
         await forget_person(db, user.id)
+        # A card still on screen goes too: its number is not theirs to keep.
+        for message_id in (await state.get_data()).get(CARD_MESSAGES, []):
+            if query.bot:
+                with suppress(TelegramAPIError):
+                    await query.bot.delete_message(query.from_user.id, message_id)
         await state.clear()
         text = _("Done: your data is erased. Thank you for your help.")
     if isinstance(query.message, Message):

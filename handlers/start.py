@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -55,6 +55,10 @@ async def stop(message: Message, user: User, db: Database) -> None:
         "Done: you will receive no more campaign messages. Send /start to come back."))
 
 
+async def call_in_a_group(message: Message) -> None:
+    await message.reply(_("Contacts are handed out in private: write /call to me directly."))
+
+
 async def not_understood(message: Message) -> None:
     await message.answer(_("I didn't understand that. /help lists what I can do."))
 
@@ -72,5 +76,6 @@ def build_router() -> Router:
 def build_fallback_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="fallback")
-    router.message.register(not_understood)
+    router.message.register(call_in_a_group, Command("call"), F.chat.type != "private")
+    router.message.register(not_understood, F.chat.type == "private")
     return router

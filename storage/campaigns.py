@@ -28,6 +28,13 @@ def _parse_hhmm(value: Any, field: str) -> str:
     return parsed.strftime("%H:%M")
 
 
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise CampaignFileError(f"[{key}] must be a table (a section), got {value!r}")
+    return value
+
+
 def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> dict[str, Any]:
     """Read and check a campaign TOML file; returns the Campaign fields."""
     try:
@@ -36,39 +43,47 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
         raise CampaignFileError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CampaignFileError(f"{path} is not valid TOML: {exc}") from exc
-    campaign = data.get("campaign", data)
+    campaign = _table(data, "campaign")
     name = str(campaign.get("name", "")).strip()
     if not name:
-        raise CampaignFileError("the campaign needs a name")
+        raise CampaignFileError("the campaign needs a name ([campaign] name = ...)")
     tz = str(campaign.get("timezone", default_timezone))
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CampaignFileError(f"unknown time zone {tz!r}") from exc
-    hours = data.get("calling_hours", {})
+    hours = _table(data, "calling_hours")
     start = _parse_hhmm(hours.get("start", "09:00"), "calling_hours.start")
     end = _parse_hhmm(hours.get("end", "21:00"), "calling_hours.end")
     if start >= end:
         raise CampaignFileError("calling_hours.start must come before calling_hours.end")
-    script = str(data.get("script", {}).get("text", campaign.get("script", ""))).strip()
+    script = str(_table(data, "script").get("text", "")).strip()
     if not script:
         raise CampaignFileError("the campaign needs a script ([script] text = ...)")
     points = []
-    for i, point in enumerate(data.get("talking_points", []), start=1):
+    raw_points = data.get("talking_points", [])
+    if not isinstance(raw_points, list):
+        raise CampaignFileError("talking points are [[talking_points]] tables")
+    for i, point in enumerate(raw_points, start=1):
+        if not isinstance(point, dict):
+            raise CampaignFileError(f"talking point {i} must be a [[talking_points]] table")
         title, text = str(point.get("title", "")).strip(), str(point.get("text", "")).strip()
         if not title or not text:
             raise CampaignFileError(f"talking point {i} needs a title and a text")
         points.append({"title": title, "text": text})
-    targets = [str(t).strip() for t in data.get("targets", {}).get("constituencies", [])]
-    queue = data.get("queue", {})
+    targets = _table(data, "targets").get("constituencies", [])
+    if not isinstance(targets, list):
+        raise CampaignFileError("targets.constituencies must be a list of names")
+    queue = _table(data, "queue")
     fields: dict[str, Any] = {
         "name": name, "timezone": tz, "calling_start": start, "calling_end": end,
-        "script": script, "talking_points": points, "target_constituencies": targets,
+        "script": script, "talking_points": points,
+        "target_constituencies": [str(t).strip() for t in targets],
     }
     for key in ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour"):
         if key in queue:
             value = queue[key]
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CampaignFileError(f"queue.{key} must be a positive whole number")
             fields[key] = value
     return fields

@@ -221,3 +221,19 @@ async def test_forget_erases_the_person_but_keeps_the_campaigns_counts(db, campa
     bruno = await ready_volunteer(db, harness, 103, "Bruno")
     await bruno.send("/call")
     assert "+33781234567" in bruno.last().text  # the card Camille held is free again
+
+
+async def test_call_in_a_group_shows_no_number(db, campaign, harness, frozen_clock):
+    await load_contacts(db, campaign)
+    await ready_volunteer(db, harness)
+    group = -100123
+    await harness.feed({"update_id": 99_001, "message": {
+        "message_id": 5, "date": 0, "text": "/call", "chat": {"id": group, "type": "supergroup",
+                                                              "title": "Salle Saint-Denis"},
+        "from": {"id": 101, "is_bot": False, "first_name": "Camille", "language_code": "en"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}})
+    shown = harness.fake.chat(group)
+    assert [m.text for m in shown] == ["Contacts are handed out in private: write /call to me directly."]
+    async with db.read() as s:
+        from storage.models import Contact
+        assert (await s.execute(select(func.count()).where(Contact.held_by.is_not(None)))).scalar_one() == 0

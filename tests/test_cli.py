@@ -107,3 +107,27 @@ def test_every_command_has_help(toile):
                  ["volunteers", "approve", "--help"]):
         result = toile(*args)
         assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+def test_webhook_mode_refuses_to_run_without_a_secret(toile, monkeypatch):
+    monkeypatch.setenv("BOT_TOKEN", "42:TEST")
+    monkeypatch.setenv("WEBHOOK_URL", "https://toile.example.org")
+    get_settings.cache_clear()
+    result = toile("run")
+    assert result.exit_code == 2 and "WEBHOOK_SECRET" in result.output
+
+
+@pytest.mark.parametrize("content, complaint", [
+    ('name = "X"\nscript = "Bonjour"\n', "needs a name"),
+    ('[campaign]\nname = "X"\nscript = "Bonjour"\n', "needs a script"),
+    ('talking_points = ["a"]\n[campaign]\nname = "X"\n[script]\ntext = "B"\n', "talking point 1"),
+    ('[campaign]\nname = "X"\n[script]\ntext = "B"\n[queue]\nmax_attempts = "3"\n', "positive whole number"),
+    ('[campaign]\nname = "X"\ntimezone = "Mars/Olympus"\n', "unknown time zone"),
+    ('campaign = 3\n', "must be a table"),
+    ('[campaign\n', "not valid TOML"),
+])
+def test_campaign_file_mistakes_are_explained(toile, tmp_path, content, complaint):
+    bad = tmp_path / "c.toml"
+    bad.write_text(content)
+    result = toile("campaign", "load", str(bad))
+    assert result.exit_code == 1 and complaint in result.output, result.output

@@ -69,12 +69,14 @@ async def test_403_marks_the_person_unreachable_and_the_bot_goes_on(db, campaign
         assert (await s.get(User, 101)).blocked is False
 
 
-async def test_a_400_on_edit_does_not_lose_the_outcome(db, campaign, harness, frozen_clock):
+async def test_a_400_on_edit_loses_neither_the_outcome_nor_the_privacy(db, campaign, harness, frozen_clock):
     camille = await volunteer_with_contacts(db, campaign, harness)
     await camille.send("/call")
     harness.fake.fail("editMessageText", 400)
     await camille.press("No answer")
     assert await calls(db) == 1
+    assert not any("+33" in m.text for m in camille.chat())  # the card was deleted instead
+    assert "No answer. Recorded" in camille.last().text
 
 
 async def test_a_timeout_is_survived_and_the_card_is_not_lost(sqlite_db, impatient, frozen_clock):
@@ -86,6 +88,7 @@ async def test_a_timeout_is_survived_and_the_card_is_not_lost(sqlite_db, impatie
     impatient.fake.hang("sendMessage", 1.5)
     await camille.send("/call")
     assert any("timeout" in r.getMessage().lower() for r in impatient.errors.records)
+    assert camille.sees("something went wrong")  # told, not left wondering
     # The volunteer taps again: the same contact comes back, nothing was handed out twice.
     await camille.send("/call")
     assert "+33612345678" in camille.last().text
