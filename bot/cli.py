@@ -191,10 +191,33 @@ def organizers_remove(telegram_id: int) -> None:
 
 @volunteers_app.command("approve")
 def volunteers_approve(telegram_id: int) -> None:
-    """Let a Telegram user make calls."""
-    decision = _with_db(lambda db: decide_volunteer(db, telegram_id, True, actor_id=None))
-    typer.echo(f"{telegram_id} is approved." if decision.changed
-               else f"{telegram_id} was already approved.")
+    """Let a Telegram user make calls (and tell them, when BOT_TOKEN is set)."""
+    settings = get_settings()
+
+    async def work(db: Database) -> tuple[bool, bool]:
+        decision = await decide_volunteer(db, telegram_id, True, actor_id=None)
+        told = False
+        if decision.changed and decision.user is not None and settings.bot_token:
+            from bot.app import build_bot
+            from bot.i18n import make_i18n
+            from bot.notify import send_localized
+            from handlers.access import decision_message
+
+            bot = build_bot(settings, timeout=15)
+            try:
+                told = await send_localized(bot, db, make_i18n(settings.default_locale),
+                                            decision.user, lambda: decision_message(True)
+                                            ) is not None
+            finally:
+                await bot.session.close()
+        return decision.changed, told
+
+    changed, told = _with_db(work)
+    if not changed:
+        typer.echo(f"{telegram_id} was already approved.")
+        return
+    typer.echo(f"{telegram_id} is approved" + (" and was told on Telegram." if told else
+               " (not told on Telegram: no BOT_TOKEN, or they never opened the bot)."))
 
 
 @app.command("audit")

@@ -19,6 +19,15 @@ from storage.models import User, VolunteerStatus
 from storage.users import decide_volunteer, pending_volunteers, request_to_call
 
 
+def decision_message(approved: bool) -> tuple[str, dict[str, object]]:
+    """What the person who asked to call is told of the organizers' decision."""
+    if approved:
+        return (_("🎉 You are approved! Tap 📞 Next call to start."),
+                {"reply_markup": main_menu(True)})
+    return (_("Thank you for offering. The organizers can't take you on as a caller for now; "
+              "there are many other ways to help."), {})
+
+
 def describe(user: User) -> str:
     handle = f" (@{escape(user.username)})" if user.username else ""
     return f"{escape(user.first_name or str(user.id))}{handle}"
@@ -69,12 +78,8 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
         with suppress(TelegramAPIError):
             await query.message.edit_text(text)
     if decision.changed and volunteer is not None:
-        await send_localized(bot, db, i18n, volunteer, lambda: (
-            (_("🎉 You are approved! Tap 📞 Next call to start."),
-             {"reply_markup": main_menu(True)})
-            if callback_data.approve else
-            (_("Thank you for offering. The organizers can't take you on as a caller for now; "
-               "there are many other ways to help."), {})))
+        await send_localized(bot, db, i18n, volunteer,
+                             lambda: decision_message(callback_data.approve))
 
 
 async def volunteers(message: Message, db: Database, is_organizer: bool) -> None:

@@ -193,7 +193,7 @@ async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
 async def forget_person(db: Database, user_id: int) -> None:
     """/forget: erase the person. Their calls stay counted for the campaign, under an
     anonymous number; a card they held goes back to the queue."""
-    from storage.models import Call, Contact  # kept local: users.py is about people
+    from storage.models import Call, Contact, DoNotCall  # local: users.py is about people
 
     anonymous = -(secrets.randbelow(2**62) + 1)  # negative: never a Telegram id
     async with db.write() as session:
@@ -201,6 +201,9 @@ async def forget_person(db: Database, user_id: int) -> None:
                               .values(held_by=None, lease_expires_at=None))
         await session.execute(update(Call).where(Call.volunteer_id == user_id)
                               .values(volunteer_id=anonymous))
+        # The number stays on the list (that is the point of it), not who put it there.
+        await session.execute(update(DoNotCall).where(DoNotCall.added_by == user_id)
+                              .values(added_by=None))
         user = await session.get(User, user_id)
         if user is not None:
             await session.delete(user)

@@ -131,3 +131,35 @@ def test_campaign_file_mistakes_are_explained(toile, tmp_path, content, complain
     bad.write_text(content)
     result = toile("campaign", "load", str(bad))
     assert result.exit_code == 1 and complaint in result.output, result.output
+
+
+def test_approving_from_the_terminal_tells_the_person_on_telegram(toile, monkeypatch):
+    import threading
+
+    from tests.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started.wait(5)
+    try:
+        monkeypatch.setenv("BOT_TOKEN", "42:TEST")
+        monkeypatch.setenv("TELEGRAM_API_URL", fake.url)
+        get_settings.cache_clear()
+        result = toile("volunteers", "approve", "101")
+        assert "is approved and was told on Telegram" in result.output, result.output
+        assert [m.text for m in fake.chat(101)] == [
+            "🎉 Vous êtes validé·e ! Touchez 📞 Appel suivant pour commencer."]
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
