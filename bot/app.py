@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -82,22 +81,24 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
 
 
 async def register_commands(bot: Bot, i18n: I18n, organizer_ids: Sequence[int]) -> None:
-    """setMyCommands in French and English. Optional: a failure is logged, not fatal."""
-    try:
-        for locale in (None, *SUPPORTED):
-            texts = _descriptions(i18n, locale or i18n.default_locale)
-            await bot.set_my_commands(
-                [BotCommand(command=c, description=texts[c]) for c in USER_COMMANDS],
-                scope=BotCommandScopeDefault(), language_code=locale)
-        for organizer_id in organizer_ids:
-            texts = _descriptions(i18n, i18n.default_locale)
-            with suppress(TelegramAPIError):  # an organizer who never opened the bot
-                await bot.set_my_commands(
-                    [BotCommand(command=c, description=texts[c])
-                     for c in (*USER_COMMANDS, *ORGANIZER_COMMANDS)],
-                    scope=BotCommandScopeChat(chat_id=organizer_id))
-    except TelegramAPIError as exc:
-        log.warning("could not register the bot's commands: %s", exc)
+    """setMyCommands in French and English. Optional: each failure is logged, not fatal."""
+    calls = []
+    for locale in (None, *SUPPORTED):
+        texts = _descriptions(i18n, locale or i18n.default_locale)
+        calls.append(bot.set_my_commands(
+            [BotCommand(command=c, description=texts[c]) for c in USER_COMMANDS],
+            scope=BotCommandScopeDefault(), language_code=locale))
+    texts = _descriptions(i18n, i18n.default_locale)
+    for organizer_id in organizer_ids:  # fails for an organizer who never opened the bot
+        calls.append(bot.set_my_commands(
+            [BotCommand(command=c, description=texts[c])
+             for c in (*USER_COMMANDS, *ORGANIZER_COMMANDS)],
+            scope=BotCommandScopeChat(chat_id=organizer_id)))
+    for call in calls:
+        try:
+            await call
+        except TelegramAPIError as exc:
+            log.warning("could not register the bot's commands: %s", exc)
 
 
 def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> AsyncIOScheduler:
