@@ -217,7 +217,7 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
     try:
         # On the driver (storage.driver): half a million rows through the ORM's parameter
         # processing cost more than parsing them.
-        async with db.fast_write() as tx, PhoneNormaliser(parallel) as normaliser:
+        async with db.fast_write(long=True) as tx, PhoneNormaliser(parallel) as normaliser:
             do_not_call = {row[0] for row in await tx.all(ALL_DO_NOT_CALL)}
             before = await _count(tx, campaign)
             merger = _Merger(report, _target_priorities(campaign), do_not_call)

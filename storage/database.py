@@ -9,6 +9,7 @@ busy_timeout keeps another process (the CLI importing while the bot runs) safe.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,9 +23,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.driver import PostgresTx, SqliteTx, Tx
+from storage.driver import InlineSqliteTx, PostgresTx, SqliteTx, Tx
 
 _IMMEDIATE = "toile_immediate"
+INLINE_BUSY_MS = 20
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
                   "foreign_keys=ON")
 
@@ -47,9 +49,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **engine_kwargs)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
-        self._writer: Any = None  # SQLite: the hot path's dedicated connections
-        self._reader: Any = None
-        self._open_lock = asyncio.Lock()
+        self._writer: Any = None  # SQLite: the hot path's connections (see fast_write)
+        self._inline: dict[str, sqlite3.Connection] = {}
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -72,41 +73,53 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def fast_write(self) -> AsyncIterator[Tx]:
-        """A write transaction on the driver itself, for the hot path (storage.driver)."""
-        if self.is_sqlite:
-            async with self._write_lock:
-                connection = await self._sqlite_writer()
-                try:
-                    await connection.execute("BEGIN IMMEDIATE")
-                    yield SqliteTx(connection)
-                    await connection.commit()
-                except BaseException:
-                    # Whatever failed (BEGIN, a statement, COMMIT, a cancellation), the shared
-                    # connection must not stay inside a transaction holding the write lock.
-                    if connection.in_transaction:
-                        await connection.rollback()
-                    raise
+    async def fast_write(self, *, long: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction on the driver itself, for the hot path (storage.driver).
+
+        On SQLite a short transaction runs right on the event loop: its statements take tens
+        of microseconds, far less than the trips to a driver thread they would otherwise
+        cost. If another process holds the database (the CLI importing), or for `long`
+        work such as an import, it runs in aiosqlite's thread instead, which may wait."""
+        if not self.is_sqlite:
+            async with self.engine.connect() as sa_connection:
+                raw = await sa_connection.get_raw_connection()
+                driver = raw.driver_connection  # asyncpg.Connection
+                async with driver.transaction():  # type: ignore[union-attr]
+                    yield PostgresTx(driver)
             return
-        async with self.engine.connect() as sa_connection:
-            raw = await sa_connection.get_raw_connection()
-            driver = raw.driver_connection  # asyncpg.Connection
-            async with driver.transaction():  # type: ignore[union-attr]
-                yield PostgresTx(driver)
+        async with self._write_lock:
+            inline = None if long else self._inline_connection("writer")
+            if inline is not None and _begin_now(inline):
+                async with _inline_transaction(inline) as tx:
+                    yield tx
+                return
+            connection = await self._sqlite_writer()
+            async with _async_transaction(connection) as tx:
+                yield tx
 
     @asynccontextmanager
     async def fast_read(self) -> AsyncIterator[Tx]:
         """Single-statement reads on the driver (each statement sees one snapshot)."""
         if self.is_sqlite:
-            if self._reader is None:
-                async with self._open_lock:  # two first readers must not open two
-                    if self._reader is None:
-                        self._reader = await self._sqlite_connection()
-            yield SqliteTx(self._reader)
+            yield InlineSqliteTx(self._inline_connection("reader"))
             return
         async with self.engine.connect() as sa_connection:
             raw = await sa_connection.get_raw_connection()
             yield PostgresTx(raw.driver_connection)
+
+    def _inline_connection(self, role: str) -> sqlite3.Connection:
+        connection = self._inline.get(role)
+        if connection is None:
+            if self.in_memory:  # a second connection would see another, empty database
+                raise RuntimeError("Toile needs an SQLite database file, not :memory:")
+            connection = sqlite3.connect(self.url.database or "", isolation_level=None,
+                                         check_same_thread=False)
+            for pragma in SQLITE_PRAGMAS:
+                connection.execute(f"PRAGMA {pragma}")
+            # Never sleep on the event loop: a locked database is left to the thread path.
+            connection.execute(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
+            self._inline[role] = connection
+        return connection
 
     async def _sqlite_writer(self) -> Any:
         if self._writer is None:
@@ -124,10 +137,12 @@ class Database:
         return connection
 
     async def dispose(self) -> None:
-        for connection in (self._writer, self._reader):
-            if connection is not None:
-                await connection.close()
-        self._writer = self._reader = None
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+        for connection in self._inline.values():
+            connection.close()
+        self._inline.clear()
         await self.engine.dispose()
 
 
@@ -147,3 +162,36 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _begin_now(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # locked by another process: wait in a thread instead
+        return False
+    return True
+
+
+@asynccontextmanager
+async def _inline_transaction(connection: sqlite3.Connection) -> AsyncIterator[Tx]:
+    """COMMIT an inline transaction begun already. Whatever fails (a statement, COMMIT, a
+    cancellation), the shared connection must not stay holding the write lock."""
+    try:
+        yield InlineSqliteTx(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+@asynccontextmanager
+async def _async_transaction(connection: Any) -> AsyncIterator[Tx]:
+    try:
+        await connection.execute("BEGIN IMMEDIATE")
+        yield SqliteTx(connection)
+        await connection.commit()
+    except BaseException:
+        if connection.in_transaction:
+            await connection.rollback()
+        raise

@@ -87,6 +87,29 @@ class SqliteTx:
         return sqlite_value(value)
 
 
+class InlineSqliteTx:
+    """sqlite3 used right on the event loop (see Database.fast_write for when and why)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection  # sqlite3.Connection
+
+    async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
+        return self.connection.execute(sql.sqlite, [sqlite_value(a) for a in args]).fetchall()
+
+    async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
+        return self.connection.execute(sql.sqlite,  # type: ignore[no-any-return]
+                                       [sqlite_value(a) for a in args]).fetchone()
+
+    async def run(self, sql: SQL, *args: Any) -> int:
+        return int(self.connection.execute(sql.sqlite, [sqlite_value(a) for a in args]).rowcount)
+
+    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
+        self.connection.executemany(sql.sqlite, rows)
+
+    def value(self, value: Any) -> Any:
+        return sqlite_value(value)
+
+
 class PostgresTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # asyncpg.Connection
