@@ -289,3 +289,25 @@ async def test_targets_match_accented_capitals_after_a_reload(db, campaign, froz
 async def test_two_first_updates_of_a_new_person_at_once(db):
     users = await asyncio.gather(*(ensure_user(db, Profile(77, "Nour")) for _ in range(4)))
     assert {u.id for u in users} == {77}
+
+
+async def test_another_process_holding_sqlite_makes_the_queue_wait_not_fail(sqlite_db, frozen_clock):
+    """The CLI importing while the bot runs: the claim waits in a thread, the loop stays free."""
+    import sqlite3
+
+    from tests.conftest import load_example_campaign
+
+    campaign = await load_example_campaign(sqlite_db)
+    await import_contacts(sqlite_db, campaign, numbers_csv(3))
+    other = sqlite3.connect(sqlite_db.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the other process's write transaction
+    claim = asyncio.create_task(assign_next_contact(sqlite_db, QueueRules.of(campaign), 1))
+    ticks = 0
+    while not claim.done() and ticks < 20:  # the event loop keeps turning meanwhile
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not claim.done()
+    other.execute("COMMIT")
+    other.close()
+    card = await asyncio.wait_for(claim, 10)
+    assert card is not None and card.phone == "+33610000000"
