@@ -27,9 +27,9 @@ lint: $(STAMP)
 
 # Benchmarks print their figures; see README's Performance table.
 bench: $(STAMP)
-	$(BIN)/python -m bench.import_contacts
-	$(BIN)/python -m bench.assign
-	$(BIN)/python -m bench.updates
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/assign.py
+	$(BIN)/python bench/updates.py
 
 # Refresh locales/*.po after changing user-facing text.
 catalogs: $(STAMP)
