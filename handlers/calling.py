@@ -92,17 +92,20 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
             "🎉 Nobody left to call right now. Thank you! Try again a little later."),
             reply_markup=next_call_keyboard())
         return
-    data = await state.get_data()
     # Any card still on screen higher up (the same contact, or one whose lease ran out) is
     # removed: one card, one place, one number.
-    for message_id in data.get(CARD_MESSAGES, []):
+    removed = list((await state.get_data()).get(CARD_MESSAGES, []))
+    for message_id in removed:
         with suppress(TelegramAPIError):
             await bot.delete_message(chat_id, message_id)
     sent = await bot.send_message(
         chat_id, card_text(card, campaign, user.first_name),
         reply_markup=card_keyboard(card.contact_id, card.lease_seq,
                                    [p["title"] for p in campaign.talking_points]))
-    await state.update_data({CARD_MESSAGES: [sent.message_id]})
+    # Re-read: a double tap may have shown the card twice meanwhile; keep both to delete.
+    shown = (await state.get_data()).get(CARD_MESSAGES, [])
+    await state.update_data(
+        {CARD_MESSAGES: [m for m in shown if m not in removed] + [sent.message_id]})
 
 
 async def _explain_no_access(bot: Bot, chat_id: int, user: User) -> None:

@@ -237,3 +237,14 @@ async def test_call_in_a_group_shows_no_number(db, campaign, harness, frozen_clo
     async with db.read() as s:
         from storage.models import Contact
         assert (await s.execute(select(func.count()).where(Contact.held_by.is_not(None)))).scalar_one() == 0
+
+
+async def test_a_double_tap_leaves_no_number_behind(db, campaign, harness, frozen_clock):
+    import asyncio
+
+    await load_contacts(db, campaign)
+    camille = await ready_volunteer(db, harness)
+    await asyncio.gather(camille.send("/call"), camille.send("/call"))
+    assert set(numbers_in(camille)) == {"+33612345678"}  # one contact, perhaps shown twice
+    await camille.press("Will vote")
+    assert numbers_in(camille) == []
