@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import literal_column, select
-
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
@@ -24,23 +22,10 @@ from storage.models import (
     FOLLOW_UP_OUTCOMES,
     RELEASE_OUTCOMES,
     RETRY_OUTCOMES,
-    Call,
     Campaign,
-    Contact,
     ContactStatus,
-    DoNotCall,
     Outcome,
-    User,
 )
-
-contact_t = Contact.__table__  # type: ignore[attr-defined]
-call_t = Call.__table__  # type: ignore[attr-defined]
-dnc_t = DoNotCall.__table__  # type: ignore[attr-defined]
-users_t = User.__table__  # type: ignore[attr-defined]
-
-# A literal, not a bound parameter: SQLite uses a partial index only when the query's
-# WHERE repeats the index's own condition word for word.
-IS_OPEN = literal_column("contact.status") == literal_column("'open'")
 
 
 @dataclass(frozen=True)
@@ -77,11 +62,6 @@ class Card:
     already_held: bool = False
 
 
-_CARD_COLUMNS = (
-    contact_t.c.id, contact_t.c.lease_seq, contact_t.c.phone, contact_t.c.first_name,
-    contact_t.c.last_name, contact_t.c.constituency, contact_t.c.commune, contact_t.c.source,
-    contact_t.c.attempts, contact_t.c.lease_expires_at,
-)
 _CARD_SQL_COLUMNS = ("id, lease_seq, phone, first_name, last_name, constituency, commune, "
                      "source, attempts, lease_expires_at")
 
@@ -97,6 +77,9 @@ def _card(row: Sequence[Any], already_held: bool = False) -> Card:
 HELD = SQL.of(
     f"SELECT {_CARD_SQL_COLUMNS} FROM contact WHERE held_by = ? AND campaign_id = ? "
     "AND lease_expires_at > ? AND status = 'open' LIMIT 1")
+HELD_CARD = SQL.of(
+    f"SELECT {_CARD_SQL_COLUMNS} FROM contact WHERE id = ? AND held_by = ? AND lease_seq = ? "
+    "AND campaign_id = ? AND status = 'open'")
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
@@ -287,12 +270,6 @@ async def expire_leases(db: Database, rules: QueueRules,
 async def held_card(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
                     lease_seq: int) -> Card | None:
     """The card if this volunteer still holds it (to redraw it, e.g. with a talking point)."""
-    async with db.read() as session:
-        row = (await session.execute(
-            select(*_CARD_COLUMNS).where(
-                contact_t.c.id == contact_id, contact_t.c.held_by == volunteer_id,
-                contact_t.c.lease_seq == lease_seq, contact_t.c.campaign_id == rules.campaign_id,
-                IS_OPEN)
-        )).first()
-        return _card(row, already_held=True) if row is not None else None
-
+    async with db.fast_read() as tx:
+        row = await tx.one(HELD_CARD, contact_id, volunteer_id, lease_seq, rules.campaign_id)
+    return _card(row, already_held=True) if row is not None else None
