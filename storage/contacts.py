@@ -59,6 +59,7 @@ UPSERT = SQL.of(
     + ", priority = {least}(contact.priority, excluded.priority)")
 INSERT_AUDIT = SQL.of(
     "INSERT INTO audit_log (actor_id, action, detail, created_at) VALUES (?, ?, ?, ?)")
+_UPSERT_FIELDS = itemgetter(*FIELDS, "priority")  # a row's values for UPSERT, at C speed
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 MAX_FIELD = 1000  # longer than any real name or tag list: the row is refused
 
@@ -169,13 +170,12 @@ async def import_contacts(
 
 
 @dataclass
-class _Pending:
-    """A chunk of rows read from the file, waiting for its numbers to be normalised."""
+class _Chunk:
+    """Rows read from the file, their numbers still as written."""
 
-    lines: list[int]
-    records: list[dict[str, Any]]
-    raw_phones: list[str]
-    phones: asyncio.Future[list[str | None]]
+    lines: list[int] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    raw_phones: list[str] = field(default_factory=list)
 
 
 class _Merger:
@@ -186,7 +186,7 @@ class _Merger:
         self.report, self.targets, self.do_not_call = report, targets, do_not_call
         self.seen: set[str] = set()
 
-    def batch(self, chunk: _Pending, phones: list[str | None]) -> dict[str, dict[str, Any]]:
+    def batch(self, chunk: _Chunk, phones: list[str | None]) -> dict[str, dict[str, Any]]:
         batch: dict[str, dict[str, Any]] = {}
         for line, record, raw, phone in zip(chunk.lines, chunk.records, chunk.raw_phones, phones,
                                             strict=True):
@@ -204,7 +204,7 @@ class _Merger:
                     _merge_into(batch[phone], record)
                     continue
             self.seen.add(phone)
-            batch[phone] = record  # a later duplicate merges in the database (see _upsert)
+            batch[phone] = record  # a duplicate in a later batch merges in UPSERT
         return batch
 
 
@@ -223,28 +223,27 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
             merger = _Merger(report, _target_priorities(campaign), do_not_call)
             epoch = tx.value(EPOCH)
 
-            async def flush(chunk: _Pending) -> None:
-                batch = merger.batch(chunk, await chunk.phones)
+            async def flush(chunk: _Chunk, phones: asyncio.Future[list[str | None]]) -> None:
+                batch = merger.batch(chunk, await phones)
                 if batch:
-                    fields = itemgetter(*FIELDS, "priority")  # C speed, per row
-                    await tx.many(UPSERT, [(campaign.id, *fields(r), source_label, epoch)
+                    await tx.many(UPSERT, [(campaign.id, *_UPSERT_FIELDS(r), source_label, epoch)
                                            for r in batch.values()])
                 if progress:
                     progress(report.rows)
 
             # A pipeline: while the numbers of one chunk are parsed (in a second process for
             # big files), the previous chunk is written and the next one read.
-            waiting: _Pending | None = None
+            waiting: tuple[_Chunk, asyncio.Future[list[str | None]]] | None = None
             try:
                 for chunk in _chunks(_rows(text, report), report):
-                    chunk.phones = normaliser.submit(chunk.raw_phones, chunk.records)
+                    parsing = normaliser.submit(chunk.raw_phones, chunk.records)
                     if waiting is not None:
-                        await flush(waiting)
-                    waiting = chunk
+                        await flush(*waiting)
+                    waiting = (chunk, parsing)
             except csv.Error as exc:
                 raise ImportFailed(f"not a readable CSV: {exc}") from exc
             if waiting is not None:
-                await flush(waiting)
+                await flush(*waiting)
             report.imported = await _count(tx, campaign) - before
             report.merged = len(merger.seen) - report.imported + report.merged
             await tx.run(INSERT_AUDIT, actor_id, "contacts.import",
@@ -257,8 +256,8 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
 
 
 def _chunks(rows: Iterator[tuple[int, list[str], dict[str, int]]],
-            report: ImportReport) -> Iterator[_Pending]:
-    chunk = _Pending([], [], [], None)  # type: ignore[arg-type]
+            report: ImportReport) -> Iterator[_Chunk]:
+    chunk = _Chunk()
     for line, row, mapping in rows:
         report.rows += 1
         record = _record(line, row, mapping, report)
@@ -269,14 +268,9 @@ def _chunks(rows: Iterator[tuple[int, list[str], dict[str, int]]],
         chunk.records.append(record)
         if len(chunk.lines) >= BATCH:
             yield chunk
-            chunk = _Pending([], [], [], None)  # type: ignore[arg-type]
+            chunk = _Chunk()
     if chunk.lines:
         yield chunk
-
-
-def _clean(value: str) -> str | None:
-    value = value.strip()
-    return value or None
 
 
 _EMPTY = dict.fromkeys(FIELDS)
