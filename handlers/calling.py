@@ -158,8 +158,9 @@ async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
         await bot.send_message(query.from_user.id, text, **kwargs)  # type: ignore[arg-type]
 
 
-async def _forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
-    """Delete any other copy of the card, so the number is gone from the whole chat."""
+async def forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
+    """Delete every shown copy of the card but the pressed message, so the number is gone
+    from the whole chat."""
     data = await state.get_data()
     pressed = query.message.message_id if query.message else None
     for message_id in data.get(CARD_MESSAGES, []):
@@ -230,7 +231,7 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
             "Nothing was recorded."), reply_markup=next_call_keyboard())
         await state.update_data({CARD_MESSAGES: []})
         return
-    await _forget_card_messages(query, state)
+    await forget_card_messages(query, state)
     if outcome is Outcome.SKIPPED:
         text = _("⏭ Skipped: the contact goes back to the queue.")
     elif outcome is Outcome.DO_NOT_CALL:

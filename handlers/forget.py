@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.notify import acknowledge
-from handlers.calling import CARD_MESSAGES
+from handlers.calling import forget_card_messages
 from storage.database import Database
 from storage.models import User
 from storage.users import forget_person
@@ -42,10 +42,7 @@ async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Da
     else:
         await forget_person(db, user.id)
         # A card still on screen goes too: its number is not theirs to keep.
-        for message_id in (await state.get_data()).get(CARD_MESSAGES, []):
-            if query.bot:
-                with suppress(TelegramAPIError):
-                    await query.bot.delete_message(query.from_user.id, message_id)
+        await forget_card_messages(query, state)
         await state.clear()
         text = _("Done: your data is erased. Thank you for your help.")
     if isinstance(query.message, Message):

@@ -214,6 +214,7 @@ async def test_forget_erases_the_person_but_keeps_the_campaigns_counts(db, campa
     await camille.send("/forget")
     await camille.press("Yes, erase")
     assert camille.sees("your data is erased")
+    assert numbers_in(camille) == []  # the card held on screen is gone too
     async with db.read() as s:
         assert await s.get(User, 101) is None
         volunteers = (await s.execute(select(Call.volunteer_id))).scalars().all()
