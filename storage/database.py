@@ -110,9 +110,7 @@ class Database:
     def _inline_connection(self, role: str) -> sqlite3.Connection:
         connection = self._inline.get(role)
         if connection is None:
-            if self.in_memory:  # a second connection would see another, empty database
-                raise RuntimeError("Toile needs an SQLite database file, not :memory:")
-            connection = sqlite3.connect(self.url.database or "", isolation_level=None,
+            connection = sqlite3.connect(self._sqlite_path(), isolation_level=None,
                                          check_same_thread=False)
             for pragma in SQLITE_PRAGMAS:
                 connection.execute(f"PRAGMA {pragma}")
@@ -126,12 +124,15 @@ class Database:
             self._writer = await self._sqlite_connection()
         return self._writer
 
+    def _sqlite_path(self) -> str:
+        if self.in_memory:  # a second connection would see another, empty database
+            raise RuntimeError("Toile needs an SQLite database file, not :memory:")
+        return self.url.database or ""
+
     async def _sqlite_connection(self) -> Any:
         import aiosqlite
 
-        if self.in_memory:  # a second connection would see another, empty database
-            raise RuntimeError("Toile needs an SQLite database file, not :memory:")
-        connection = await aiosqlite.connect(self.url.database or "", isolation_level=None)
+        connection = await aiosqlite.connect(self._sqlite_path(), isolation_level=None)
         for pragma in SQLITE_PRAGMAS:
             await connection.execute(f"PRAGMA {pragma}")
         return connection

@@ -5,7 +5,8 @@ one-writer-at-a-time window on SQLite. Through the ORM session each cost several
 bare driver's time (statement building, session bookkeeping, and aiosqlite round trips to its
 thread for cursor, execute, fetch and close). Here a statement is written once with `?`
 markers, numbered for asyncpg, and run on the driver's connection: the SQLAlchemy pool's on
-PostgreSQL, one dedicated writer connection on SQLite (writes are serialized anyway).
+PostgreSQL; on SQLite a sqlite3 connection used right on the event loop, or aiosqlite's
+thread when the database is busy or the work is long (see Database.fast_write).
 
 Values cross in the ORM's own storage format (see `SqliteTx.value`), so rows written here
 and through SQLModel read back the same.
@@ -54,6 +55,10 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
+def _sqlite_args(args: tuple[Any, ...]) -> list[Any]:
+    return [sqlite_value(a) for a in args]
+
+
 def read_time(value: Any) -> datetime | None:
     """A timestamp from either driver, as aware UTC."""
     if value is None or isinstance(value, datetime):
@@ -67,7 +72,7 @@ class SqliteTx:
 
     async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
         # execute_fetchall: one trip to aiosqlite's thread instead of cursor/execute/fetch/close.
-        rows = await self.connection.execute_fetchall(sql.sqlite, [sqlite_value(a) for a in args])
+        rows = await self.connection.execute_fetchall(sql.sqlite, _sqlite_args(args))
         return list(rows)
 
     async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
@@ -75,7 +80,7 @@ class SqliteTx:
         return rows[0] if rows else None
 
     async def run(self, sql: SQL, *args: Any) -> int:
-        cursor = await self.connection.execute(sql.sqlite, [sqlite_value(a) for a in args])
+        cursor = await self.connection.execute(sql.sqlite, _sqlite_args(args))
         count = cursor.rowcount
         await cursor.close()
         return int(count)
@@ -94,14 +99,14 @@ class InlineSqliteTx:
         self.connection = connection  # sqlite3.Connection
 
     async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
-        return self.connection.execute(sql.sqlite, [sqlite_value(a) for a in args]).fetchall()
+        return self.connection.execute(sql.sqlite, _sqlite_args(args)).fetchall()
 
     async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
         return self.connection.execute(sql.sqlite,  # type: ignore[no-any-return]
-                                       [sqlite_value(a) for a in args]).fetchone()
+                                       _sqlite_args(args)).fetchone()
 
     async def run(self, sql: SQL, *args: Any) -> int:
-        return int(self.connection.execute(sql.sqlite, [sqlite_value(a) for a in args]).rowcount)
+        return int(self.connection.execute(sql.sqlite, _sqlite_args(args)).rowcount)
 
     async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
         self.connection.executemany(sql.sqlite, rows)
