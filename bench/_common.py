@@ -72,39 +72,30 @@ def postgres_url(database: str) -> str:
     return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
 
 
-async def pg_admin() -> asyncpg.Connection:
-    return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+async def pg_admin(*statements: str) -> None:
+    """Run statements on the server's maintenance database (they cannot run in our own)."""
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        for statement in statements:
+            await admin.execute(statement)
+    finally:
+        await admin.close()
 
 
 async def recreate_pg_database(name: str, template: str | None = None) -> None:
     """Drop and create a database of ours; from a template, by copying its files (fast)."""
-    admin = await pg_admin()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if template:
-            await admin.execute(
-                f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY')
-        else:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    create = (f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY = FILE_COPY'
+              if template else f'CREATE DATABASE "{name}"')
+    await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', create)
 
 
 async def drop_pg_database(name: str) -> None:
-    admin = await pg_admin()
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def seal_pg_template(name: str) -> None:
     """No more connections to `name` (not even autovacuum's), so it can serve as a template."""
-    admin = await pg_admin()
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-    finally:
-        await admin.close()
+    await pg_admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
 
 
 # ---- French contacts ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import argparse
 import asyncio
 import cProfile
+import inspect
 import io
 import pstats
 import random
@@ -27,7 +28,7 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -529,6 +530,19 @@ def report_proof(result: LoopResult, proof: Proof) -> None:
           + (", QUEUE RAN DRY" if any(log.queue_empty for log in result.logs) else ""))
 
 
+async def measure(database: str, loop: str, api: QueueApi, settings: Settings,
+                  prove: Callable[[LoopResult], Proof | Awaitable[Proof]],
+                  ) -> tuple[LoopResult, Proof]:
+    """One measured loop, its proof of no double assignment, and (--profile) a diagnosis."""
+    result = await exercise(database, loop, api, settings)
+    proof = prove(result)
+    if inspect.isawaitable(proof):
+        proof = await proof
+    if settings.profile:
+        await diagnose(database, loop, api, settings)
+    return result, proof
+
+
 async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
     workdir = Path(tempfile.mkdtemp(prefix="toile-bench-assign-"))
     try:
@@ -561,12 +575,12 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         shutil.copy(template, storage_copy)
         db = Database(sqlite_url(storage_copy))
         try:
-            api: QueueApi = StorageQueue(db, rules)
-            result = await exercise("sqlite", "storage layer", api, settings)
-            await db.dispose()  # every connection closed: the proof reads a quiet file
-            results.append((result, prove_sqlite(result, storage_copy)))
-            if settings.profile:
-                await diagnose("sqlite", "storage layer", api, settings)
+            async def quiet_then_prove(result: LoopResult) -> Proof:
+                await db.dispose()  # every connection closed: the proof reads a quiet file
+                return prove_sqlite(result, storage_copy)
+
+            results.append(await measure("sqlite", "storage layer", StorageQueue(db, rules),
+                                         settings, quiet_then_prove))
         finally:
             await db.dispose()
 
@@ -574,10 +588,8 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         shutil.copy(template, bare_copy)
         bare = BareSqlite(bare_copy, rules)
         try:
-            result = await exercise("sqlite", "bare aiosqlite", bare, settings)
-            results.append((result, prove_sqlite(result, bare_copy)))
-            if settings.profile:
-                await diagnose("sqlite", "bare aiosqlite", bare, settings)
+            results.append(await measure("sqlite", "bare aiosqlite", bare, settings,
+                                         lambda result: prove_sqlite(result, bare_copy)))
         finally:
             await bare.close()
         return results
@@ -619,11 +631,8 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         await recreate_pg_database(storage_db, template=PG_TEMPLATE)
         db = Database(postgres_url(storage_db))
         try:
-            api: QueueApi = StorageQueue(db, rules)
-            result = await exercise("postgres", "storage layer", api, settings)
-            results.append((result, await prove_postgres(result, storage_db)))
-            if settings.profile:
-                await diagnose("postgres", "storage layer", api, settings)
+            results.append(await measure("postgres", "storage layer", StorageQueue(db, rules),
+                                         settings, lambda r: prove_postgres(r, storage_db)))
         finally:
             await db.dispose()
 
@@ -632,11 +641,8 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         pool = await asyncpg.create_pool(host=PG_HOST, port=PG_PORT, user=PG_USER,
                                          database=bare_db, min_size=1, max_size=32)
         try:
-            bare = BarePostgres(pool, rules)
-            result = await exercise("postgres", "bare asyncpg", bare, settings)
-            results.append((result, await prove_postgres(result, bare_db)))
-            if settings.profile:
-                await diagnose("postgres", "bare asyncpg", bare, settings)
+            results.append(await measure("postgres", "bare asyncpg", BarePostgres(pool, rules),
+                                         settings, lambda r: prove_postgres(r, bare_db)))
         finally:
             await pool.close()
         return results
