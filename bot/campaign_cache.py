@@ -26,6 +26,3 @@ class CampaignCache:
     async def rules(self) -> QueueRules | None:
         campaign = await self.get()
         return QueueRules.of(campaign) if campaign else None
-
-    def invalidate(self) -> None:
-        self._read_at = float("-inf")

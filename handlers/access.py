@@ -36,7 +36,8 @@ def describe(user: User) -> str:
 async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
                       user: User) -> None:
     await acknowledge(query)
-    status = await request_to_call(db, user.id)
+    request = await request_to_call(db, user.id)
+    status = request.status
     if status is VolunteerStatus.APPROVED:
         await bot.send_message(user.id, _("You are already a volunteer: tap 📞 Next call."),
                                reply_markup=main_menu(True))
@@ -45,7 +46,7 @@ async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
         await bot.send_message(user.id, _(
             "Your calling is paused for now; an organizer will get back to you."))
         return
-    if status is VolunteerStatus.PENDING and user.volunteer_status == VolunteerStatus.PENDING:
+    if not request.changed:  # pending already
         await bot.send_message(user.id, _("Your request is already with the organizers."))
         return
     who = describe(user)

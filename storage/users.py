@@ -119,8 +119,16 @@ async def organizers(db: Database) -> list[User]:
         )).scalars())
 
 
-async def request_to_call(db: Database, user_id: int) -> VolunteerStatus:
-    """Ask to make calls. Returns the status after the request: PENDING if it is new."""
+@dataclass(frozen=True)
+class Decision:
+    changed: bool
+    status: VolunteerStatus
+    user: User | None
+
+
+async def request_to_call(db: Database, user_id: int) -> Decision:
+    """Ask to make calls. `changed` is true only for the request that made it pending, so
+    two quick presses alert the organizers once."""
     async with db.write() as session:
         user = await session.get(User, user_id)
         if user is None:
@@ -128,15 +136,8 @@ async def request_to_call(db: Database, user_id: int) -> VolunteerStatus:
         status = VolunteerStatus(user.volunteer_status)
         if status in (VolunteerStatus.NONE, VolunteerStatus.DECLINED):
             user.volunteer_status = VolunteerStatus.PENDING
-            return VolunteerStatus.PENDING
-        return status
-
-
-@dataclass(frozen=True)
-class Decision:
-    changed: bool
-    status: VolunteerStatus
-    user: User | None
+            return Decision(True, VolunteerStatus.PENDING, user)
+        return Decision(False, status, user)
 
 
 async def decide_volunteer(db: Database, user_id: int, approve: bool, *,

@@ -249,3 +249,14 @@ async def test_a_double_tap_leaves_no_number_behind(db, campaign, harness, froze
     assert set(numbers_in(camille)) == {"+33612345678"}  # one contact, perhaps shown twice
     await camille.press("Will vote")
     assert numbers_in(camille) == []
+
+
+async def test_asking_twice_to_call_alerts_the_organizers_once(db, campaign, harness, frozen_clock):
+    await harness.person(ORGANIZER_ID, "Orga", "en").send("/start")
+    eve = harness.person(106, "Eve", "en")
+    await eve.send("/start")
+    await eve.press("I want to make calls")
+    await eve.press("I want to make calls")
+    requests = [m for m in harness.fake.chat(ORGANIZER_ID) if "would like to make calls" in m.text]
+    assert len(requests) == 1
+    assert eve.last().text == "Your request is already with the organizers."
