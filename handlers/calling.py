@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from datetime import datetime
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -210,13 +211,13 @@ async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, 
 
 
 async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outcome,
-                  call_back_at: object, bot: Bot, db: Database, campaigns: CampaignCache,
+                  call_back_at: datetime | None, bot: Bot, db: Database, campaigns: CampaignCache,
                   i18n: I18n, user: User, state: FSMContext) -> None:
     campaign = await campaigns.get()
     if campaign is None:
         return
     result = await record_outcome(db, QueueRules.of(campaign), user.id, contact_id, seq, outcome,
-                                  call_back_at=call_back_at)  # type: ignore[arg-type]
+                                  call_back_at=call_back_at)
     if result.status is Recorded.ALREADY:
         await _edit_card(query, _("This call was already recorded. Nothing changed."),
                          reply_markup=next_call_keyboard())
