@@ -20,10 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot import telegram_retry
 from bot.campaign_cache import CampaignCache
 from bot.config import Settings
+from bot.delivery import Deliverer
 from bot.i18n import SUPPORTED, make_i18n
-from bot.jobs import expire_leases_tick
+from bot.jobs import expire_leases_tick, plan_web_messages_tick
 from bot.middlewares import LanguageMiddleware, PersonMiddleware
-from handlers import access, calling, errors, forget, me, start
+from handlers import access, calling, errors, forget, invite, me, start, web
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,18 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     LanguageMiddleware(i18n).setup(dp)
     # The phone bank first: most updates are its taps, and each router passed costs a little.
     dp.include_routers(calling.build_router(), start.build_router(), access.build_router(),
-                       me.build_router(), forget.build_router(), start.build_fallback_router(),
-                       errors.build_router())
+                       me.build_router(), forget.build_router(), invite.build_router(),
+                       web.build_router(), start.build_fallback_router(), errors.build_router())
     return dp
 
 
-USER_COMMANDS = ("call", "me", "help", "stop", "forget")
-ORGANIZER_COMMANDS = ("volunteers",)
+def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
+    return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"],
+                     invite.make_renderers(bot, dp["db"]), rate=settings.send_rate)
+
+
+USER_COMMANDS = ("call", "invite", "me", "help", "stop", "forget")
+ORGANIZER_COMMANDS = ("volunteers", "web")
 
 
 def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
@@ -73,11 +79,13 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
 
         return {
             "call": _("Your next contact to call"),
+            "invite": _("Your link to bring three people"),
             "me": _("Your calls, today and in total"),
             "help": _("What this bot can do"),
             "stop": _("No more campaign messages"),
             "forget": _("Erase my data"),
             "volunteers": _("Volunteers waiting for approval"),
+            "web": _("The spider's web: supporters and recruits"),
         }
 
 
@@ -108,5 +116,8 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
     scheduler.add_job(expire_leases_tick, "interval", seconds=tick_seconds,
                       args=(bot, dp["db"], dp["campaigns"], dp["i18n"]),
                       max_instances=1, coalesce=True, id="expire_leases")
+    scheduler.add_job(plan_web_messages_tick, "interval", seconds=tick_seconds,
+                      args=(dp["db"], dp["campaigns"]),
+                      max_instances=1, coalesce=True, id="plan_web_messages")
     return scheduler
 

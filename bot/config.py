@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
+    # Messages a second the deliverer sends (nudges, reminders, broadcasts). Telegram allows
+    # about 30 to different chats; more only with paid broadcasts.
+    send_rate: float = Field(default=25.0, gt=0)
 
     @field_validator("organizer_ids", mode="before")
     @classmethod

@@ -13,8 +13,10 @@ from bot.campaign_cache import CampaignCache
 from bot.keyboards import decision_keyboard
 from bot.notify import notify_organizers
 from storage.calling import expire_leases
+from storage.campaigns import messaging_window
 from storage.database import Database
 from storage.users import get_user
+from storage.web import plan_nudges, plan_pledge_reminders
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +40,18 @@ async def expire_leases_tick(bot: Bot, db: Database, campaigns: CampaignCache,
                 {"reply_markup": decision_keyboard(vid, resume=True)}))
     except Exception:  # a tick must never kill the scheduler
         log.exception("lease expiry tick failed")
+
+
+async def plan_web_messages_tick(db: Database, campaigns: CampaignCache) -> None:
+    """Queue the nudges and eve-of-round reminders that are due; the deliverer sends them.
+    Planned only inside messaging hours, so a day's nudge is never queued at night."""
+    try:
+        campaign = await campaigns.get()
+        if campaign is None or not messaging_window(campaign).is_open:
+            return
+        nudges = await plan_nudges(db, campaign)
+        reminders = await plan_pledge_reminders(db, campaign)
+        if nudges or reminders:
+            log.info("queued %s nudges; %s pledges considered for reminders", nudges, reminders)
+    except Exception:  # a tick must never kill the scheduler
+        log.exception("planning nudges and reminders failed")

@@ -12,11 +12,12 @@ from aiogram.utils.i18n import I18nMiddleware
 
 from bot.i18n import pick_locale
 from storage.database import Database
-from storage.users import Profile, ensure_user
+from storage.users import Profile, arrive
 
 
 class PersonMiddleware(BaseMiddleware):
-    """Loads (or creates) the person's row; handlers get `user` and `is_organizer`."""
+    """Loads (or creates) the person's row; handlers get `user`, `is_organizer` and
+    `is_new_person` (their first update ever: an invite link only counts then)."""
 
     def __init__(self, db: Database, organizer_ids: set[int]) -> None:
         self.db = db
@@ -27,10 +28,12 @@ class PersonMiddleware(BaseMiddleware):
         from_user: TelegramUser | None = data.get("event_from_user")
         if from_user is None or from_user.is_bot:
             return await handler(event, data)
-        user = await ensure_user(self.db, Profile(
+        arrival = await arrive(self.db, Profile(
             id=from_user.id, first_name=from_user.first_name, last_name=from_user.last_name,
             username=from_user.username, language_code=from_user.language_code))
+        user = arrival.user
         data["user"] = user
+        data["is_new_person"] = arrival.is_new
         data["is_organizer"] = user.is_organizer or user.id in self.organizer_ids
         return await handler(event, data)
 

@@ -7,7 +7,13 @@ import logging
 
 from aiogram import Bot, Dispatcher
 
-from bot.app import build_bot, build_dispatcher, build_scheduler, register_commands
+from bot.app import (
+    build_bot,
+    build_deliverer,
+    build_dispatcher,
+    build_scheduler,
+    register_commands,
+)
 from bot.config import Settings
 from storage.database import Database
 from storage.migrate import upgrade
@@ -51,15 +57,19 @@ async def serve(settings: Settings) -> None:
     bot = build_bot(settings)
     dp = build_dispatcher(settings, db)
     scheduler = build_scheduler(dp, bot)
+    delivering: asyncio.Task[None] | None = None
     try:
         await register_commands(bot, dp["i18n"], settings.organizer_ids)
         scheduler.start()
+        delivering = asyncio.create_task(build_deliverer(dp, bot, settings).run())
         if settings.webhook_url:
             await _serve_webhook(settings, bot, dp)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(bot, handle_signals=True)
     finally:
+        if delivering is not None:
+            delivering.cancel()
         scheduler.shutdown(wait=False)
         await bot.session.close()
         await db.dispose()

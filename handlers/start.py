@@ -4,29 +4,36 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.filters import MenuButton
 from bot.keyboards import ask_to_call_keyboard, main_menu
 from handlers.calling import may_call
+from handlers.invite import welcome_through_link
 from storage.database import Database
 from storage.models import User, VolunteerStatus
 from storage.users import set_stopped
 
 
-async def start(message: Message, user: User, is_organizer: bool, db: Database) -> None:
-    # A deep-link payload (an invite code) is ignored for now: a plain welcome, never an error.
+async def start(message: Message, command: CommandObject, bot: Bot, user: User,
+                is_organizer: bool, is_new_person: bool, db: Database, i18n: I18n) -> None:
     if user.stopped:
         await set_stopped(db, user.id, False)
+    # An invite link counts for someone arriving now; any other payload (unknown, malformed,
+    # a returning supporter's) gets the plain welcome, never an error.
+    if command.args and is_new_person:
+        await welcome_through_link(message, bot, db, i18n, user, command.args)
     can_call = may_call(user, is_organizer)
     text = _("Hello {name}! 👋 This is the campaign's bot.").format(name=escape(user.first_name))
     if can_call:
         text += "\n\n" + _("Tap <b>📞 Next call</b> to get your next contact.")
         await message.answer(text, reply_markup=main_menu(True))
         return
+    text += "\n\n" + _("Everyone brings three: /invite gives you your own link to share.")
     await message.answer(text, reply_markup=main_menu(False))
     if user.volunteer_status != VolunteerStatus.PENDING:
         await message.answer(_(
@@ -39,13 +46,15 @@ async def help_command(message: Message, is_organizer: bool) -> None:
         "<b>What I can do</b>\n"
         "/call: your next contact to call\n"
         "/me: your calls, today and in total\n"
+        "/invite: your link to bring three people\n"
         "/stop: no more campaign messages\n"
         "/forget: erase your data\n"
         "/help: this message")
     if is_organizer:
         text += "\n\n" + _(
             "<b>Organizers</b>\n"
-            "/volunteers: requests waiting for approval, paused volunteers")
+            "/volunteers: requests waiting for approval, paused volunteers\n"
+            "/web: the spider's web, in numbers and in a picture")
     await message.answer(text)
 
 

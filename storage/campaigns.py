@@ -86,6 +86,50 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CampaignFileError(f"queue.{key} must be a positive whole number")
             fields[key] = value
+    fields["rounds"] = _parse_rounds(data.get("rounds", []))
+    web = _table(data, "web")
+    fields.update(_parse_web(web))
+    return fields
+
+
+def _parse_rounds(raw: Any) -> list[dict[str, str]]:
+    """[[rounds]] name = "Premier tour", date = 2024-06-30 (a TOML date or a string)."""
+    if not isinstance(raw, list):
+        raise CampaignFileError("election rounds are [[rounds]] tables")
+    rounds = []
+    for i, entry in enumerate(raw, start=1):
+        if not isinstance(entry, dict):
+            raise CampaignFileError(f"round {i} must be a [[rounds]] table")
+        name = str(entry.get("name", "")).strip()
+        try:
+            day = date.fromisoformat(str(entry.get("date", "")))
+        except ValueError as exc:
+            raise CampaignFileError(
+                f"round {i}: date must be a date such as 2024-06-30, "
+                f"got {entry.get('date')!r}") from exc
+        if not name:
+            raise CampaignFileError(f"round {i} needs a name")
+        rounds.append({"name": name, "date": day.isoformat()})
+    dates = [r["date"] for r in rounds]
+    if dates != sorted(set(dates)):
+        raise CampaignFileError("rounds must be in date order, each on its own date")
+    return rounds
+
+
+def _parse_web(web: dict[str, Any]) -> dict[str, Any]:
+    days = web.get("nudge_after_days", [1, 3, 7])
+    if (not isinstance(days, list)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in days)
+            or days != sorted(set(days)) or len(days) > 3):
+        raise CampaignFileError(
+            "web.nudge_after_days must list up to three growing numbers of days, "
+            "such as [1, 3, 7]")
+    fields: dict[str, Any] = {"nudge_days": days}
+    start = _parse_hhmm(web.get("messages_from", "09:00"), "web.messages_from")
+    end = _parse_hhmm(web.get("messages_until", "21:00"), "web.messages_until")
+    if start >= end:
+        raise CampaignFileError("web.messages_from must come before web.messages_until")
+    fields["messaging_start"], fields["messaging_end"] = start, end
     return fields
 
 
@@ -138,10 +182,20 @@ class CallingWindow:
 
 def calling_window(campaign: Campaign, now: datetime | None = None) -> CallingWindow:
     """Whether calling is allowed now in the campaign's time zone, and when it (re)opens."""
+    return _daily_window(campaign, campaign.calling_start, campaign.calling_end, now)
+
+
+def messaging_window(campaign: Campaign, now: datetime | None = None) -> CallingWindow:
+    """When messages nobody asked for (nudges, reminders) may be sent: 09:00-21:00 by
+    default, in the campaign's time zone."""
+    return _daily_window(campaign, campaign.messaging_start, campaign.messaging_end, now)
+
+
+def _daily_window(campaign: Campaign, start_hhmm: str, end_hhmm: str,
+                  now: datetime | None) -> CallingWindow:
     tz = ZoneInfo(campaign.timezone)
     local = (now or clock.utcnow()).astimezone(tz)
-    start, end = time.fromisoformat(campaign.calling_start), time.fromisoformat(
-        campaign.calling_end)
+    start, end = time.fromisoformat(start_hhmm), time.fromisoformat(end_hhmm)
 
     def at(day: date, t: time) -> datetime:
         return datetime.combine(day, t, tzinfo=tz)

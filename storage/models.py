@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -57,6 +58,13 @@ CALL_OUTCOMES = tuple(o for o in Outcome if o not in RELEASE_OUTCOMES)
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    __table_args__ = (
+        # The nudge planner's walk: only people who still have nudges to get are in it.
+        Index("ix_users_nudge", "nudges_sent", "created_at",
+              sqlite_where=text("recruits < 3 AND nudges_sent < 3"),
+              postgresql_where=text("recruits < 3 AND nudges_sent < 3")),
+        Index("ix_users_invite_code", "invite_code", unique=True),
+    )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     first_name: str = ""
@@ -71,6 +79,19 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     approved_at: datetime | None = None
     paused_at: datetime | None = None
+    # The spider's web. The code is random (a deep-link payload, never an id); who brought
+    # whom, the generation and the recruit count are kept at attribution so that /web
+    # counts without walking the tree.
+    invite_code: str | None = Field(default=None, max_length=64)
+    referred_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True,
+                                                                   index=True))
+    generation: int = 0
+    recruits: int = 0
+    leaderboard_opt_out: bool = False
+    nudges_sent: int = 0
+    last_nudge_at: datetime | None = None
+    # /forget: the node stays (the web keeps its shape), nothing of the person does.
+    forgotten: bool = False
 
 
 class Campaign(SQLModel, table=True):
@@ -86,6 +107,13 @@ class Campaign(SQLModel, table=True):
     max_attempts: int = 3
     lease_minutes: int = 15
     skip_limit_per_hour: int = 10
+    # Election rounds: [{"name": "Premier tour", "date": "2024-06-30"}, ...]
+    rounds: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
+    # Days after joining when a supporter short of three recruits is nudged.
+    nudge_days: list[int] = Field(default_factory=lambda: [1, 3, 7], sa_column=Column(JSON))
+    # Messages nobody asked for (nudges, reminders) are sent only between these hours.
+    messaging_start: str = "09:00"
+    messaging_end: str = "21:00"
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -165,4 +193,56 @@ class AuditLog(SQLModel, table=True):
     actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     action: str = Field(max_length=64)
     detail: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Pledge(SQLModel, table=True):
+    """Vote tripling: the three people (first names only) a supporter will remind to vote."""
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    names: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PledgeRound(SQLModel, table=True):
+    """A supporter said they reminded their three before this round."""
+
+    __tablename__ = "pledge_round"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    round_date: str = Field(primary_key=True, max_length=10)
+    confirmed_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed: the API call may have gone out, never send it again
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # no longer wanted when its turn came (/stop, blocked, goal reached)
+
+
+class Outbox(SQLModel, table=True):
+    """Durable delivery: one row per message nobody is waiting for in a conversation
+    (nudges, reminders, broadcasts). Claimed by the deliverer, sent at most once."""
+
+    __table_args__ = (
+        Index("ix_outbox_due", "due_at", "id",
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128, unique=True)  # "nudge:<user>:<n>": planning twice adds nothing
+    kind: str = Field(max_length=32)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    quiet_hours: bool = True  # held back outside the campaign's messaging hours
+    status: str = Field(default=OutboxStatus.PENDING, max_length=8)
+    due_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

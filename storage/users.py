@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage import clock
@@ -30,10 +30,11 @@ class Profile:
 
 USER_COLUMNS = ("id", "first_name", "last_name", "username", "language_code", "is_organizer",
                 "volunteer_status", "trained", "blocked", "stopped", "created_at", "approved_at",
-                "paused_at")
+                "paused_at", "invite_code", "referred_by", "generation", "recruits",
+                "leaderboard_opt_out", "nudges_sent", "last_nudge_at", "forgotten")
 SELECT_USER = SQL.of(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?")
-_FLAGS = ("is_organizer", "trained", "blocked", "stopped")
-_TIMES = ("created_at", "approved_at", "paused_at")
+_FLAGS = ("is_organizer", "trained", "blocked", "stopped", "leaderboard_opt_out", "forgotten")
+_TIMES = ("created_at", "approved_at", "paused_at", "last_nudge_at")
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -52,7 +53,13 @@ async def get_user(db: Database, user_id: int) -> User | None:
     return _user(row) if row is not None else None
 
 
-async def ensure_user(db: Database, profile: Profile) -> User:
+@dataclass(frozen=True)
+class Arrival:
+    user: User
+    is_new: bool  # this update created the person's row: their very first contact
+
+
+async def arrive(db: Database, profile: Profile) -> Arrival:
     """The person's row, created on first contact and refreshed when Telegram's data changed.
 
     Reads first: most updates change nothing, and a write per update would serialize them.
@@ -61,7 +68,7 @@ async def ensure_user(db: Database, profile: Profile) -> User:
     if user is not None and not user.blocked and (
             user.first_name, user.last_name, user.username, user.language_code) == (
             profile.first_name, profile.last_name, profile.username, profile.language_code):
-        return user
+        return Arrival(user, False)
     try:
         return await _save_profile(db, profile)
     except IntegrityError:
@@ -69,9 +76,14 @@ async def ensure_user(db: Database, profile: Profile) -> User:
         return await _save_profile(db, profile)
 
 
-async def _save_profile(db: Database, profile: Profile) -> User:
+async def ensure_user(db: Database, profile: Profile) -> User:
+    return (await arrive(db, profile)).user
+
+
+async def _save_profile(db: Database, profile: Profile) -> Arrival:
     async with db.write() as session:
         user = await session.get(User, profile.id)
+        is_new = user is None
         if user is None:
             user = User(id=profile.id)
             session.add(user)
@@ -82,7 +94,7 @@ async def _save_profile(db: Database, profile: Profile) -> User:
         # A person who writes to the bot can be reached again.
         user.blocked = False
         await session.flush()
-        return user
+        return Arrival(user, is_new)
 
 
 async def sync_organizers(db: Database, organizer_ids: list[int]) -> None:
@@ -193,8 +205,10 @@ async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
 
 async def forget_person(db: Database, user_id: int) -> None:
     """/forget: erase the person. Their calls stay counted for the campaign, under an
-    anonymous number; a card they held goes back to the queue."""
-    from storage.models import Call, Contact, DoNotCall  # local: users.py is about people
+    anonymous number; a card they held goes back to the queue. In the spider's web their
+    node stays, anonymous, so that the people they brought still count: it moves to a new
+    anonymous id (the Telegram id is personal data too)."""
+    from storage.models import Call, Contact, DoNotCall, Outbox, Pledge, PledgeRound
 
     anonymous = -(secrets.randbelow(2**62) + 1)  # negative: never a Telegram id
     async with db.write() as session:
@@ -205,6 +219,18 @@ async def forget_person(db: Database, user_id: int) -> None:
         # The number stays on the list (that is the point of it), not who put it there.
         await session.execute(update(DoNotCall).where(DoNotCall.added_by == user_id)
                               .values(added_by=None))
+        for table in (Pledge, PledgeRound, Outbox):
+            column = table.chat_id if table is Outbox else table.user_id  # type: ignore[attr-defined]
+            await session.execute(delete(table).where(column == user_id))
         user = await session.get(User, user_id)
-        if user is not None:
-            await session.delete(user)
+        if user is None:
+            return
+        if user.referred_by is not None or user.recruits:
+            session.add(User(id=anonymous, forgotten=True, stopped=True,
+                             referred_by=user.referred_by, generation=user.generation,
+                             recruits=user.recruits, created_at=user.created_at,
+                             nudges_sent=3))
+            await session.flush()
+            await session.execute(update(User).where(User.referred_by == user_id)
+                                  .values(referred_by=anonymous))
+        await session.delete(user)

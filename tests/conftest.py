@@ -27,7 +27,8 @@ from tests.conversation import make_harness
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
     "TOILE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/toile_tests")
-TABLES = ("call", "contact", "do_not_call", "audit_log", "campaign", "users")
+TABLES = ("call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
+          "pledge_round")
 
 
 async def _recreate_database(url: str) -> None:

@@ -1,0 +1,157 @@
+"""The deliverer: sends the outbox's due rows, paced under Telegram's limits.
+
+Each row is rendered in its recipient's language when its turn comes (a nudge shows the
+progress of that moment), claimed before the API call and marked after it, so that a crash
+never sends a row twice. Sending is paced: evenly spaced starts at the configured rate
+(Telegram allows about 30 messages a second to different chats), never two to one chat
+within a second, and a 429 anywhere stops every send for its `retry_after`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.utils.i18n import I18n
+
+from bot.campaign_cache import CampaignCache
+from bot.i18n import pick_locale
+from bot.telegram_retry import FloodGate, flood_gate
+from storage import outbox
+from storage.campaigns import messaging_window
+from storage.database import Database
+from storage.models import User
+from storage.outbox import Delivery
+from storage.users import get_user, mark_blocked
+
+log = logging.getLogger(__name__)
+
+# (delivery, recipient) -> (text, sendMessage arguments), or None: no longer to be sent.
+Renderer = Callable[[Delivery, User], Awaitable[tuple[str, dict[str, Any]] | None]]
+
+
+class Pacer:
+    """Evenly spaced starts: at most `rate` a second with no burst, one chat at most once a
+    second, and nothing while the flood gate is closed."""
+
+    def __init__(self, rate: float, gate: FloodGate, per_chat_seconds: float = 1.0) -> None:
+        self.interval = 1.0 / rate
+        self.gate = gate
+        self.per_chat_seconds = per_chat_seconds
+        self.next_at = 0.0
+        self.last_by_chat: dict[int, float] = {}
+
+    async def slot(self, chat_id: int) -> None:
+        await self.gate.wait()
+        now = time.monotonic()
+        at = max(now, self.next_at,
+                 self.last_by_chat.get(chat_id, -self.per_chat_seconds) + self.per_chat_seconds)
+        self.next_at = at + self.interval
+        self.last_by_chat[chat_id] = at
+        if len(self.last_by_chat) > 10_000:  # only the last second matters
+            self.last_by_chat = {c: t for c, t in self.last_by_chat.items()
+                                 if t > now - self.per_chat_seconds}
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+class Deliverer:
+    def __init__(self, bot: Bot, db: Database, campaigns: CampaignCache, i18n: I18n,
+                 renderers: dict[str, Renderer], *, rate: float = 25.0,
+                 max_in_flight: int = 32, idle_seconds: float = 1.0) -> None:
+        self.bot = bot
+        self.db = db
+        self.campaigns = campaigns
+        self.i18n = i18n
+        self.renderers = renderers
+        self.rate = rate
+        self.pacer = Pacer(rate, flood_gate(bot))
+        self.in_flight = asyncio.Semaphore(max_in_flight)
+        self.idle_seconds = idle_seconds
+
+    async def run_once(self) -> int:
+        """Claim a second's worth of due rows and send them. Returns how many were claimed."""
+        campaign = await self.campaigns.get()
+        batch = await outbox.claim_due(
+            self.db, max(1, int(self.rate)),
+            messaging_open=campaign is None or messaging_window(campaign).is_open)
+        sends: list[asyncio.Task[None]] = []
+        for delivery in batch:
+            if delivery.quiet_hours and campaign is not None:
+                window = messaging_window(campaign)  # now, not at claim time: pacing takes time
+                if not window.is_open:
+                    await outbox.put_back(self.db, delivery, window.opens_at)
+                    continue
+            message = await self._render(delivery)
+            if message is None:
+                continue
+            await self.in_flight.acquire()
+            await self.pacer.slot(delivery.chat_id)
+            sends.append(asyncio.create_task(self._send(delivery, *message)))
+        if sends:
+            await asyncio.gather(*sends)
+        return len(batch)
+
+    async def run(self) -> None:
+        """Until cancelled: send what is due, rest a moment when nothing is."""
+        while True:
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("delivery round failed")
+                claimed = 0
+            if not claimed:
+                await asyncio.sleep(self.idle_seconds)
+
+    async def _render(self, delivery: Delivery) -> tuple[str, dict[str, Any]] | None:
+        user = await get_user(self.db, delivery.chat_id)
+        if user is None or user.blocked or user.stopped or user.forgotten:
+            await outbox.mark_skipped(self.db, delivery, "unreachable or unsubscribed")
+            return None
+        render = self.renderers.get(delivery.kind)
+        if render is None:
+            await outbox.mark_failed(self.db, delivery, f"no renderer for {delivery.kind}")
+            return None
+        try:
+            with self.i18n.context(), self.i18n.use_locale(
+                    pick_locale(user.language_code, self.i18n.default_locale)):
+                message = await render(delivery, user)
+        except Exception as exc:
+            log.exception("could not render %s", delivery.key)
+            await outbox.mark_failed(self.db, delivery, f"render: {exc}")
+            return None
+        if message is None:
+            await outbox.mark_skipped(self.db, delivery, "no longer wanted")
+        return message
+
+    async def _send(self, delivery: Delivery, text: str, kwargs: dict[str, Any]) -> None:
+        try:
+            sent = await self.bot.send_message(delivery.chat_id, text, **kwargs)
+        except TelegramForbiddenError:
+            await mark_blocked(self.db, delivery.chat_id)
+            await outbox.mark_failed(self.db, delivery, "blocked the bot")
+        except (TelegramRetryAfter, TelegramServerError) as exc:
+            # Not carried out by Telegram: trying again later cannot duplicate it.
+            await outbox.retry_later(self.db, delivery, str(exc))
+        except TelegramNetworkError as exc:
+            # It may have arrived: at most once means not again.
+            await outbox.mark_failed(self.db, delivery, f"network, may have arrived: {exc}")
+        except TelegramAPIError as exc:
+            await outbox.mark_failed(self.db, delivery, str(exc))
+        else:
+            await outbox.mark_sent(self.db, delivery, sent.message_id)
+        finally:
+            self.in_flight.release()

@@ -1,0 +1,222 @@
+"""The spider's web for supporters: /invite, joining through a link, the vote-tripling
+pledge, and the messages the deliverer sends for it (nudges, the eve-of-round reminder)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.filters import MenuButton
+from bot.notify import acknowledge, send_localized
+from storage.database import Database
+from storage.models import User
+from storage.outbox import Delivery
+from storage.users import get_user
+from storage.web import (
+    GOAL,
+    PledgeError,
+    Progress,
+    attribute_referral,
+    confirm_pledge_round,
+    parse_pledge_names,
+    pledge_names,
+    progress,
+    save_pledge,
+    set_leaderboard_opt_out,
+)
+
+
+class InviteCB(CallbackData, prefix="web"):
+    action: str  # "pledge" | "hide" | "show" | "cancel"
+
+
+class PledgeDoneCB(CallbackData, prefix="pdone"):
+    round: str  # the round's date, 2024-06-30
+
+
+class PledgeStates(StatesGroup):
+    names = State()
+
+
+async def invite_link(bot: Bot, code: str) -> str:
+    me = await bot.me()  # cached by aiogram after the first call
+    return f"https://t.me/{me.username}?start={code}"
+
+
+def progress_line(p: Progress) -> str:
+    names = ", ".join(escape(n) if n else _("someone") for n in p.recruits)
+    if p.count == 0:
+        return _("Nobody has joined through your link yet.")
+    if p.count < GOAL:
+        return _("{n} of your 3 so far: {names}").format(n=p.count, names=names)
+    return _("🎉 {n} people joined through you: {names}. You brought your three!").format(
+        n=p.count, names=names)
+
+
+def share_button(link: str) -> InlineKeyboardButton:
+    invitation = _("I support this campaign and I'm bringing three people along. "
+                   "Join us, it takes a minute:")
+    url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invitation, safe='')}"
+    return InlineKeyboardButton(text=_("📤 Share my link"), url=url)
+
+
+async def invite_message(bot: Bot, db: Database, user: User) -> tuple[str, dict[str, Any]]:
+    p = await progress(db, user.id)
+    link = await invite_link(bot, p.code)
+    text = "\n\n".join((
+        _("🕸 <b>Everyone brings three.</b> If each of us brings three people, the campaign "
+          "grows by itself."),
+        _("Your personal link:\n{link}").format(link=link),
+        progress_line(p),
+    ))
+    rows = [[share_button(link)],
+            [InlineKeyboardButton(text=_("🗳 I'll remind 3 people to vote"),
+                                  callback_data=InviteCB(action="pledge").pack())]]
+    hide = InviteCB(action="show" if p.leaderboard_opt_out else "hide")
+    rows.append([InlineKeyboardButton(
+        text=_("👀 Show me in the rankings") if p.leaderboard_opt_out
+        else _("🙈 Leave me out of the rankings"), callback_data=hide.pack())])
+    return text, {"reply_markup": InlineKeyboardMarkup(inline_keyboard=rows)}
+
+
+async def invite(message: Message, bot: Bot, db: Database, user: User) -> None:
+    text, kwargs = await invite_message(bot, db, user)
+    await message.answer(text, **kwargs)
+
+
+async def welcome_through_link(message: Message, bot: Bot, db: Database, i18n: I18n,
+                               user: User, payload: str) -> bool:
+    """/start <code> from someone new: record who brought them and tell that person, once.
+    Returns whether the link counted."""
+    attribution = await attribute_referral(db, user.id, payload)
+    if attribution is None:
+        return False
+    referrer = await get_user(db, attribution.referrer_id)
+    if referrer is not None and not referrer.blocked and not referrer.forgotten:
+        name = escape(user.first_name)
+
+        def joined() -> tuple[str, dict[str, Any]]:
+            if attribution.recruits < GOAL:
+                return _("🕸 {name} joined through you: {n} of 3!").format(
+                    name=name, n=attribution.recruits), {}
+            if attribution.recruits == GOAL:
+                return _("🎉 {name} joined through you: that makes 3! Thank you.").format(
+                    name=name), {}
+            return _("🕸 {name} joined through you: that makes {n}!").format(
+                name=name, n=attribution.recruits), {}
+
+        await send_localized(bot, db, i18n, referrer, joined)
+        await message.answer(_("Welcome! {name} invited you. 🕸").format(
+            name=escape(referrer.first_name)))
+    return True
+
+
+# ---- the pledge -------------------------------------------------------------------------------
+
+async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: Database,
+                  user: User, state: FSMContext) -> None:
+    await acknowledge(query)
+    if callback_data.action in ("hide", "show"):
+        await set_leaderboard_opt_out(db, user.id, callback_data.action == "hide")
+        if isinstance(query.message, Message):
+            text, kwargs = await invite_message(bot, db, user)
+            await query.message.edit_text(text, **kwargs)
+        return
+    if callback_data.action == "cancel":
+        await state.set_state(None)  # set_state, not clear: a shown card's data stays
+        if isinstance(query.message, Message):
+            await query.message.edit_text(_("All right, no pledge for now."))
+        return
+    await state.set_state(PledgeStates.names)
+    cancel = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("Cancel"), callback_data=InviteCB(action="cancel").pack())]])
+    if isinstance(query.message, Message):
+        await query.message.answer(_(
+            "Who are the three people you will remind to vote? Write their <b>first names "
+            "only</b>, separated by commas: <i>Fabrice, Élodie, Nicolas</i>"),
+            reply_markup=cancel)
+
+
+async def pledge_written(message: Message, db: Database, user: User, state: FSMContext,
+                         campaigns: Any) -> None:
+    try:
+        names = parse_pledge_names(message.text or "")
+    except PledgeError as exc:
+        await message.answer({
+            "count": _("Please write exactly three first names, separated by commas."),
+            "long": _("A first name is enough (at most 40 characters each)."),
+            "digits": _("First names only, please: no phone numbers."),
+        }[exc.reason])
+        return
+    await save_pledge(db, user.id, names)
+    await state.set_state(None)
+    campaign = await campaigns.get()
+    rounds = [r["name"] for r in (campaign.rounds if campaign else [])]
+    when = (_("the day before each round ({rounds})").format(rounds=escape(", ".join(rounds)))
+            if rounds else _("the day before the vote"))
+    await message.answer(_(
+        "🗳 Thank you! I will remind you {when}: {names}.").format(
+        when=when, names=escape(", ".join(names))))
+
+
+async def pledge_done(query: CallbackQuery, callback_data: PledgeDoneCB, db: Database,
+                      user: User) -> None:
+    first = await confirm_pledge_round(db, user.id, callback_data.round)
+    await acknowledge(query, _("Thank you! Every vote counts.") if first
+                      else _("Already noted, thank you!"))
+    if first and isinstance(query.message, Message):
+        await query.message.edit_text(query.message.html_text + "\n\n" + _("✅ Done, thank you!"))
+
+
+# ---- what the deliverer sends -----------------------------------------------------------------
+
+def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
+    async def nudge(_delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+        p = await progress(db, user.id)
+        if p.count >= GOAL:
+            return None  # reached three since it was planned
+        link = await invite_link(bot, p.code)
+        text = "\n\n".join((
+            _("🕸 Hello {name}! Have you thought of three people who could join the "
+              "campaign?").format(name=escape(user.first_name)),
+            progress_line(p),
+            _("Your personal link:\n{link}").format(link=link),
+        ))
+        markup = InlineKeyboardMarkup(inline_keyboard=[[share_button(link)]])
+        return text, {"reply_markup": markup}
+
+    async def pledge_reminder(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+        names = await pledge_names(db, user.id)
+        if not names:
+            return None
+        text = _("🗳 Tomorrow is the {round}. Remind {names} to vote!").format(
+            round=escape(delivery.params.get("name", "")),
+            names=escape(_(" and ").join((", ".join(names[:-1]), names[-1]))))
+        markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=_("✅ Done, I reminded them"),
+            callback_data=PledgeDoneCB(round=delivery.params["round"]).pack())]])
+        return text, {"reply_markup": markup}
+
+    return {"nudge": nudge, "pledge_reminder": pledge_reminder}
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="invite")
+    router.message.register(invite, Command("invite"))
+    router.message.register(invite, MenuButton("🕸 Invite 3 people"))
+    router.message.register(pledge_written, StateFilter(PledgeStates.names), F.text,
+                            ~F.text.startswith("/"), F.chat.type == "private")
+    router.callback_query.register(pressed, InviteCB.filter())
+    router.callback_query.register(pledge_done, PledgeDoneCB.filter())
+    return router

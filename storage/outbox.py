@@ -1,0 +1,117 @@
+"""Durable delivery: messages nobody waits for in a conversation, as rows.
+
+A row is claimed (status `sending`) before its API call and marked `sent` with the message
+id after. A row found in `sending` after a crash is never sent again: at most once per
+person, which is what a campaign promises the people it writes to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage import clock
+from storage.database import Database
+from storage.driver import SQL
+from storage.models import OutboxStatus
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    key: str
+    kind: str
+    chat_id: int
+    params: dict[str, Any]
+    quiet_hours: bool
+    attempts: int  # this one included
+
+
+ENQUEUE = SQL.of(
+    "INSERT INTO outbox (key, kind, chat_id, params, quiet_hours, status, due_at, attempts, "
+    "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?) ON CONFLICT (key) DO NOTHING")
+
+
+async def enqueue(db: Database, rows: list[tuple[str, str, int, dict[str, Any], bool]],
+                  due_at: datetime | None = None) -> None:
+    """(key, kind, chat_id, params, quiet_hours) rows; a key already queued is left alone."""
+    now = clock.utcnow()
+    async with db.fast_write(long=len(rows) > 100) as tx:
+        await tx.many(ENQUEUE, [
+            (key, kind, chat_id, json.dumps(params), quiet, tx.value(due_at or now),
+             tx.value(now)) for key, kind, chat_id, params, quiet in rows])
+
+
+# `quiet_hours` rows wait while messaging hours are closed; the others go at any time.
+_CLAIM = SQL.of(
+    "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1 "
+    "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND due_at <= ? "
+    "AND (NOT quiet_hours OR ?) ORDER BY due_at, id LIMIT ? {lock}) "
+    "RETURNING id, key, kind, chat_id, params, quiet_hours, attempts")
+
+
+async def claim_due(db: Database, limit: int, *, messaging_open: bool,
+                    now: datetime | None = None) -> list[Delivery]:
+    now = now or clock.utcnow()
+    async with db.fast_write() as tx:
+        rows = await tx.all(_CLAIM, now, now, messaging_open, limit)
+    deliveries = [Delivery(int(r[0]), str(r[1]), str(r[2]), int(r[3]),
+                           json.loads(r[4]) if isinstance(r[4], str) else dict(r[4] or {}),
+                           bool(r[5]), int(r[6])) for r in rows]
+    deliveries.sort(key=lambda d: d.id)  # RETURNING gives no order
+    return deliveries
+
+
+_FINISH = SQL.of("UPDATE outbox SET status = ?, sent_at = ?, message_id = ?, error = ? "
+                 "WHERE id = ? AND status = 'sending'")
+_RETRY = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, error = ? "
+                "WHERE id = ? AND status = 'sending'")
+
+
+async def mark_sent(db: Database, delivery: Delivery, message_id: int | None) -> None:
+    async with db.fast_write() as tx:
+        await tx.run(_FINISH, OutboxStatus.SENT.value, clock.utcnow(), message_id, None,
+                     delivery.id)
+
+
+async def mark_skipped(db: Database, delivery: Delivery, reason: str) -> None:
+    async with db.fast_write() as tx:
+        await tx.run(_FINISH, OutboxStatus.SKIPPED.value, None, None, reason, delivery.id)
+
+
+async def mark_failed(db: Database, delivery: Delivery, error: str) -> None:
+    async with db.fast_write() as tx:
+        await tx.run(_FINISH, OutboxStatus.FAILED.value, None, None, error[:500], delivery.id)
+
+
+async def retry_later(db: Database, delivery: Delivery, error: str,
+                      base_delay: float = 30.0) -> bool:
+    """An error that did not send the message: try again after a growing delay, a bounded
+    number of times. False when the attempts are used up (the row is then failed)."""
+    if delivery.attempts >= MAX_ATTEMPTS:
+        await mark_failed(db, delivery, error)
+        return False
+    due = clock.utcnow() + timedelta(seconds=base_delay * 2 ** (delivery.attempts - 1))
+    async with db.fast_write() as tx:
+        await tx.run(_RETRY, due, error[:500], delivery.id)
+    return True
+
+
+async def put_back(db: Database, delivery: Delivery, due_at: datetime) -> None:
+    """Claimed, but not to be sent now (messaging hours closed meanwhile): not an attempt."""
+    async with db.fast_write() as tx:
+        await tx.run(SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, "
+                            "attempts = attempts - 1 WHERE id = ? AND status = 'sending'"),
+                     due_at, delivery.id)
+
+
+_COUNTS = SQL.of("SELECT status, count(*) FROM outbox WHERE kind = ? GROUP BY status")
+
+
+async def counts(db: Database, kind: str) -> dict[str, int]:
+    async with db.fast_read() as tx:
+        return {str(status): int(n) for status, n in await tx.all(_COUNTS, kind)}
