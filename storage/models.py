@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.clock import utcnow
+from storage import clock
+
+def utcnow() -> datetime:
+    """Looked up on each call, so that tests moving the storage clock move defaults too."""
+    return clock.utcnow()
+
 
 # An epoch far in the past: "due now" without a NULL, so the queue index stays usable.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
