@@ -207,11 +207,13 @@ def _daily_window(campaign: Campaign, start_hhmm: str, end_hhmm: str,
     return CallingWindow(False, at(day, start), at(day, end))
 
 
-def local_day_start(campaign: Campaign, now: datetime | None = None) -> datetime:
-    """Midnight today in the campaign's time zone, as aware UTC."""
+def local_day_start(campaign: Campaign, now: datetime | None = None,
+                    days_later: int = 0) -> datetime:
+    """Midnight today (or `days_later`) in the campaign's time zone, as aware UTC."""
     tz = ZoneInfo(campaign.timezone)
     local = (now or clock.utcnow()).astimezone(tz)
-    return datetime.combine(local.date(), time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    day = local.date() + timedelta(days=days_later)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
 def call_back_time(campaign: Campaign, when: str, now: datetime | None = None) -> datetime:

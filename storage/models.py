@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from storage import clock
 
+
 def utcnow() -> datetime:
     """Looked up on each call, so that tests moving the storage clock move defaults too."""
     return clock.utcnow()

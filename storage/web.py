@@ -208,7 +208,7 @@ class WebStats:
 
 _TOTALS = SQL.of(
     "SELECT count(*), "
-    "coalesce(sum(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN created_at >= ? AND created_at < ? THEN 1 ELSE 0 END), 0), "
     "coalesce(sum(CASE WHEN referred_by IS NOT NULL THEN 1 ELSE 0 END), 0), "
     "coalesce(sum(CASE WHEN recruits >= ? THEN 1 ELSE 0 END), 0), "
     "coalesce(max(generation), 0) FROM users")
@@ -234,7 +234,8 @@ async def web_stats(db: Database, campaign: Campaign, now: datetime | None = Non
     now = now or clock.utcnow()
     tz = ZoneInfo(campaign.timezone)
     async with db.fast_read() as tx:
-        totals = await tx.one(_TOTALS, local_day_start(campaign, now), GOAL)
+        totals = await tx.one(_TOTALS, local_day_start(campaign, now),
+                              local_day_start(campaign, now, days_later=1), GOAL)
         hours = await tx.all(_BY_HOUR)
         top = await tx.all(_TOP, LEADERBOARD_SIZE)
     assert totals is not None

@@ -191,12 +191,17 @@ class FakeTelegram:
             raw = dict(await request.post())
         params: dict[str, Any] = {}
         for key, value in raw.items():
+            if isinstance(value, web.FileField):  # an uploaded photo: keep its bytes
+                value = value.file.read()
             if isinstance(value, str) and value[:1] in "{[":
                 try:
                     value = json.loads(value)
                 except ValueError:
                     pass
             params[key] = value
+        for key, value in list(params.items()):  # an upload is named: "attach://<field>"
+            if isinstance(value, str) and value.startswith("attach://"):
+                params[key] = params.pop(value.removeprefix("attach://"), value)
         return params
 
     def _message(self, shown: ShownMessage) -> dict[str, Any]:

@@ -1,0 +1,141 @@
+"""The deliverer against a Bot API that fails: crashes, 403, 429, and its pace."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.app import build_deliverer
+from bot.telegram_retry import RetryMiddleware
+from storage.models import Outbox
+from storage.outbox import enqueue
+from storage.users import Profile, ensure_user, get_user
+from storage.web import plan_nudges
+
+JOINED = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)  # 10:00 in Paris
+
+
+async def supporters_due_a_nudge(db, campaign, frozen_clock, count: int) -> list[int]:
+    frozen_clock.now = JOINED
+    ids = list(range(1000, 1000 + count))
+    for uid in ids:
+        await ensure_user(db, Profile(uid, f"S{uid}", language_code="en"))
+    frozen_clock.now = JOINED + timedelta(days=1)
+    assert await plan_nudges(db, campaign) == count
+    return ids
+
+
+def nudges_seen(harness, uid: int) -> int:
+    return sum("Have you thought of three" in m.text for m in harness.fake.chat(uid))
+
+
+async def rows(db) -> list[Outbox]:
+    async with db.read() as session:
+        return list((await session.execute(select(Outbox).order_by(Outbox.id))).scalars())
+
+
+async def test_a_delivery_run_killed_half_way_sends_nobody_twice(db, campaign, harness,
+                                                                frozen_clock):
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 40)
+    harness.dp["settings"].send_rate = 40.0
+    fifteen_sent = asyncio.Event()
+    send = harness.fake.api_sendMessage
+
+    async def counting_send(params):
+        result = await send(params)
+        if len(harness.fake.sent("sendMessage")) >= 15:
+            fifteen_sent.set()
+        return result
+
+    harness.fake.api_sendMessage = counting_send
+    first = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    running = asyncio.create_task(first.run())
+    await asyncio.wait_for(fifteen_sent.wait(), timeout=10)
+    running.cancel()  # the process dies mid-batch: some rows are left "sending"
+    await asyncio.gather(running, return_exceptions=True)
+    left_sending = {r.chat_id for r in await rows(db) if r.status == "sending"}
+
+    await plan_nudges(db, campaign)  # the restarted bot plans again...
+    second = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await second.run_once():  # ...and delivers what is left
+        pass
+
+    seen = {uid: nudges_seen(harness, uid) for uid in ids}
+    assert max(seen.values()) == 1  # nobody got a second nudge
+    statuses = {r.chat_id: r.status for r in await rows(db)}
+    assert len(statuses) == 40
+    for uid in ids:
+        if uid in left_sending:
+            assert statuses[uid] == "sending"  # never retried: it may have gone out
+        else:
+            assert statuses[uid] == "sent" and seen[uid] == 1
+    assert len(left_sending) < 40
+
+
+async def test_a_person_who_blocked_the_bot_is_marked_and_skipped(db, campaign, harness,
+                                                                 frozen_clock):
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 3)
+    harness.fake.fail("sendMessage", 403)
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await deliverer.run_once():
+        pass
+    blocked = [uid for uid in ids if (await get_user(db, uid)).blocked]
+    assert len(blocked) == 1 and nudges_seen(harness, blocked[0]) == 0
+    assert [nudges_seen(harness, uid) for uid in ids if uid not in blocked] == [1, 1]
+    statuses = sorted(r.status for r in await rows(db))
+    assert statuses == ["failed", "sent", "sent"]
+
+    # Later messages to that person are not even attempted.
+    await enqueue(db, [("test:later", "nudge", blocked[0], {}, False)])
+    calls = len(harness.fake.sent("sendMessage"))
+    while await deliverer.run_once():
+        pass
+    assert len(harness.fake.sent("sendMessage")) == calls
+    assert (await rows(db))[-1].status == "skipped"
+
+
+async def test_a_429_pauses_every_send_then_each_message_arrives_once(db, campaign, harness,
+                                                                     frozen_clock):
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 6)
+    harness.fake.fail("sendMessage", 429, retry_after=1)
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    started = asyncio.get_running_loop().time()
+    while await deliverer.run_once():
+        pass
+    assert asyncio.get_running_loop().time() - started >= 1.0
+    assert [nudges_seen(harness, uid) for uid in ids] == [1] * 6
+    sends = harness.fake.sent("sendMessage")
+    refused_at = sends[0].at
+    # After the 429, nothing went out before retry_after had passed.
+    assert all(call.at - refused_at >= 0.99 for call in sends[1:])
+
+
+async def test_server_errors_are_retried_later_a_bounded_number_of_times(db, campaign, harness,
+                                                                        frozen_clock):
+    [uid] = await supporters_due_a_nudge(db, campaign, frozen_clock, 1)
+    for middleware in harness.bot.session.middleware:  # the bot's own quick retries, quicker
+        if isinstance(middleware, RetryMiddleware):
+            middleware.server_error_backoff = 0.001
+    harness.fake.fail("sendMessage", 502, times=100)
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    for _ in range(10):
+        await deliverer.run_once()
+        frozen_clock.advance(hours=1)
+    [row] = await rows(db)
+    assert row.status == "failed" and row.attempts == 5 and "Internal" in (row.error or "")
+    assert nudges_seen(harness, uid) == 0
+
+
+async def test_sending_is_paced_under_the_configured_rate(db, campaign, harness, frozen_clock):
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 60)
+    harness.dp["settings"].send_rate = 30.0
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await deliverer.run_once():
+        pass
+    times = sorted(c.at for c in harness.fake.sent("sendMessage"))
+    assert len(times) == len(ids)
+    # In no one-second window did more than 30 messages arrive.
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 30
