@@ -90,21 +90,21 @@ class Deliverer:
         batch = await outbox.claim_due(
             self.db, max(1, int(self.rate)),
             messaging_open=campaign is None or messaging_window(campaign).is_open)
-        sends: list[asyncio.Task[None]] = []
-        for delivery in batch:
-            if delivery.quiet_hours and campaign is not None:
-                window = messaging_window(campaign)  # now, not at claim time: pacing takes time
-                if not window.is_open:
-                    await outbox.put_back(self.db, delivery, window.opens_at)
+        # A task group: if this round is cancelled (shutdown), its sends stop with it; rows
+        # it claimed but never started come back on their own (outbox.recover_stale_claims).
+        async with asyncio.TaskGroup() as sends:
+            for delivery in batch:
+                if delivery.quiet_hours and campaign is not None:
+                    window = messaging_window(campaign)  # now: pacing takes time
+                    if not window.is_open:
+                        await outbox.put_back(self.db, delivery, window.opens_at)
+                        continue
+                message = await self._render(delivery)
+                if message is None:
                     continue
-            message = await self._render(delivery)
-            if message is None:
-                continue
-            await self.in_flight.acquire()
-            await self.pacer.slot(delivery.chat_id)
-            sends.append(asyncio.create_task(self._send(delivery, *message)))
-        if sends:
-            await asyncio.gather(*sends)
+                await self.pacer.slot(delivery.chat_id)
+                await self.in_flight.acquire()
+                sends.create_task(self._send(delivery, *message))
         return len(batch)
 
     async def run(self) -> None:
@@ -143,6 +143,8 @@ class Deliverer:
 
     async def _send(self, delivery: Delivery, text: str, kwargs: dict[str, Any]) -> None:
         try:
+            if not await outbox.mark_sending(self.db, delivery):
+                return
             sent = await self.bot.send_message(delivery.chat_id, text, **kwargs)
         except TelegramForbiddenError:
             await mark_blocked(self.db, delivery.chat_id)

@@ -69,7 +69,8 @@ async def serve(settings: Settings) -> None:
             await dp.start_polling(bot, handle_signals=True)
     finally:
         if delivering is not None:
-            delivering.cancel()
+            delivering.cancel()  # unstarted rows go back to the queue before we close
+            await asyncio.gather(delivering, return_exceptions=True)
         scheduler.shutdown(wait=False)
         await bot.session.close()
         await db.dispose()

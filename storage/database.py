@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,6 +53,8 @@ class Database:
         self._inline: dict[str, sqlite3.Connection] = {}
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _refuse_connections_left_in_a_transaction(self.engine)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -145,6 +147,20 @@ class Database:
             connection.close()
         self._inline.clear()
         await self.engine.dispose()
+
+
+def _refuse_connections_left_in_a_transaction(engine: AsyncEngine) -> None:
+    """A session cancelled at the wrong moment (a handler cut short at shutdown) can give
+    its connection back to the pool still inside its transaction. The next user's BEGIN
+    would then be a mere savepoint in it: work that looks committed, is not, and holds its
+    row locks until the connection dies. The pool drops such a connection at checkout and
+    hands out another (SQLAlchemy's DisconnectionError protocol)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "_connection", None)  # asyncpg.Connection
+        if driver is not None and driver.is_in_transaction():
+            raise exc.DisconnectionError("connection returned inside a transaction")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -222,7 +222,8 @@ class PledgeRound(SQLModel, table=True):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"  # claimed: the API call may have gone out, never send it again
+    CLAIMED = "claimed"  # a deliverer took it; no API call yet: safe to take back if stale
+    SENDING = "sending"  # the API call may have gone out: never send it again
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"  # no longer wanted when its turn came (/stop, blocked, goal reached)
@@ -236,6 +237,9 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_due", "due_at", "id",
               sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
+        Index("ix_outbox_claimed", "claimed_at",
+              sqlite_where=text("status = 'claimed'"),
+              postgresql_where=text("status = 'claimed'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,8 +1,10 @@
 """Durable delivery: messages nobody waits for in a conversation, as rows.
 
-A row is claimed (status `sending`) before its API call and marked `sent` with the message
-id after. A row found in `sending` after a crash is never sent again: at most once per
-person, which is what a campaign promises the people it writes to.
+A due row is `claimed` by a deliverer, marked `sending` just before its API call and `sent`
+with the message id after. A row found in `sending` after a crash is never sent again: at
+most once per person, which is what a campaign promises the people it writes to. A row left
+`claimed` (its deliverer died before calling the API) is safe to hand out again, and is,
+once its claim is older than a minute.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ async def enqueue(db: Database, rows: list[tuple[str, str, int, dict[str, Any], 
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.
 _CLAIM = SQL.of(
-    "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1 "
+    "UPDATE outbox SET status = 'claimed', claimed_at = ?, attempts = attempts + 1 "
     "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND due_at <= ? "
     "AND (NOT quiet_hours OR ?) ORDER BY due_at, id LIMIT ? {lock}) "
     "RETURNING id, key, kind, chat_id, params, quiet_hours, attempts")
@@ -66,10 +68,18 @@ async def claim_due(db: Database, limit: int, *, messaging_open: bool,
     return deliveries
 
 
+_SENDING = SQL.of("UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'claimed'")
 _FINISH = SQL.of("UPDATE outbox SET status = ?, sent_at = ?, message_id = ?, error = ? "
-                 "WHERE id = ? AND status = 'sending'")
+                 "WHERE id = ? AND status IN ('claimed', 'sending')")
 _RETRY = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, error = ? "
                 "WHERE id = ? AND status = 'sending'")
+
+
+async def mark_sending(db: Database, delivery: Delivery) -> bool:
+    """Right before the API call. False if the claim was taken back meanwhile (the
+    deliverer stalled for over a minute): then it is someone else's to send."""
+    async with db.fast_write() as tx:
+        return await tx.run(_SENDING, delivery.id) == 1
 
 
 async def mark_sent(db: Database, delivery: Delivery, message_id: int | None) -> None:
@@ -101,12 +111,23 @@ async def retry_later(db: Database, delivery: Delivery, error: str,
     return True
 
 
+_PUT_BACK = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, "
+                   "attempts = attempts - 1 WHERE id = ? AND status = 'claimed'")
+_RECOVER = SQL.of("UPDATE outbox SET status = 'pending', attempts = attempts - 1 "
+                  "WHERE status = 'claimed' AND claimed_at < ?")
+STALE_CLAIM = timedelta(minutes=1)
+
+
 async def put_back(db: Database, delivery: Delivery, due_at: datetime) -> None:
     """Claimed, but not to be sent now (messaging hours closed meanwhile): not an attempt."""
     async with db.fast_write() as tx:
-        await tx.run(SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, "
-                            "attempts = attempts - 1 WHERE id = ? AND status = 'sending'"),
-                     due_at, delivery.id)
+        await tx.run(_PUT_BACK, due_at, delivery.id)
+
+
+async def recover_stale_claims(db: Database, now: datetime | None = None) -> int:
+    """Claims of a deliverer that died before calling the API: due again."""
+    async with db.fast_write() as tx:
+        return await tx.run(_RECOVER, (now or clock.utcnow()) - STALE_CLAIM)
 
 
 _COUNTS = SQL.of("SELECT status, count(*) FROM outbox WHERE kind = ? GROUP BY status")

@@ -311,3 +311,41 @@ async def test_another_process_holding_sqlite_makes_the_queue_wait_not_fail(sqli
     other.close()
     card = await asyncio.wait_for(claim, 10)
     assert card is not None and card.phone == "+33610000000"
+
+
+async def test_writes_cancelled_at_any_point_leave_no_lock_behind(db, campaign):
+    """Handlers cancelled (shutdown, a client gone) at any point of a write: the next write
+    to the same row must neither wait for an abandoned transaction nor run inside one."""
+    from storage.driver import SQL
+
+    touch = SQL.of("UPDATE campaign SET max_attempts = max_attempts + 1 WHERE id = ?")
+    read = SQL.of("SELECT max_attempts FROM campaign WHERE id = ?")
+
+    async def write() -> int:
+        async with db.fast_write() as tx:
+            await tx.run(touch, campaign.id)
+            row = await tx.one(read, campaign.id)
+            await tx.run(touch, campaign.id)
+        return int(row[0])
+
+    async def orm_read() -> None:
+        async with db.read() as session:
+            await session.get(Campaign, campaign.id)
+            await session.get(Campaign, campaign.id)
+
+    loop = asyncio.get_running_loop()
+    for step in range(60):  # cancel after 0, 0.1, 0.2 ... 6 ms: every stage gets hit
+        tasks = [asyncio.create_task(write()), asyncio.create_task(orm_read())]
+        for task in tasks:
+            loop.call_later(step / 10_000, task.cancel)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        before = await asyncio.wait_for(write(), timeout=5) - 1
+        async with db.fast_read() as tx:
+            after = int((await tx.one(read, campaign.id))[0])
+        assert after == before + 2  # that write committed whole, outside any other
+        async with db.write() as session:  # and so does one through the ORM
+            (await session.get(Campaign, campaign.id)).lease_minutes = step + 1
+        async with db.fast_read() as tx:
+            row = await tx.one(SQL.of("SELECT lease_minutes FROM campaign WHERE id = ?"),
+                               campaign.id)
+        assert row[0] == step + 1

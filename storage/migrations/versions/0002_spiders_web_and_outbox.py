@@ -17,6 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PENDING = sa.text("status = 'pending'")
+CLAIMED = sa.text("status = 'claimed'")
 NUDGEABLE = sa.text('recruits < 3 AND nudges_sent < 3')
 
 
@@ -42,6 +43,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['due_at', 'id'], unique=False, sqlite_where=PENDING, postgresql_where=PENDING)
+        batch_op.create_index('ix_outbox_claimed', ['claimed_at'], unique=False, sqlite_where=CLAIMED, postgresql_where=CLAIMED)
 
     op.create_table('pledge',
     sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -95,5 +97,6 @@ def downgrade() -> None:
     op.drop_table('pledge_round')
     op.drop_table('pledge')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_claimed', sqlite_where=CLAIMED, postgresql_where=CLAIMED)
         batch_op.drop_index('ix_outbox_due', sqlite_where=PENDING, postgresql_where=PENDING)
     op.drop_table('outbox')
