@@ -37,8 +37,11 @@ campaign_app = typer.Typer(help="Campaigns: name, calling hours, script, targets
 contacts_app = typer.Typer(help="The contact list.", no_args_is_help=True)
 organizers_app = typer.Typer(help="Who organizes.", no_args_is_help=True)
 volunteers_app = typer.Typer(help="Who may call.", no_args_is_help=True)
+web_app = typer.Typer(help="The spider's web: supporters and who brought whom.",
+                      no_args_is_help=True)
 for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
-                  (organizers_app, "organizers"), (volunteers_app, "volunteers")):
+                  (organizers_app, "organizers"), (volunteers_app, "volunteers"),
+                  (web_app, "web")):
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -226,3 +229,33 @@ def audit(limit: Annotated[int, typer.Option(help="How many entries, newest last
     for entry in _with_db(lambda db: audit_entries(db, limit)):
         who = entry.actor_id if entry.actor_id is not None else "cli"
         typer.echo(f"{entry.created_at:%Y-%m-%d %H:%M:%S} {who} {entry.action} {entry.detail}")
+
+
+@web_app.command("stats")
+def web_stats_command(
+    chart: Annotated[Path | None, typer.Option(
+        help="Also draw joins per day by generation into this PNG file.")] = None,
+) -> None:
+    """The same figures as /web: supporters, recruits, generations, growth, top recruiters."""
+    from bot.charts import web_growth_png
+    from storage.web import web_stats
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        return await web_stats(db, await _campaign(db, None))
+
+    stats = _with_db(work)
+    typer.echo(f"Supporters: {stats.supporters} ({stats.today} joined today)")
+    typer.echo(f"Came through a link: {stats.recruited}; "
+               f"recruits per supporter: {stats.branching:.2f}")
+    typer.echo(f"Brought their three: {stats.reached_goal}")
+    typer.echo(f"Generations: {stats.depth}")
+    for day, generations in stats.by_day_generation.items():
+        detail = ", ".join(f"gen {g}: {n}" for g, n in sorted(generations.items()))
+        typer.echo(f"  {day:%Y-%m-%d}  {sum(generations.values()):>7}  ({detail})")
+    if stats.top:
+        typer.echo("Top recruiters: " + ", ".join(f"{name} ({n})" for name, n in stats.top))
+    if chart is not None:
+        png = asyncio.run(web_growth_png(stats, "Joins per day, by generation",
+                                         "generation {n}", "supporters in total"))
+        chart.write_bytes(png)
+        typer.echo(f"Chart written to {chart}.")

@@ -163,3 +163,31 @@ def test_approving_from_the_terminal_tells_the_person_on_telegram(toile, monkeyp
         asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_web_stats_from_the_terminal(toile, tmp_path):
+    toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+
+    async def grow() -> None:
+        from storage.database import Database
+        from storage.users import Profile, ensure_user
+        from storage.web import attribute_referral, invite_code
+
+        db = Database(get_settings().database_url)
+        try:
+            await ensure_user(db, Profile(1, "Camille"))
+            code = await invite_code(db, 1)
+            for uid, name in ((2, "Fabrice"), (3, "Élodie")):
+                await ensure_user(db, Profile(uid, name))
+                await attribute_referral(db, uid, code)
+        finally:
+            await db.dispose()
+
+    asyncio.run(grow())
+    result = toile("web", "stats", "--chart", str(tmp_path / "web.png"))
+    assert result.exit_code == 0, result.output
+    assert "Supporters: 3 (3 joined today)" in result.output
+    assert "Came through a link: 2; recruits per supporter: 0.67" in result.output
+    assert "Generations: 1" in result.output
+    assert "Top recruiters: Camille (2)" in result.output
+    assert (tmp_path / "web.png").read_bytes()[:4] == b"\x89PNG"
