@@ -87,6 +87,10 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
                 raise CampaignFileError(f"queue.{key} must be a positive whole number")
             fields[key] = value
     fields["rounds"] = _parse_rounds(data.get("rounds", []))
+    capacity = _table(data, "proxies").get("per_holder_per_round", 1)
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 3:
+        raise CampaignFileError("proxies.per_holder_per_round must be 1, 2 or 3 (the law: 1)")
+    fields["proxy_capacity"] = capacity
     web = _table(data, "web")
     fields.update(_parse_web(web))
     return fields

@@ -3,7 +3,7 @@ an offset, PostgreSQL as timestamptz, and both read back the same."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -120,6 +120,8 @@ class Campaign(SQLModel, table=True):
     # Messages nobody asked for (nudges, reminders) are sent only between these hours.
     messaging_start: str = "09:00"
     messaging_end: str = "21:00"
+    # French proxies one holder may carry per round (the law: one established in France).
+    proxy_capacity: int = 1
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -256,3 +258,112 @@ class Outbox(SQLModel, table=True):
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PollingStation(SQLModel, table=True):
+    """The official list of a commune's polling stations, where organizers imported it."""
+
+    __tablename__ = "polling_station"
+
+    insee: str = Field(primary_key=True, max_length=5)
+    number: str = Field(primary_key=True, max_length=8)
+    name: str = ""
+    address: str = ""
+
+
+class ProxyKind(StrEnum):
+    NEED = "need"  # cannot vote: gives a proxy (mandant)
+    OFFER = "offer"  # can carry someone's vote (mandataire)
+
+
+class ProxyRequestStatus(StrEnum):
+    OPEN = "open"  # waiting for a match (an offer: while it has room)
+    MATCHED = "matched"  # a need with a live match
+    REGISTERED = "registered"  # a need whose proxy is made official
+    CANCELLED = "cancelled"
+
+
+class ProxyRequest(SQLModel, table=True):
+    """A need or an offer of a vote proxy, from Telegram or from the phone bank."""
+
+    __tablename__ = "proxy_request"
+    __table_args__ = (
+        Index("ix_proxy_station", "kind", "status", "commune_insee", "station", "created_at"),
+        Index("ix_proxy_department", "kind", "status", "department", "created_at"),
+        Index("ix_proxy_constituency", "kind", "status", "constituency", "created_at"),
+        Index("ix_proxy_user", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=5)
+    status: str = Field(default=ProxyRequestStatus.OPEN, max_length=10)
+    # On Telegram: the person. From the phone bank: the contact, their first name and phone.
+    user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    recorded_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    first_name: str = ""
+    phone: str | None = Field(default=None, max_length=20)
+    # Where the vote is cast: the giver's polling station; for a holder, where they can go.
+    commune_insee: str = Field(max_length=5)
+    department: str = Field(max_length=3)
+    constituency: str | None = None
+    station: str = Field(max_length=8)
+    # A holder's own polling station (they vote there themselves).
+    own_commune_insee: str | None = Field(default=None, max_length=5)
+    own_station: str | None = Field(default=None, max_length=8)
+    rounds_mask: int  # bit i: the campaign's round i
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProxyMatchStatus(StrEnum):
+    PROPOSED = "proposed"  # waiting for both answers (24 h)
+    ACCEPTED = "accepted"  # both said yes; waiting for the holder's voter details
+    CONFIRMED = "confirmed"  # the giver has what they need to make it official
+    REGISTERED = "registered"  # the giver says it is done
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+LIVE_MATCH = ("proposed", "accepted", "confirmed", "registered")
+
+
+class ProxyMatch(SQLModel, table=True):
+    __tablename__ = "proxy_match"
+    __table_args__ = (
+        # One live match per need; a pair is proposed once (a "no" is never asked again).
+        Index("uq_match_live_need", "need_id", unique=True,
+              sqlite_where=text(f"status IN {LIVE_MATCH}"),
+              postgresql_where=text(f"status IN {LIVE_MATCH}")),
+        UniqueConstraint("need_id", "offer_id", name="uq_match_pair"),
+        Index("ix_match_offer", "offer_id"),
+        Index("ix_match_status", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    need_id: int = Field(foreign_key="proxy_request.id")
+    offer_id: int = Field(foreign_key="proxy_request.id")
+    rounds_mask: int
+    status: str = Field(default=ProxyMatchStatus.PROPOSED, max_length=10)
+    need_answer: bool | None = None
+    offer_answer: bool | None = None
+    proposed_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    decided_at: datetime | None = None
+    registered_at: datetime | None = None
+    # Collected only once both sides accepted, passed only to the giver, erased after the
+    # last round.
+    holder_voter_number: str | None = Field(default=None, max_length=9)
+    holder_birth_date: date | None = None
+
+
+class ProxySlot(SQLModel, table=True):
+    """A holder's room per round: the primary key is what stops two needs taking the same
+    holder for the same round, whatever the race."""
+
+    __tablename__ = "proxy_slot"
+
+    offer_id: int = Field(primary_key=True, foreign_key="proxy_request.id")
+    round_date: str = Field(primary_key=True, max_length=10)
+    slot: int = Field(primary_key=True)
+    match_id: int = Field(foreign_key="proxy_match.id", index=True)
