@@ -1,0 +1,558 @@
+"""Vote proxies: needs and offers, the matching, the answers, the holder's details.
+
+The rules (France, since 2022): the giver (mandant) picks a holder (mandataire) registered in
+any commune; the holder votes at the giver's polling station; a holder carries one proxy
+established in France per round (the campaign's `proxy_capacity`). A match covers the
+need's rounds; the holder's room per round is a row of `proxy_slot`, whose primary key stops
+two needs taking the same holder for the same round whatever the race. Matching operations
+also queue one behind the other (SQLite's writer lock; an advisory lock on PostgreSQL), so
+the best candidate a matcher reads is still free when it writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from storage import clock
+from storage.database import Database
+from storage.driver import SQL, PostgresTx, Tx, read_time
+from storage.models import Campaign, ProxyKind
+
+PROPOSAL_HOURS = 24
+LIVE = ("proposed", "accepted", "confirmed", "registered")
+_LIVE_SQL = "('proposed', 'accepted', 'confirmed', 'registered')"
+VOTER_NUMBER = re.compile(r"\d{8,9}")
+STATION = re.compile(r"[0-9A-Z]{1,8}")
+ADULT_AGE = 18
+
+
+class ProxyError(ValueError):
+    """A request or an answer that cannot be taken; `reason` says which rule it breaks:
+    "round", "station", "station_unknown", "exists", "voter_number", "minor", "birth_date",
+    "state"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---- rounds -----------------------------------------------------------------------------------
+
+def round_dates(campaign: Campaign) -> list[str]:
+    return [r["date"] for r in campaign.rounds or []]
+
+
+def rounds_mask(campaign: Campaign, dates: Sequence[str]) -> int:
+    """Bit i for the campaign's round i. A date that is not one of its rounds is refused."""
+    known = round_dates(campaign)
+    if not dates or any(d not in known for d in dates):
+        raise ProxyError("round")
+    return sum(1 << known.index(d) for d in set(dates))
+
+
+def dates_of(campaign: Campaign, mask: int) -> list[str]:
+    return [d for i, d in enumerate(round_dates(campaign)) if mask & (1 << i)]
+
+
+def normalise_station(number: str) -> str:
+    """"0012" and "12" are the same station; "12a" is "12A"."""
+    cleaned = re.sub(r"\s+", "", number).upper()
+    if cleaned.isdigit():
+        cleaned = cleaned.lstrip("0") or "0"
+    if not STATION.fullmatch(cleaned):
+        raise ProxyError("station")
+    return cleaned
+
+
+# ---- requests ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    """A polling station: the commune's INSEE code, its department, the station number."""
+
+    commune_insee: str
+    department: str
+    station: str
+    constituency: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a request is for: a Telegram user, or a contact of the phone bank."""
+
+    first_name: str
+    user_id: int | None = None
+    contact_id: int | None = None
+    phone: str | None = None
+
+
+_STATIONS_KNOWN = SQL.of("SELECT count(*) FROM polling_station WHERE insee = ?")
+_STATION_EXISTS = SQL.of("SELECT 1 FROM polling_station WHERE insee = ? AND number = ?")
+_OWN_LIVE = SQL.of("SELECT id, kind FROM proxy_request WHERE user_id = ? "
+                   "AND status IN ('open', 'matched')")
+_CONTACT_LIVE = SQL.of("SELECT id FROM proxy_request WHERE contact_id = ? AND kind = ? "
+                       "AND status IN ('open', 'matched')")
+_INSERT_REQUEST = SQL.of(
+    "INSERT INTO proxy_request (kind, status, user_id, contact_id, recorded_by, first_name, "
+    "phone, commune_insee, department, constituency, station, own_commune_insee, "
+    "own_station, rounds_mask, created_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?) RETURNING id")
+
+
+async def _check_station(tx: Tx, place: Place) -> Place:
+    station = normalise_station(place.station)
+    known = await tx.one(_STATIONS_KNOWN, place.commune_insee)
+    if known and known[0] and await tx.one(_STATION_EXISTS, place.commune_insee, station) is None:
+        raise ProxyError("station_unknown")
+    return Place(place.commune_insee, place.department, station, place.constituency)
+
+
+async def create_request(db: Database, campaign: Campaign, kind: ProxyKind, person: Person,
+                         place: Place, rounds: Sequence[str], *, own_place: Place | None = None,
+                         recorded_by: int | None = None) -> int:
+    """A need or an offer. Refused whole (nothing saved) on a bad round or station, or when
+    the person already has a live need or offer."""
+    mask = rounds_mask(campaign, rounds)
+    async with db.fast_write() as tx:
+        place = await _check_station(tx, place)
+        if own_place is not None:
+            own_place = await _check_station(tx, own_place)
+        if person.user_id is not None and await tx.one(_OWN_LIVE, person.user_id):
+            raise ProxyError("exists")
+        if person.contact_id is not None and await tx.one(
+                _CONTACT_LIVE, person.contact_id, kind.value):
+            raise ProxyError("exists")
+        row = await tx.one(
+            _INSERT_REQUEST, kind.value, person.user_id, person.contact_id, recorded_by,
+            person.first_name, person.phone, place.commune_insee, place.department,
+            place.constituency, place.station, own_place.commune_insee if own_place else None,
+            own_place.station if own_place else None, mask, clock.utcnow())
+    assert row is not None
+    return int(row[0])
+
+
+# ---- matching ---------------------------------------------------------------------------------
+
+_SERIALIZE = SQL("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
+_NEED = SQL.of("SELECT id, user_id, commune_insee, station, constituency, department, "
+               "rounds_mask FROM proxy_request WHERE id = ? AND kind = 'need' AND status = 'open'")
+_OFFER_COLUMNS = ("o.id, o.user_id, o.commune_insee, o.station, o.constituency, o.department, "
+                  "o.rounds_mask, o.created_at")
+_TIERS = (
+    "o.commune_insee = ? AND o.station = ?",
+    "o.commune_insee = ?",
+    "o.constituency = ?",
+    "o.department = ?",
+)
+_INSERT_MATCH = SQL.of(
+    "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "
+    "expires_at) VALUES (?, ?, ?, ?, 'proposed', ?, ?)")
+_INSERT_SLOT = SQL.of("INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) "
+                      "VALUES (?, ?, ?, ?)")
+_NEED_MATCHED = SQL.of("UPDATE proxy_request SET status = 'matched' WHERE id = ?")
+_NEXT_IDS = SQL(
+    "SELECT coalesce(max(id), 0) FROM proxy_match",
+    "SELECT nextval(pg_get_serial_sequence('proxy_match', 'id')) "
+    "FROM generate_series(1, $1)")
+
+
+def _candidate_sql(tier: str, rounds: int) -> SQL:
+    room = " ".join(
+        "AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = o.id AND s.round_date = ?) "
+        "< ?" for _ in range(rounds))
+    return SQL.of(
+        f"SELECT {_OFFER_COLUMNS} FROM proxy_request o WHERE o.kind = 'offer' "
+        f"AND o.status = 'open' AND {tier} AND (o.rounds_mask & ?) = ? "
+        "AND (o.user_id IS NULL OR o.user_id <> coalesce(CAST(? AS BIGINT), 0)) "
+        "AND NOT EXISTS (SELECT 1 FROM proxy_match m WHERE m.need_id = ? AND m.offer_id = o.id) "
+        f"{room} ORDER BY o.created_at, o.id LIMIT 1")
+
+
+async def _ids(tx: Tx, count: int) -> list[int]:
+    """Match ids chosen before inserting, so a whole pass inserts with executemany.
+    Safe on SQLite: matching holds the writer lock."""
+    if not isinstance(tx, PostgresTx):
+        row = await tx.one(_NEXT_IDS)
+        start = int(row[0]) if row else 0
+        return list(range(start + 1, start + 1 + count))
+    return [int(r[0]) for r in await tx.all(_NEXT_IDS, count)]
+
+
+async def match_need(db: Database, campaign: Campaign, need_id: int,
+                     now: datetime | None = None) -> int | None:
+    """The best free holder for this need, at once: same polling station, then same
+    commune, then constituency, then department; the one waiting longest among equals.
+    Returns the new match's id, or None (no holder free yet, or the need is not open)."""
+    now = now or clock.utcnow()
+    dates = round_dates(campaign)
+    async with db.fast_write() as tx:
+        await tx.one(_SERIALIZE)
+        need = await tx.one(_NEED, need_id)
+        if need is None:
+            return None
+        _nid, user_id, insee, station, constituency, department, mask = need
+        need_rounds = [d for i, d in enumerate(dates) if mask & (1 << i)]
+        room_args: list[Any] = []
+        for d in need_rounds:
+            room_args += [d, campaign.proxy_capacity]
+        for tier, keys in zip(_TIERS, ((insee, station), (insee,), (constituency,),
+                                       (department,)), strict=True):
+            if None in keys:
+                continue
+            offer = await tx.one(_candidate_sql(tier, len(need_rounds)), *keys, mask, mask,
+                                 user_id, need_id, *room_args)
+            if offer is not None:
+                break
+        else:
+            return None
+        [match_id] = await _ids(tx, 1)
+        await tx.run(_INSERT_MATCH, match_id, need_id, offer[0], mask, now,
+                     now + timedelta(hours=PROPOSAL_HOURS))
+        for d in need_rounds:
+            used = {int(r[0]) for r in await tx.all(_SLOTS_USED, offer[0], d)}
+            await tx.run(_INSERT_SLOT, offer[0], d, _free_slot(used), match_id)
+        await tx.run(_NEED_MATCHED, need_id)
+    return match_id
+
+
+_SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = ? AND round_date = ?")
+
+
+def _free_slot(used: set[int]) -> int:
+    """The lowest slot number free (slots freed by a decline leave holes)."""
+    return next(n for n in range(1, len(used) + 2) if n not in used)
+_OPEN_NEEDS = SQL.of(
+    "SELECT id, user_id, commune_insee, station, constituency, department, rounds_mask "
+    "FROM proxy_request WHERE kind = 'need' AND status = 'open' ORDER BY created_at, id")
+_OPEN_OFFERS = SQL.of(
+    "SELECT id, user_id, commune_insee, station, constituency, department, rounds_mask "
+    "FROM proxy_request WHERE kind = 'offer' AND status = 'open' ORDER BY created_at, id")
+_ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
+_TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
+
+
+@dataclass
+class _Offer:
+    id: int
+    user_id: int | None
+    mask: int
+    slots: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+async def match_all(db: Database, campaign: Campaign, now: datetime | None = None) -> list[int]:
+    """A full pass, needs waiting longest first: the periodic tick, and after a decline or an
+    expiry. In memory: offers bucketed by station, commune, constituency and department, in
+    waiting order; then every match written with executemany. Returns the new match ids."""
+    now = now or clock.utcnow()
+    dates = round_dates(campaign)
+    capacity = campaign.proxy_capacity
+    async with db.fast_write(long=True) as tx:
+        await tx.one(_SERIALIZE)
+        needs = await tx.all(_OPEN_NEEDS)
+        if not needs:
+            return []
+        offers_rows = await tx.all(_OPEN_OFFERS)
+        offers: dict[int, _Offer] = {}
+        buckets: list[dict[Any, list[_Offer]]] = [defaultdict(list) for _ in _TIERS]
+        for oid, user_id, insee, station, constituency, department, mask in offers_rows:
+            offer = _Offer(int(oid), user_id, int(mask))
+            offers[offer.id] = offer
+            for bucket, key in zip(buckets, ((insee, station), insee, constituency, department),
+                                   strict=True):
+                if key is not None:
+                    bucket[key].append(offer)
+        for oid, round_date, slot in await tx.all(_ALL_SLOTS):
+            if int(oid) in offers:
+                offers[int(oid)].slots[str(round_date)].add(int(slot))
+        tried = {(int(n), int(o)) for n, o in await tx.all(_TRIED)}
+
+        made: list[tuple[int, _Offer, int, list[tuple[str, int]]]] = []
+        for nid, user_id, insee, station, constituency, department, mask in needs:
+            need_rounds = [d for i, d in enumerate(dates) if mask & (1 << i)]
+            chosen = None
+            for bucket, key in zip(buckets, ((insee, station), insee, constituency,
+                                             department), strict=True):
+                if key is None:
+                    continue
+                for offer in bucket.get(key, ()):
+                    if ((offer.mask & mask) == mask
+                            and (offer.user_id is None or offer.user_id != user_id)
+                            and (int(nid), offer.id) not in tried
+                            and all(len(offer.slots[d]) < capacity for d in need_rounds)):
+                        chosen = offer
+                        break
+                if chosen is not None:
+                    break
+            if chosen is None:
+                continue
+            taken = []
+            for d in need_rounds:
+                slot = _free_slot(chosen.slots[d])
+                chosen.slots[d].add(slot)
+                taken.append((d, slot))
+            made.append((int(nid), chosen, int(mask), taken))
+        if not made:
+            return []
+        ids = await _ids(tx, len(made))
+        stamp, expires = tx.value(now), tx.value(now + timedelta(hours=PROPOSAL_HOURS))
+        await tx.many(_INSERT_MATCH, [(mid, nid, offer.id, mask, stamp, expires)
+                                      for mid, (nid, offer, mask, _r) in zip(ids, made,
+                                                                             strict=True)])
+        slots = [(offer.id, d, slot, mid) for mid, (_n, offer, _m, taken) in zip(ids, made,
+                                                                                strict=True)
+                 for d, slot in taken]
+        await tx.many(_INSERT_SLOT, slots)
+        await tx.many(_NEED_MATCHED, [(nid,) for nid, _o, _m, _r in made])
+    return ids
+
+
+# ---- what a match looks like to its two sides ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Side:
+    request_id: int
+    first_name: str
+    user_id: int | None
+    phone: str | None
+    commune_insee: str
+    station: str
+
+
+@dataclass(frozen=True)
+class MatchView:
+    id: int
+    status: str
+    need: Side
+    offer: Side
+    rounds: list[str]
+    need_answer: bool | None
+    offer_answer: bool | None
+    expires_at: datetime
+    voter_number: str | None
+    birth_date: date | None
+
+
+_VIEW = SQL.of(
+    "SELECT m.id, m.status, m.rounds_mask, m.need_answer, m.offer_answer, m.expires_at, "
+    "m.holder_voter_number, m.holder_birth_date, "
+    "n.id, n.first_name, n.user_id, n.phone, n.commune_insee, n.station, "
+    "o.id, o.first_name, o.user_id, o.phone, o.commune_insee, o.station "
+    "FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
+    "JOIN proxy_request o ON o.id = m.offer_id WHERE m.id = ?")
+
+
+def _answer(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _view(campaign: Campaign, row: Sequence[Any]) -> MatchView:
+    birth = row[7]
+    if isinstance(birth, str):
+        birth = date.fromisoformat(birth)
+    expires = read_time(row[5])
+    assert expires is not None
+    return MatchView(
+        id=int(row[0]), status=str(row[1]), rounds=dates_of(campaign, int(row[2])),
+        need_answer=_answer(row[3]), offer_answer=_answer(row[4]), expires_at=expires,
+        voter_number=row[6], birth_date=birth,
+        need=Side(int(row[8]), str(row[9]), row[10], row[11], str(row[12]), str(row[13])),
+        offer=Side(int(row[14]), str(row[15]), row[16], row[17], str(row[18]), str(row[19])))
+
+
+async def match_view(db: Database, campaign: Campaign, match_id: int) -> MatchView | None:
+    async with db.fast_read() as tx:
+        row = await tx.one(_VIEW, match_id)
+    return _view(campaign, row) if row else None
+
+
+# ---- answers, details, registration, cancellation ----------------------------------------------
+
+_MATCH_STATE = SQL.of("SELECT status, need_answer, offer_answer, need_id, offer_id, "
+                      "expires_at FROM proxy_match WHERE id = ?")
+_FREE_SLOTS = SQL.of("DELETE FROM proxy_slot WHERE match_id = ?")
+_REOPEN_NEED = SQL.of("UPDATE proxy_request SET status = 'open' "
+                      "WHERE id = ? AND status = 'matched'")
+
+
+@dataclass(frozen=True)
+class Change:
+    changed: bool  # False: pressed twice, or too late; nothing was recorded
+    status: str  # the match's status now
+
+
+async def answer(db: Database, match_id: int, side: str, accept: bool,
+                 now: datetime | None = None) -> Change:
+    """One side's yes or no to a proposal. A no ends the match (the need goes back to the
+    queue; this pair is never proposed again); two yeses make it accepted."""
+    now = now or clock.utcnow()
+    column = {"need": "need_answer", "offer": "offer_answer"}[side]
+    async with db.fast_write() as tx:
+        await tx.one(_SERIALIZE)
+        row = await tx.one(_MATCH_STATE, match_id)
+        if row is None:
+            return Change(False, "missing")
+        status, need_answer, offer_answer, need_id, _offer_id, expires = row
+        mine = need_answer if side == "need" else offer_answer
+        if status != "proposed" or mine is not None or read_time(expires) <= now:
+            return Change(False, str(status))
+        if not accept:
+            await tx.run(SQL.of(f"UPDATE proxy_match SET {column} = ?, status = 'declined', "
+                                "decided_at = ? WHERE id = ?"), False, now, match_id)
+            await tx.run(_FREE_SLOTS, match_id)
+            await tx.run(_REOPEN_NEED, need_id)
+            return Change(True, "declined")
+        other = offer_answer if side == "need" else need_answer
+        new_status = "accepted" if other else "proposed"
+        await tx.run(SQL.of(f"UPDATE proxy_match SET {column} = ?, status = ?, decided_at = ? "
+                            "WHERE id = ?"), True, new_status,
+                     now if new_status == "accepted" else None, match_id)
+        return Change(True, new_status)
+
+
+def check_holder_details(campaign: Campaign, voter_number: str, birth: str) -> tuple[str, date]:
+    """The holder's national voter number (8 or 9 digits, on the voter card) and date of birth
+    (DD/MM/YYYY): refused if malformed, or if the holder is a minor on the first round."""
+    number = re.sub(r"\s+", "", voter_number)
+    if not VOTER_NUMBER.fullmatch(number):
+        raise ProxyError("voter_number")
+    match = re.fullmatch(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*", birth)
+    if match is None:
+        raise ProxyError("birth_date")
+    day, month, year = (int(g) for g in match.groups())
+    try:
+        born = date(year, month, day)
+    except ValueError as exc:
+        raise ProxyError("birth_date") from exc
+    first_round = date.fromisoformat(round_dates(campaign)[0]) if campaign.rounds else (
+        clock.utcnow().date())
+    if born.year < 1900 or born > first_round:
+        raise ProxyError("birth_date")
+    age = first_round.year - born.year - ((first_round.month, first_round.day)
+                                          < (born.month, born.day))
+    if age < ADULT_AGE:
+        raise ProxyError("minor")
+    return number, born
+
+
+async def give_holder_details(db: Database, campaign: Campaign, match_id: int,
+                              voter_number: str, birth: str) -> Change:
+    """After both said yes: what the giver needs to make the proxy official."""
+    number, born = check_holder_details(campaign, voter_number, birth)
+    async with db.fast_write() as tx:
+        changed = await tx.run(SQL.of(
+            "UPDATE proxy_match SET holder_voter_number = ?, holder_birth_date = ?, "
+            "status = 'confirmed' WHERE id = ? AND status = 'accepted'"),
+            number, born if isinstance(tx, PostgresTx) else born.isoformat(), match_id)
+    return Change(bool(changed), "confirmed" if changed else "unchanged")
+
+
+async def mark_registered(db: Database, match_id: int, now: datetime | None = None) -> Change:
+    """The giver made it official (maprocuration.gouv.fr, or the paper form)."""
+    now = now or clock.utcnow()
+    async with db.fast_write() as tx:
+        row = await tx.one(SQL.of("UPDATE proxy_match SET status = 'registered', "
+                                  "registered_at = ? WHERE id = ? AND status = 'confirmed' "
+                                  "RETURNING need_id"), now, match_id)
+        if row is None:
+            return Change(False, "unchanged")
+        await tx.run(SQL.of("UPDATE proxy_request SET status = 'registered' WHERE id = ?"),
+                     row[0])
+    return Change(True, "registered")
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    cancelled_match: int | None  # the live match that ended, if any
+    other_need: int | None  # a need to match again
+
+
+async def cancel_request(db: Database, request_id: int) -> Cancellation:
+    """Either side withdraws. Their request is closed; a live match ends; if the other side
+    is a need, it goes back to the queue to be matched again."""
+    async with db.fast_write() as tx:
+        await tx.one(_SERIALIZE)
+        row = await tx.one(SQL.of("SELECT kind FROM proxy_request WHERE id = ? "
+                                  "AND status IN ('open', 'matched', 'registered')"), request_id)
+        if row is None:
+            return Cancellation(None, None)
+        await tx.run(SQL.of("UPDATE proxy_request SET status = 'cancelled' WHERE id = ?"),
+                     request_id)
+        matches = await tx.all(SQL.of(
+            f"SELECT id, need_id FROM proxy_match WHERE (need_id = ? OR offer_id = ?) "
+            f"AND status IN {_LIVE_SQL}"), request_id, request_id)
+        other_need = None
+        for mid, need_id in matches:
+            await tx.run(SQL.of("UPDATE proxy_match SET status = 'cancelled' WHERE id = ?"), mid)
+            await tx.run(_FREE_SLOTS, mid)
+            if int(need_id) != request_id:
+                await tx.run(SQL.of("UPDATE proxy_request SET status = 'open' WHERE id = ? "
+                                    "AND status IN ('matched', 'registered')"), need_id)
+                other_need = int(need_id)
+    return Cancellation(int(matches[0][0]) if matches else None, other_need)
+
+
+_EXPIRED = SQL.of("SELECT id, need_id FROM proxy_match WHERE status = 'proposed' "
+                  "AND expires_at <= ?")
+
+
+async def expire_proposals(db: Database, now: datetime | None = None) -> list[int]:
+    """Proposals unanswered for 24 hours end; their needs go back to the queue."""
+    now = now or clock.utcnow()
+    async with db.fast_write() as tx:
+        await tx.one(_SERIALIZE)
+        expired = await tx.all(_EXPIRED, now)
+        for mid, need_id in expired:
+            await tx.run(SQL.of("UPDATE proxy_match SET status = 'expired', decided_at = ? "
+                                "WHERE id = ?"), now, mid)
+            await tx.run(_FREE_SLOTS, mid)
+            await tx.run(_REOPEN_NEED, need_id)
+    return [int(mid) for mid, _n in expired]
+
+
+async def erase_voter_details(db: Database, campaign: Campaign,
+                              now: datetime | None = None) -> int:
+    """After the campaign's last round, voter numbers and dates of birth go."""
+    from zoneinfo import ZoneInfo
+
+    dates = round_dates(campaign)
+    if not dates:
+        return 0
+    today = (now or clock.utcnow()).astimezone(ZoneInfo(campaign.timezone)).date()
+    if today <= date.fromisoformat(dates[-1]):
+        return 0
+    async with db.fast_write() as tx:
+        return await tx.run(SQL.of(
+            "UPDATE proxy_match SET holder_voter_number = NULL, holder_birth_date = NULL "
+            "WHERE holder_voter_number IS NOT NULL OR holder_birth_date IS NOT NULL"))
+
+
+# ---- lookups for the bot ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MyProxy:
+    request_id: int
+    kind: str
+    status: str
+    match_id: int | None
+    match_status: str | None
+
+
+async def my_proxy(db: Database, user_id: int) -> MyProxy | None:
+    """The person's live need or offer, with its live match if any."""
+    async with db.fast_read() as tx:
+        row = await tx.one(SQL.of(
+            "SELECT r.id, r.kind, r.status, m.id, m.status FROM proxy_request r "
+            f"LEFT JOIN proxy_match m ON (m.need_id = r.id OR m.offer_id = r.id) "
+            f"AND m.status IN {_LIVE_SQL} "
+            "WHERE r.user_id = ? AND r.status IN ('open', 'matched', 'registered') "
+            "ORDER BY r.id DESC, m.id DESC LIMIT 1"), user_id)
+    if row is None:
+        return None
+    return MyProxy(int(row[0]), str(row[1]), str(row[2]),
+                   int(row[3]) if row[3] is not None else None,
+                   str(row[4]) if row[4] is not None else None)
