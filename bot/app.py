@@ -22,9 +22,9 @@ from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.i18n import SUPPORTED, make_i18n
-from bot.jobs import expire_leases_tick, plan_web_messages_tick
+from bot.jobs import expire_leases_tick, plan_web_messages_tick, proxy_tick
 from bot.middlewares import LanguageMiddleware, PersonMiddleware
-from handlers import access, calling, errors, forget, invite, me, start, web
+from handlers import access, calling, errors, forget, invite, me, proxy, start, web
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -61,17 +61,20 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     # The phone bank first: most updates are its taps, and each router passed costs a little.
     dp.include_routers(calling.build_router(), start.build_router(), access.build_router(),
                        me.build_router(), forget.build_router(), invite.build_router(),
-                       web.build_router(), start.build_fallback_router(), errors.build_router())
+                       proxy.build_router(), web.build_router(), start.build_fallback_router(),
+                       errors.build_router())
     return dp
 
 
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
-    return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"],
-                     invite.make_renderers(bot, dp["db"]), rate=settings.send_rate)
+    renderers = {**invite.make_renderers(bot, dp["db"]),
+                 **proxy.make_renderers(bot, dp["db"], dp["campaigns"])}
+    return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"], renderers,
+                     rate=settings.send_rate)
 
 
-USER_COMMANDS = ("call", "invite", "me", "help", "stop", "forget")
-ORGANIZER_COMMANDS = ("volunteers", "web")
+USER_COMMANDS = ("call", "invite", "proxy", "me", "help", "stop", "forget")
+ORGANIZER_COMMANDS = ("volunteers", "web", "proxies")
 
 
 def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
@@ -80,6 +83,8 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
         return {
             "call": _("Your next contact to call"),
             "invite": _("Your link to bring three people"),
+            "proxy": _("Vote proxies: give or carry a vote"),
+            "proxies": _("Vote proxies: needs, offers, matches"),
             "me": _("Your calls, today and in total"),
             "help": _("What this bot can do"),
             "stop": _("No more campaign messages"),
@@ -119,5 +124,8 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
     scheduler.add_job(plan_web_messages_tick, "interval", seconds=tick_seconds,
                       args=(dp["db"], dp["campaigns"]),
                       max_instances=1, coalesce=True, id="plan_web_messages")
+    scheduler.add_job(proxy_tick, "interval", seconds=tick_seconds,
+                      args=(dp["db"], dp["campaigns"]),
+                      max_instances=1, coalesce=True, id="proxies")
     return scheduler
 

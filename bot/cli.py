@@ -39,9 +39,10 @@ organizers_app = typer.Typer(help="Who organizes.", no_args_is_help=True)
 volunteers_app = typer.Typer(help="Who may call.", no_args_is_help=True)
 web_app = typer.Typer(help="The spider's web: supporters and who brought whom.",
                       no_args_is_help=True)
+proxies_app = typer.Typer(help="Vote proxies: needs, offers, matches.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
                   (organizers_app, "organizers"), (volunteers_app, "volunteers"),
-                  (web_app, "web")):
+                  (web_app, "web"), (proxies_app, "proxies")):
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -259,3 +260,23 @@ def web_stats_command(
                                          "generation {n}", "supporters in total"))
         chart.write_bytes(png)
         typer.echo(f"Chart written to {chart}.")
+
+
+@proxies_app.command("export")
+def proxies_export(
+    output: Annotated[Path | None, typer.Option(help="CSV file (default: stdout).")] = None,
+) -> None:
+    """Every need and offer with its match, as CSV (never voter numbers). Audited."""
+    from storage.proxies import export_requests
+
+    async def work(db: Database) -> list[list[str]]:
+        return await export_requests(db, await _campaign(db, None))
+
+    rows = _with_db(work)
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        csv.writer(out).writerows(rows)
+    finally:
+        if output:
+            out.close()
+    typer.echo(f"{len(rows) - 1} proxy requests exported.", err=True)

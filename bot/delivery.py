@@ -37,6 +37,10 @@ from storage.users import get_user, mark_blocked
 
 log = logging.getLogger(__name__)
 
+# Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
+# part of something the person asked for.
+UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
+
 # (delivery, recipient) -> (text, sendMessage arguments), or None: no longer to be sent.
 Renderer = Callable[[Delivery, User], Awaitable[tuple[str, dict[str, Any]] | None]]
 
@@ -122,7 +126,8 @@ class Deliverer:
 
     async def _render(self, delivery: Delivery) -> tuple[str, dict[str, Any]] | None:
         user = await get_user(self.db, delivery.chat_id)
-        if user is None or user.blocked or user.stopped or user.forgotten:
+        if user is None or user.blocked or user.forgotten or (
+                user.stopped and delivery.kind in UNSUBSCRIBABLE):
             await outbox.mark_skipped(self.db, delivery, "unreachable or unsubscribed")
             return None
         render = self.renderers.get(delivery.kind)

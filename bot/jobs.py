@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.campaign_cache import CampaignCache
 from bot.keyboards import decision_keyboard
 from bot.notify import notify_organizers
+from storage import clock
 from storage.calling import expire_leases
 from storage.campaigns import messaging_window
 from storage.database import Database
@@ -58,3 +59,59 @@ async def plan_web_messages_tick(db: Database, campaigns: CampaignCache) -> None
             log.info("queued %s nudges; %s pledges considered for reminders", nudges, reminders)
     except Exception:  # a tick must never kill the scheduler
         log.exception("planning nudges and reminders failed")
+
+
+async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
+    """Vote proxies: end proposals unanswered for a day, match what is open, erase voter
+    details after the last round, and queue the day's reminders and summary."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from handlers.proxy import propose
+    from storage.outbox import enqueue
+    from storage.proxies import (
+        PROPOSAL_HOURS,
+        erase_voter_details,
+        expire_proposals,
+        live_matches_for_reminders,
+        match_all,
+        match_view,
+    )
+    from storage.users import organizers
+
+    try:
+        campaign = await campaigns.get()
+        if campaign is None:
+            return
+        rows = []
+        for match_id in await expire_proposals(db):
+            view = await match_view(db, campaign, match_id)
+            for side in (view.need, view.offer) if view else ():
+                if side.user_id is not None:
+                    rows.append((f"proxy-expired:{match_id}:{side.user_id}", "proxy_declined",
+                                 side.user_id, {"match": match_id}, False))
+        await propose(db, campaign, await match_all(db, campaign))
+        await erase_voter_details(db, campaign)
+        if messaging_window(campaign).is_open:
+            tz = ZoneInfo(campaign.timezone)
+            local = clock.utcnow().astimezone(tz)
+            today = local.date()
+            tomorrow = (today + timedelta(days=1)).isoformat()
+            for view in await live_matches_for_reminders(db, campaign):
+                proposed_on = (view.expires_at - timedelta(hours=PROPOSAL_HOURS)).astimezone(
+                    tz).date()
+                # Daily until registered, from the day after the instructions came.
+                if (view.status == "confirmed" and view.need.user_id is not None
+                        and proposed_on < today):
+                    rows.append((f"proxy-register:{view.id}:{today}", "proxy_register_reminder",
+                                 view.need.user_id, {"match": view.id}, True))
+                if tomorrow in view.rounds and view.offer.user_id is not None:
+                    rows.append((f"proxy-eve:{view.id}:{tomorrow}", "proxy_eve",
+                                 view.offer.user_id, {"match": view.id}, True))
+            if local.hour >= 18:
+                rows += [(f"proxy-summary:{o.id}:{today}", "proxy_summary", o.id, {}, True)
+                         for o in await organizers(db)]
+        if rows:
+            await enqueue(db, rows)
+    except Exception:  # a tick must never kill the scheduler
+        log.exception("proxy tick failed")

@@ -32,15 +32,20 @@ from bot.keyboards import (
 )
 from bot.notify import acknowledge, notify_organizers, send_safely
 from handlers.cards import card_text, fill_script, recorded_text
+from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
-from storage.models import Outcome, User, VolunteerStatus
+from storage.models import Outcome, ProxyKind, User, VolunteerStatus
 from storage.users import mark_trained
 
 log = logging.getLogger(__name__)
 
 CARD_MESSAGES = "card_messages"  # FSM key: the chat messages that show the held card
+
+
+# The proxy outcomes lead the volunteer through the proxy questions for the person.
+PROXY_OUTCOMES = {Outcome.NEEDS_PROXY: ProxyKind.NEED, Outcome.CAN_CARRY_PROXY: ProxyKind.OFFER}
 
 
 def may_call(user: User, is_organizer: bool) -> bool:
@@ -241,6 +246,9 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
     else:
         text = recorded_text(result.contact_first_name, outcome_label(outcome))
     await _edit_card(query, text, reply_markup=next_call_keyboard())
+    if outcome in PROXY_OUTCOMES and isinstance(query.message, Message):
+        await start_for_contact(query.message, state, db, user, contact_id,
+                                PROXY_OUTCOMES[outcome])
     if result.volunteer_paused:
         # Organizers first: whatever happens to the volunteer's message, they must know.
         await notify_organizers(bot, db, i18n, lambda: (_(

@@ -47,6 +47,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
         "/call: your next contact to call\n"
         "/me: your calls, today and in total\n"
         "/invite: your link to bring three people\n"
+        "/proxy: give your vote to someone, or carry someone's vote\n"
         "/stop: no more campaign messages\n"
         "/forget: erase your data\n"
         "/help: this message")
@@ -54,7 +55,8 @@ async def help_command(message: Message, is_organizer: bool) -> None:
         text += "\n\n" + _(
             "<b>Organizers</b>\n"
             "/volunteers: requests waiting for approval, paused volunteers\n"
-            "/web: the spider's web, in numbers and in a picture")
+            "/web: the spider's web, in numbers and in a picture\n"
+            "/proxies: vote proxies, and those to follow up by phone")
     await message.answer(text)
 
 

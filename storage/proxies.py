@@ -556,3 +556,156 @@ async def my_proxy(db: Database, user_id: int) -> MyProxy | None:
     return MyProxy(int(row[0]), str(row[1]), str(row[2]),
                    int(row[3]) if row[3] is not None else None,
                    str(row[4]) if row[4] is not None else None)
+
+
+async def check_station(db: Database, commune_insee: str, number: str) -> str:
+    """The station number as stored ("0012" is 12), if it may be used in that commune: any
+    number where no official list was imported, else only one of the list."""
+    async with db.fast_read() as tx:
+        place = await _check_station(tx, Place(commune_insee, "", number))
+    return place.station
+
+
+@dataclass(frozen=True)
+class CalledPerson:
+    """A contact who, on the phone, asked for or offered a proxy."""
+
+    contact_id: int
+    first_name: str
+    phone: str
+    commune: str | None
+    postal_code: str | None
+    constituency: str | None
+
+
+_CALLED = SQL.of(
+    "SELECT c.id, c.first_name, c.phone, c.commune, c.postal_code, c.constituency "
+    "FROM contact c JOIN call k ON k.contact_id = c.id WHERE c.id = ? AND k.volunteer_id = ? "
+    "AND k.outcome IN ('needs_proxy', 'can_carry_proxy') LIMIT 1")
+
+
+async def called_person(db: Database, contact_id: int, volunteer_id: int) -> CalledPerson | None:
+    """Only the volunteer who recorded the proxy outcome may fill the request in."""
+    async with db.fast_read() as tx:
+        row = await tx.one(_CALLED, contact_id, volunteer_id)
+    if row is None:
+        return None
+    return CalledPerson(int(row[0]), str(row[1] or ""), str(row[2]), row[3], row[4], row[5])
+
+
+_NEEDS_NEAR = SQL.of(
+    "SELECT n.id FROM proxy_request n WHERE n.kind = 'need' AND n.status = 'open' AND ("
+    "n.commune_insee = ? OR n.department = ? OR n.constituency = ?) "
+    "ORDER BY CASE WHEN n.commune_insee = ? AND n.station = ? THEN 0 "
+    "WHEN n.commune_insee = ? THEN 1 WHEN n.constituency = ? THEN 2 ELSE 3 END, "
+    "n.created_at, n.id LIMIT 20")
+
+
+async def match_offer(db: Database, campaign: Campaign, offer_id: int,
+                      now: datetime | None = None) -> list[int]:
+    """A new offer: the open needs around it, closest and waiting longest first, each get
+    their best holder (often this one). Returns the matches made."""
+    async with db.fast_read() as tx:
+        row = await tx.one(SQL.of("SELECT commune_insee, station, department, constituency "
+                                  "FROM proxy_request WHERE id = ?"), offer_id)
+        if row is None:
+            return []
+        insee, station, department, constituency = row
+        needs = await tx.all(_NEEDS_NEAR, insee, department, constituency, insee, station,
+                             insee, constituency)
+    made = []
+    for (need_id,) in needs:
+        match = await match_need(db, campaign, int(need_id), now)
+        if match is not None:
+            made.append(match)
+            view = await match_view(db, campaign, match)
+            if view is not None and view.offer.request_id == offer_id:
+                break
+    return made
+
+
+@dataclass(frozen=True)
+class Overview:
+    counts: dict[str, int]  # open_needs, open_offers, proposed, accepted, registered
+    by_place: list[tuple[str, str | None, int, int, int]]  # insee, constituency, open needs,
+    #                                                        open offers, matched
+
+
+async def overview(db: Database) -> Overview:
+    async with db.fast_read() as tx:
+        requests = await tx.all(SQL.of(
+            "SELECT kind, status, count(*) FROM proxy_request GROUP BY 1, 2"))
+        matches = await tx.all(SQL.of("SELECT status, count(*) FROM proxy_match GROUP BY 1"))
+        places = await tx.all(SQL.of(
+            "SELECT commune_insee, constituency, "
+            "sum(CASE WHEN kind = 'need' AND status = 'open' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN kind = 'offer' AND status = 'open' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN kind = 'need' AND status IN ('matched', 'registered') "
+            "THEN 1 ELSE 0 END) FROM proxy_request GROUP BY 1, 2 "
+            "ORDER BY 3 DESC, 1 LIMIT 15"))
+    by = {(str(k), str(s)): int(n) for k, s, n in requests}
+    by_match = {str(s): int(n) for s, n in matches}
+    counts = {
+        "open_needs": by.get(("need", "open"), 0),
+        "open_offers": by.get(("offer", "open"), 0),
+        "proposed": by_match.get("proposed", 0),
+        "accepted": by_match.get("accepted", 0) + by_match.get("confirmed", 0),
+        "registered": by_match.get("registered", 0),
+    }
+    return Overview(counts, [(str(i), c, int(a or 0), int(b or 0), int(m or 0))
+                             for i, c, a, b, m in places])
+
+
+async def waiting_on_organizers(db: Database, campaign: Campaign) -> list[MatchView]:
+    """Live matches with a side off Telegram whose answer or details an organizer must get
+    by phone."""
+    async with db.fast_read() as tx:
+        rows = await tx.all(SQL.of(
+            _VIEW.sqlite.replace("WHERE m.id = ?", "")  # the same columns, every match
+            + " WHERE (m.status = 'proposed' AND ((n.user_id IS NULL AND m.need_answer IS NULL)"
+            " OR (o.user_id IS NULL AND m.offer_answer IS NULL)))"
+            " OR (m.status = 'accepted' AND o.user_id IS NULL)"
+            " OR (m.status = 'confirmed' AND n.user_id IS NULL) ORDER BY m.id LIMIT 20"))
+    return [_view(campaign, row) for row in rows]
+
+
+async def live_matches_for_reminders(db: Database, campaign: Campaign) -> list[MatchView]:
+    async with db.fast_read() as tx:
+        rows = await tx.all(SQL.of(
+            _VIEW.sqlite.replace("WHERE m.id = ?", "")
+            + " WHERE m.status IN ('confirmed', 'registered')"))
+    return [_view(campaign, row) for row in rows]
+
+
+EXPORT_COLUMNS = ("request", "kind", "status", "first_name", "phone", "commune_insee",
+                  "department", "constituency", "station", "rounds", "created_at",
+                  "match_status", "matched_with")
+
+
+async def export_requests(db: Database, campaign: Campaign, *,
+                          actor_id: int | None = None) -> list[list[str]]:
+    """Every need and offer with its latest match, header first; audited. Voter numbers and
+    dates of birth are never exported: they are the giver's alone."""
+    from storage.audit import write_audit
+
+    async with db.write() as session:
+        await write_audit(session, actor_id, "proxies.export", f"campaign={campaign.name}")
+    async with db.fast_read() as tx:
+        rows = await tx.all(SQL.of(
+            "SELECT r.id, r.kind, r.status, r.first_name, r.phone, r.commune_insee, "
+            "r.department, r.constituency, r.station, r.rounds_mask, r.created_at, "
+            "(SELECT m.status FROM proxy_match m WHERE m.need_id = r.id OR m.offer_id = r.id "
+            " ORDER BY m.id DESC LIMIT 1), "
+            "(SELECT CASE WHEN m.need_id = r.id THEN o.first_name ELSE n.first_name END "
+            " FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
+            " JOIN proxy_request o ON o.id = m.offer_id "
+            " WHERE m.need_id = r.id OR m.offer_id = r.id ORDER BY m.id DESC LIMIT 1) "
+            "FROM proxy_request r ORDER BY r.id"))
+    out = [list(EXPORT_COLUMNS)]
+    for row in rows:
+        values = list(row)
+        values[9] = " ".join(dates_of(campaign, int(values[9])))
+        created = read_time(values[10])
+        values[10] = created.isoformat() if created else ""
+        out.append(["" if v is None else str(v) for v in values])
+    return out

@@ -219,6 +219,7 @@ async def forget_person(db: Database, user_id: int) -> None:
         # The number stays on the list (that is the point of it), not who put it there.
         await session.execute(update(DoNotCall).where(DoNotCall.added_by == user_id)
                               .values(added_by=None))
+        await _forget_proxies(session, user_id)
         for table in (Pledge, PledgeRound, Outbox):
             column = table.chat_id if table is Outbox else table.user_id  # type: ignore[attr-defined]
             await session.execute(delete(table).where(column == user_id))
@@ -234,3 +235,21 @@ async def forget_person(db: Database, user_id: int) -> None:
             await session.execute(update(User).where(User.referred_by == user_id)
                                   .values(referred_by=anonymous))
         await session.delete(user)
+
+
+async def _forget_proxies(session: Any, user_id: int) -> None:
+    """Their needs and offers go, with their matches; whoever was matched with them goes
+    back to the queue (a need reopens, an offer's room is freed)."""
+    from storage.models import ProxyMatch, ProxyRequest, ProxySlot
+
+    mine = select(ProxyRequest.id).where(ProxyRequest.user_id == user_id)
+    matches = list((await session.execute(select(ProxyMatch).where(
+        (ProxyMatch.need_id.in_(mine)) | (ProxyMatch.offer_id.in_(mine))))).scalars())
+    for match in matches:
+        await session.execute(delete(ProxySlot).where(ProxySlot.match_id == match.id))
+        await session.execute(update(ProxyRequest).where(
+            ProxyRequest.id == match.need_id, ProxyRequest.user_id != user_id,
+            ProxyRequest.status == "matched").values(status="open"))
+        await session.delete(match)
+    await session.flush()
+    await session.execute(delete(ProxyRequest).where(ProxyRequest.user_id == user_id))

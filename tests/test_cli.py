@@ -191,3 +191,39 @@ def test_web_stats_from_the_terminal(toile, tmp_path):
     assert "Generations: 1" in result.output
     assert "Top recruiters: Camille (2)" in result.output
     assert (tmp_path / "web.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
+    toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+
+    async def make() -> None:
+        from storage.campaigns import active_campaign
+        from storage.database import Database
+        from storage.models import ProxyKind
+        from storage.proxies import (
+            Person, Place, answer, create_request, give_holder_details, match_need)
+
+        db = Database(get_settings().database_url)
+        try:
+            campaign = await active_campaign(db)
+            place = Place("93066", "93", "12")
+            await create_request(db, campaign, ProxyKind.OFFER, Person("Samir", user_id=1),
+                                 place, ["2024-06-30"])
+            need = await create_request(db, campaign, ProxyKind.NEED,
+                                        Person("Nadia", user_id=2), place, ["2024-06-30"])
+            match = await match_need(db, campaign, need)
+            await answer(db, match, "need", True)
+            await answer(db, match, "offer", True)
+            await give_holder_details(db, campaign, match, "12345678", "01/02/1980")
+        finally:
+            await db.dispose()
+
+    asyncio.run(make())
+    result = toile("proxies", "export", "--output", str(tmp_path / "p.csv"))
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines[0].startswith("request,kind,status,first_name")
+    assert lines[1].startswith("1,offer,open,Samir") and lines[1].endswith("confirmed,Nadia")
+    assert lines[2].startswith("2,need,matched,Nadia") and lines[2].endswith("confirmed,Samir")
+    assert "12345678" not in (tmp_path / "p.csv").read_text()
+    assert "proxies.export" in toile("audit").output

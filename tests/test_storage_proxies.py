@@ -238,3 +238,21 @@ async def test_proposals_carry_a_deadline(db, campaign, frozen_clock):
     view = await match_view(db, campaign, match)
     assert view.expires_at == frozen_clock.now + timedelta(hours=24)
     assert view.rounds == BOTH
+
+
+async def test_forget_erases_proxy_data_and_frees_the_other_side(db, campaign, frozen_clock):
+    from storage.users import Profile, ensure_user, forget_person
+
+    await ensure_user(db, Profile(7, "Samir"))
+    await offer(db, campaign, "Samir", SAINT_DENIS_12, user_id=7)
+    n = await need(db, campaign, "N", SAINT_DENIS_12)
+    match = await match_need(db, campaign, n)
+    await answer(db, match, "need", True)
+    await forget_person(db, 7)
+    async with db.read() as session:
+        left = list((await session.execute(select(ProxyRequest))).scalars())
+        assert [(r.first_name, r.status) for r in left] == [("N", "open")]
+        assert (await session.execute(select(func.count()).select_from(ProxyMatch))
+                ).scalar_one() == 0
+    await offer(db, campaign, "Other", SAINT_DENIS_7)
+    assert await holder_of(db, campaign, await match_need(db, campaign, n)) == "Other"
