@@ -159,7 +159,10 @@ def _refuse_connections_left_in_a_transaction(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         driver = getattr(dbapi_connection, "_connection", None)  # asyncpg.Connection
-        if driver is not None and driver.is_in_transaction():
+        # asyncpg also remembers a transaction whose BEGIN was cut short (`_top_xact`): the
+        # next transaction() would nest in it as a savepoint even if the server has none.
+        if driver is not None and (driver.is_in_transaction()
+                                   or getattr(driver, "_top_xact", None) is not None):
             raise exc.DisconnectionError("connection returned inside a transaction")
 
 

@@ -247,9 +247,10 @@ async def _forget_proxies(session: Any, user_id: int) -> None:
         (ProxyMatch.need_id.in_(mine)) | (ProxyMatch.offer_id.in_(mine))))).scalars())
     for match in matches:
         await session.execute(delete(ProxySlot).where(ProxySlot.match_id == match.id))
+        # (Their own need, reopened here, is deleted just below.)
         await session.execute(update(ProxyRequest).where(
-            ProxyRequest.id == match.need_id, ProxyRequest.user_id != user_id,
-            ProxyRequest.status == "matched").values(status="open"))
+            ProxyRequest.id == match.need_id, ProxyRequest.status == "matched")
+            .values(status="open"))
         await session.delete(match)
     await session.flush()
     await session.execute(delete(ProxyRequest).where(ProxyRequest.user_id == user_id))
