@@ -160,8 +160,9 @@ def _take(line: int, row: list[str], mapping: dict[str, int], stations: Stations
 async def import_stations(db: Database, file: BinaryIO, *,
                           actor_id: int | None = None) -> StationReport:
     """Add or update the polling stations listed in a CSV (bytes): INSEE code, number,
-    name, address. Stations already known and not in the file stay. Raises ImportFailed,
-    writing nothing, when the file is not a polling-station CSV."""
+    name, address. Stations already known and not in the file stay, and so do their name
+    and address where the file leaves them blank. Raises ImportFailed, writing nothing,
+    when the file is not a polling-station CSV."""
     text, encoding = _decode(file.read())
     report = StationReport(encoding=encoding)
     stations = _parse(text, report)
@@ -178,13 +179,15 @@ async def import_stations(db: Database, file: BinaryIO, *,
         changed = []
         for (insee, number), (name, address) in stations.items():
             before = known.get((insee, number))
-            if before == (name, address):
-                report.unchanged += 1
-                continue
-            if before is None:
-                report.new += 1
-            else:
+            if before is not None:
+                # A blank cell, or a list with numbers only, does not erase what is known.
+                name, address = name or before[0], address or before[1]
+                if before == (name, address):
+                    report.unchanged += 1
+                    continue
                 report.updated += 1
+            else:
+                report.new += 1
             changed.append({"insee": insee, "number": number, "name": name, "address": address})
         if changed:
             # An upsert rather than insert-or-update from what was read: another import

@@ -123,6 +123,9 @@ async def test_reimport_changes_nothing_and_a_new_version_updates(db):
     assert await all_stations(db) == [("93066", "1", "Mairie", "Place"),
                                       ("93066", "2", "Ecole Vallès", "Rue"),
                                       ("93066", "3", "X", "Y")]
+    numbers_only = await import_stations(db, io.BytesIO(b"insee;numero;nom\n93066;1;\n93066;2;\n"))
+    assert (numbers_only.updated, numbers_only.unchanged) == (0, 2)
+    assert (await all_stations(db))[0] == ("93066", "1", "Mairie", "Place")  # blanks erase nothing
 
 
 async def test_a_station_repeated_on_every_address_it_serves_is_one_station(db):
