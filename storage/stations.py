@@ -39,9 +39,9 @@ _ALIAS_TO_FIELD = {alias: name for name, aliases in HEADER_ALIASES.items() for a
 MAX_NUMBER = 8  # the column's width
 MAX_FIELD = 1000  # longer than any real name or address: the row is refused
 _LEADING_DIGITS = re.compile(r"(\d*)")
-# Digits and letters ("12", "12B", "A"), maybe a separator: anything else is a slipped
-# column or quote, not a number.
-_NUMBER = re.compile(r"[0-9A-Z]+(?:[-./_][0-9A-Z]+)*")
+# Digits and letters ("12", "12B", "A"), as the proxy forms accept them: anything else is
+# a slipped column or quote, not a number.
+_NUMBER = re.compile(r"[0-9A-Z]+")
 IN_CHUNK = 500  # INSEE codes per IN (...) list, well under both drivers' parameter limits
 
 

@@ -94,10 +94,11 @@ async def test_unusable_rows_are_reported_with_their_line(db):
             "93066;2\n"
             "93066;1;2\n"
             "93066;n°3;Mairie\n"
+            "93066;1/2;Fraction\n"
             '93066;"4;Mairie\n'
             "93066;5;Swallowed by the quote\n").encode()
     report = await import_stations(db, io.BytesIO(data))
-    assert (report.rows, report.new, report.duplicates) == (10, 2, 1)
+    assert (report.rows, report.new, report.duplicates) == (11, 2, 1)
     assert [(r.line, r.reason, r.value) for r in report.rejects] == [
         (3, "unknown INSEE code", "99999"),
         (4, "no INSEE code", ""),
@@ -105,8 +106,9 @@ async def test_unusable_rows_are_reported_with_their_line(db):
         (7, "station number longer than 8 characters", "123456789"),
         (8, "no station number", ""),
         (11, "not a station number", "n°3"),
+        (12, "not a station number", "1/2"),  # the proxy forms would refuse it
         # An unclosed quote swallows what follows; the row is reported where it starts.
-        (12, "station number longer than 8 characters", "4;Mairie\n93066;5;Swallowed by the quote")]
+        (13, "station number longer than 8 characters", "4;Mairie\n93066;5;Swallowed by the quote")]
     assert await all_stations(db) == [("93066", "1", "Hôtel de ville", ""), ("93066", "2", "", "")]
 
 
