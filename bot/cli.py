@@ -23,10 +23,17 @@ from storage.campaigns import (
     load_campaign,
     parse_campaign_file,
 )
-from storage.contacts import ImportFailed, export_contacts, import_contacts, write_rejects
+from storage.contacts import (
+    ImportFailed,
+    Reject,
+    export_contacts,
+    import_contacts,
+    write_rejects,
+)
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
+from storage.stations import import_stations
 from storage.users import decide_volunteer, set_organizer
 
 app = typer.Typer(help="Toile: a Telegram bot for volunteer election campaigns.",
@@ -40,9 +47,11 @@ volunteers_app = typer.Typer(help="Who may call.", no_args_is_help=True)
 web_app = typer.Typer(help="The spider's web: supporters and who brought whom.",
                       no_args_is_help=True)
 proxies_app = typer.Typer(help="Vote proxies: needs, offers, matches.", no_args_is_help=True)
+stations_app = typer.Typer(help="Polling stations: each commune's official list.",
+                           no_args_is_help=True)
 for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
                   (organizers_app, "organizers"), (volunteers_app, "volunteers"),
-                  (web_app, "web"), (proxies_app, "proxies")):
+                  (web_app, "web"), (proxies_app, "proxies"), (stations_app, "stations")):
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -145,13 +154,18 @@ def contacts_import(
     typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
                f"{report.imported} new contacts, {report.merged} merged with a known number, "
                f"{report.do_not_call} on the do-not-call list, {len(report.rejects)} rejected.")
-    for reject in report.rejects[:20]:
+    _show_rejects(report.rejects, rejects)
+
+
+def _show_rejects(found: list[Reject], path: Path | None) -> None:
+    """The first rejected rows on screen, all of them in `path` when given."""
+    for reject in found[:20]:
         typer.echo(f"  line {reject.line}: {reject.reason} {reject.value!r}")
-    if len(report.rejects) > 20:
-        typer.echo(f"  ... and {len(report.rejects) - 20} more (use --rejects FILE)")
-    if rejects is not None:
-        write_rejects(rejects, report.rejects)
-        typer.echo(f"Rejected rows written to {rejects}.")
+    if len(found) > 20:
+        typer.echo(f"  ... and {len(found) - 20} more (use --rejects FILE)")
+    if path is not None:
+        write_rejects(path, found)
+        typer.echo(f"Rejected rows written to {path}.")
 
 
 @contacts_app.command("export")
@@ -280,3 +294,31 @@ def proxies_export(
         if output:
             out.close()
     typer.echo(f"{len(rows) - 1} proxy requests exported.", err=True)
+
+
+@stations_app.command("import")
+def stations_import(
+    file: Annotated[Path, typer.Argument(
+        help="CSV: INSEE code, station number, name, address; comma or semicolon, UTF-8 or "
+             "Windows-1252.")],
+    rejects: Annotated[Path | None, typer.Option(help="Write the rejected rows here.")] = None,
+) -> None:
+    """Import polling stations; re-importing a list changes nothing, a newer one updates it."""
+    if not file.is_file():
+        typer.echo(f"No such file: {file}", err=True)
+        raise typer.Exit(1)
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        with file.open("rb") as raw:
+            return await import_stations(db, raw)
+
+    try:
+        report = _with_db(work)
+    except ImportFailed as exc:
+        typer.echo(f"Import failed, nothing was written: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
+               f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged "
+               f"stations in {report.communes} commune{'s' * (report.communes != 1)}; "
+               f"{report.duplicates} repeated lines merged, {len(report.rejects)} rejected.")
+    _show_rejects(report.rejects, rejects)

@@ -19,10 +19,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from storage.communes import commune_by_insee, find_communes
 
 from bot.campaign_cache import CampaignCache
 from bot.notify import acknowledge
+from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import Campaign, ProxyKind, User
 from storage.outbox import Delivery, enqueue

@@ -104,7 +104,7 @@ def test_every_command_has_help(toile):
     for args in (["--help"], ["run", "--help"], ["db", "upgrade", "--help"],
                  ["campaign", "load", "--help"], ["contacts", "import", "--help"],
                  ["contacts", "export", "--help"], ["organizers", "add", "--help"],
-                 ["volunteers", "approve", "--help"]):
+                 ["volunteers", "approve", "--help"], ["stations", "import", "--help"]):
         result = toile(*args)
         assert result.exit_code == 0 and "Usage" in result.output, args
 
@@ -201,7 +201,13 @@ def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
         from storage.database import Database
         from storage.models import ProxyKind
         from storage.proxies import (
-            Person, Place, answer, create_request, give_holder_details, match_need)
+            Person,
+            Place,
+            answer,
+            create_request,
+            give_holder_details,
+            match_need,
+        )
 
         db = Database(get_settings().database_url)
         try:
@@ -227,3 +233,50 @@ def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
     assert lines[2].startswith("2,need,matched,Nadia") and lines[2].endswith("confirmed,Samir")
     assert "12345678" not in (tmp_path / "p.csv").read_text()
     assert "proxies.export" in toile("audit").output
+
+
+def test_polling_stations_from_the_terminal(toile, tmp_path):
+    example = str(ROOT / "examples" / "stations.csv")
+    first = toile("stations", "import", example)
+    assert first.exit_code == 0, first.output
+    assert ("12 rows read (utf-8, ';' separated): 12 new, 0 updated, 0 unchanged stations "
+            "in 2 communes; 0 repeated lines merged, 0 rejected.") in first.output
+    again = toile("stations", "import", example)
+    assert "0 new, 0 updated, 12 unchanged stations in 2 communes" in again.output
+
+    sloppy = tmp_path / "bureaux.csv"
+    sloppy.write_bytes("Code INSEE;Numéro;Libellé\r\n93066;0007;École Jules-Vallès\r\n"
+                       "99999;1;Nulle part\r\n93066;;Sans numéro\r\n".encode("cp1252"))
+    rejects = tmp_path / "rejects.csv"
+    result = toile("stations", "import", str(sloppy), "--rejects", str(rejects))
+    assert result.exit_code == 0, result.output
+    assert ("3 rows read (cp1252, ';' separated): 1 new, 0 updated, 0 unchanged stations in "
+            "1 commune; 0 repeated lines merged, 2 rejected.") in result.output
+    assert "line 3: unknown INSEE code '99999'" in result.output
+    assert rejects.read_text().splitlines() == [
+        "line,reason,value", "3,unknown INSEE code,99999", "4,no station number,"]
+    assert toile("audit").output.count("stations.import") == 3
+
+    async def check():
+        from storage.database import Database
+        from storage.stations import station_check, stations_of
+
+        db = Database(get_settings().database_url)
+        try:
+            return ([s.number for s in await stations_of(db, "93066")],
+                    await station_check(db, "69383", "0302"))
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(check()) == (["1", "2", "3", "4", "5", "6", "7"], True)
+
+
+def test_a_non_csv_station_list_fails_clearly_and_writes_nothing(toile, tmp_path):
+    picture = tmp_path / "bureaux.xlsx"
+    picture.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(300))
+    result = toile("stations", "import", str(picture))
+    assert result.exit_code == 1
+    assert "Import failed, nothing was written: not a CSV" in result.output
+    assert "stations.import" not in toile("audit").output
+    missing = toile("stations", "import", str(tmp_path / "nowhere.csv"))
+    assert missing.exit_code == 1 and "No such file" in missing.output

@@ -1,0 +1,232 @@
+"""Polling stations: each commune's official list, imported from a CSV, and the check made
+when someone names their station (a vote proxy is made for one polling station).
+
+A commune whose list was never imported accepts any station number: organizers import the
+lists they have, and nobody is turned away for a missing file. The import reads and checks
+the whole file before it writes, then writes in one transaction: a file that is not a
+polling-station CSV leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.audit import write_audit
+from storage.communes import commune_by_insee
+from storage.contacts import ImportFailed, Reject, _sniff_delimiter, normalise_header
+from storage.database import Database
+from storage.models import PollingStation
+
+station_t = PollingStation.__table__  # type: ignore[attr-defined]
+
+# Header names seen in official and hand-made lists, compared without accents or case.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "insee": ("code_insee", "insee", "code_commune", "code_commune_insee", "code_insee_commune"),
+    "number": ("numero", "numero_bureau", "bureau", "number", "station", "numero_de_bureau",
+               "numero_du_bureau", "code_bureau", "code_bv", "num_bureau", "station_number"),
+    "name": ("nom", "libelle", "name", "nom_bureau", "nom_du_bureau", "libelle_bureau",
+             "libelle_bv"),
+    "address": ("adresse", "address", "adresse_bureau", "adresse_du_bureau", "adresse_bv"),
+}
+_ALIAS_TO_FIELD = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+MAX_NUMBER = 8  # the column's width
+MAX_FIELD = 1000  # longer than any real name or address: the row is refused
+_LEADING_DIGITS = re.compile(r"(\d*)")
+# Digits and letters ("12", "12B", "A"), as the proxy forms accept them: anything else is
+# a slipped column or quote, not a number.
+_NUMBER = re.compile(r"[0-9A-Z]+")
+IN_CHUNK = 500  # INSEE codes per IN (...) list, well under both drivers' parameter limits
+
+
+@dataclass
+class StationReport:
+    rows: int = 0
+    new: int = 0
+    updated: int = 0  # known stations whose name or address changed
+    unchanged: int = 0
+    duplicates: int = 0  # lines repeating a station already read: merged into the first
+    communes: int = 0  # communes with at least one station in the file
+    rejects: list[Reject] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+def normalise_number(raw: str) -> str:
+    """A station number as stored: no spaces, upper case, no leading zeros when it is all
+    digits ("007" and "7" are one station; "A01" stays "A01"). May exceed MAX_NUMBER."""
+    number = "".join(raw.split()).upper()
+    if number.isascii() and number.isdigit():
+        number = number.lstrip("0") or "0"
+    return number
+
+
+def normalise_insee(raw: str) -> str:
+    """An INSEE code as written in the list: upper case (2a004), and the leading zero that
+    a spreadsheet drops from numbers given back (1001 → 01001)."""
+    code = raw.strip().upper()
+    if len(code) == 4 and code.isascii() and code.isdigit():
+        code = "0" + code
+    return code
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if b"\x00" in data[:8192]:
+        raise ImportFailed("not a CSV: the file holds binary data (a spreadsheet or an image?)")
+    # UTF-8 (with or without BOM) first; Windows-1252 is what Excel writes in France.
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding), encoding.removesuffix("-sig")
+        except UnicodeDecodeError:
+            continue
+    raise ImportFailed("the file is neither UTF-8 nor Windows-1252 text")
+
+
+def _map_header(header: list[str]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for index, name in enumerate(header):
+        field_name = _ALIAS_TO_FIELD.get(normalise_header(name))
+        if field_name and field_name not in mapping:
+            mapping[field_name] = index
+    for needed, what in (("insee", "INSEE code"), ("number", "station number")):
+        if needed not in mapping:
+            raise ImportFailed(
+                f"not a polling-station CSV: no {what} column in the header (expected one "
+                "of: " + ", ".join(HEADER_ALIASES[needed]) + ")")
+    return mapping
+
+
+Stations = dict[tuple[str, str], list[str]]  # (insee, number) -> [name, address]
+
+
+def _parse(text: str, report: StationReport) -> Stations:
+    source = io.StringIO(text, newline="")
+    first = source.readline()
+    if not first.strip():
+        raise ImportFailed("the file is empty or has no header line")
+    report.delimiter = _sniff_delimiter(first)
+    mapping = _map_header(next(csv.reader([first], delimiter=report.delimiter)))
+    stations: Stations = {}
+    reader = csv.reader(source, delimiter=report.delimiter)
+    consumed = 0  # lines the reader has read: a record's first line follows them
+    try:
+        for row in reader:
+            line, consumed = consumed + 2, reader.line_num  # + 1 for the header line
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line is not a row
+            report.rows += 1
+            _take(line, row, mapping, stations, report)
+    except csv.Error as exc:
+        raise ImportFailed(f"not a readable CSV: {exc}") from exc
+    return stations
+
+
+def _take(line: int, row: list[str], mapping: dict[str, int], stations: Stations,
+          report: StationReport) -> None:
+    def cell(name: str) -> str:
+        index = mapping.get(name)
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    insee, raw_number = normalise_insee(cell("insee")), cell("number")
+    name, address = cell("name"), cell("address")
+    number = normalise_number(raw_number)
+    reason = (
+        "no INSEE code" if not insee else
+        "unknown INSEE code" if commune_by_insee(insee) is None else
+        "no station number" if not number else
+        f"station number longer than {MAX_NUMBER} characters" if len(number) > MAX_NUMBER else
+        "not a station number" if not _NUMBER.fullmatch(number) else
+        "a field is too long" if max(len(name), len(address)) > MAX_FIELD else None)
+    if reason is not None:
+        value = insee if reason.endswith("INSEE code") else raw_number
+        report.rejects.append(Reject(line, reason, value[:40]))
+        return
+    known = stations.get((insee, number))
+    if known is None:
+        stations[(insee, number)] = [name, address]
+        return
+    # Official lists repeat a station on every address it serves: one station, the first
+    # name and address given.
+    report.duplicates += 1
+    known[0], known[1] = known[0] or name, known[1] or address
+
+
+async def import_stations(db: Database, file: BinaryIO, *,
+                          actor_id: int | None = None) -> StationReport:
+    """Add or update the polling stations listed in a CSV (bytes): INSEE code, number,
+    name, address. Stations already known and not in the file stay, and so do their name
+    and address where the file leaves them blank. Raises ImportFailed, writing nothing,
+    when the file is not a polling-station CSV."""
+    text, encoding = _decode(file.read())
+    report = StationReport(encoding=encoding)
+    stations = _parse(text, report)
+    communes = sorted({insee for insee, _ in stations})
+    report.communes = len(communes)
+    async with db.write() as session:
+        known: dict[tuple[str, str], tuple[str, str]] = {}
+        for start in range(0, len(communes), IN_CHUNK):
+            rows = await session.execute(
+                select(station_t.c.insee, station_t.c.number, station_t.c.name,
+                       station_t.c.address)
+                .where(station_t.c.insee.in_(communes[start:start + IN_CHUNK])))
+            known.update({(r.insee, r.number): (r.name, r.address) for r in rows})
+        changed = []
+        for (insee, number), (name, address) in stations.items():
+            before = known.get((insee, number))
+            if before is not None:
+                # A blank cell, or a list with numbers only, does not erase what is known.
+                name, address = name or before[0], address or before[1]
+                if before == (name, address):
+                    report.unchanged += 1
+                    continue
+                report.updated += 1
+            else:
+                report.new += 1
+            changed.append({"insee": insee, "number": number, "name": name, "address": address})
+        if changed:
+            # An upsert rather than insert-or-update from what was read: another import
+            # running at the same time cannot make this one fail on the primary key.
+            insert = (sqlite if db.is_sqlite else postgresql).insert(station_t)
+            await session.execute(insert.on_conflict_do_update(
+                index_elements=["insee", "number"],
+                set_={"name": insert.excluded.name, "address": insert.excluded.address}),
+                changed)
+        await write_audit(session, actor_id, "stations.import",
+                          f"rows={report.rows} new={report.new} updated={report.updated} "
+                          f"unchanged={report.unchanged} rejected={len(report.rejects)} "
+                          f"communes={report.communes}")
+    return report
+
+
+async def station_check(db: Database, insee: str, number: str) -> bool | None:
+    """Whether `number` is one of the commune's polling stations; None when no list was
+    imported for the commune (then any number is accepted)."""
+    insee, number = normalise_insee(insee), normalise_number(number)
+    query = select(
+        exists().where(station_t.c.insee == insee, station_t.c.number == number),
+        exists().where(station_t.c.insee == insee))
+    async with db.read() as session:
+        found, listed = (await session.execute(query)).one()
+    return bool(found) if listed else None
+
+
+async def stations_of(db: Database, insee: str) -> list[PollingStation]:
+    """The commune's polling stations, numbers in natural order (2 before 10)."""
+    async with db.read() as session:
+        stations = (await session.execute(
+            select(PollingStation).where(PollingStation.insee == normalise_insee(insee))
+        )).scalars().all()
+    return sorted(stations, key=_natural)
+
+
+def _natural(station: PollingStation) -> tuple[int, str]:
+    match = _LEADING_DIGITS.match(station.number)
+    digits = match.group(1) if match else ""
+    # Numbers without leading digits ("A01") come after the numbered ones.
+    return (int(digits) if digits else 10**MAX_NUMBER, station.number[len(digits):])
