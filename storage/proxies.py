@@ -22,6 +22,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx, read_time
 from storage.models import Campaign, ProxyKind
+from storage.stations import normalise_number
 
 PROPOSAL_HOURS = 24
 LIVE = ("proposed", "accepted", "confirmed", "registered")
@@ -60,10 +61,9 @@ def dates_of(campaign: Campaign, mask: int) -> list[str]:
 
 
 def normalise_station(number: str) -> str:
-    """"0012" and "12" are the same station; "12a" is "12A"."""
-    cleaned = re.sub(r"\s+", "", number).upper()
-    if cleaned.isdigit():
-        cleaned = cleaned.lstrip("0") or "0"
+    """As the imported lists store it ("0012" is 12, "12a" is 12A); refused if it cannot be
+    a station number."""
+    cleaned = normalise_number(number)
     if not STATION.fullmatch(cleaned):
         raise ProxyError("station")
     return cleaned
