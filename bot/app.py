@@ -22,9 +22,29 @@ from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.i18n import SUPPORTED, make_i18n
-from bot.jobs import expire_leases_tick, plan_web_messages_tick, proxy_tick
+from bot.jobs import (
+    broadcast_tick,
+    expire_leases_tick,
+    plan_web_messages_tick,
+    proxy_tick,
+    shift_reminders_tick,
+)
 from bot.middlewares import LanguageMiddleware, PersonMiddleware
-from handlers import access, calling, errors, forget, invite, me, proxy, start, web
+from handlers import (
+    access,
+    broadcast,
+    calling,
+    errors,
+    forget,
+    invite,
+    me,
+    proxy,
+    relay,
+    shifts,
+    start,
+    stats,
+    web,
+)
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -61,20 +81,23 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     # The phone bank first: most updates are its taps, and each router passed costs a little.
     dp.include_routers(calling.build_router(), start.build_router(), access.build_router(),
                        me.build_router(), forget.build_router(), invite.build_router(),
-                       proxy.build_router(), web.build_router(), start.build_fallback_router(),
-                       errors.build_router())
+                       proxy.build_router(), shifts.build_router(), broadcast.build_router(),
+                       stats.build_router(), relay.build_router(), web.build_router(),
+                       start.build_fallback_router(), errors.build_router())
     return dp
 
 
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
     renderers = {**invite.make_renderers(bot, dp["db"]),
-                 **proxy.make_renderers(bot, dp["db"], dp["campaigns"])}
+                 **proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
+                 **shifts.make_renderers(dp["db"], dp["campaigns"]),
+                 **broadcast.make_renderers(dp["db"], dp["campaigns"])}
     return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"], renderers,
                      rate=settings.send_rate)
 
 
-USER_COMMANDS = ("call", "invite", "proxy", "me", "help", "stop", "forget")
-ORGANIZER_COMMANDS = ("volunteers", "web", "proxies")
+USER_COMMANDS = ("call", "shifts", "invite", "proxy", "ask", "me", "help", "stop", "forget")
+ORGANIZER_COMMANDS = ("stats", "broadcast", "newshift", "volunteers", "web", "proxies")
 
 
 def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
@@ -84,6 +107,11 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
             "call": _("Your next contact to call"),
             "invite": _("Your link to bring three people"),
             "proxy": _("Vote proxies: give or carry a vote"),
+            "shifts": _("Phoning shifts: join one"),
+            "ask": _("Ask the organizers a question"),
+            "stats": _("Today's counts, with a chart"),
+            "broadcast": _("Send a message to an audience"),
+            "newshift": _("Open a phoning shift"),
             "proxies": _("Vote proxies: needs, offers, matches"),
             "me": _("Your calls, today and in total"),
             "help": _("What this bot can do"),
@@ -127,5 +155,10 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
     scheduler.add_job(proxy_tick, "interval", seconds=tick_seconds,
                       args=(dp["db"], dp["campaigns"]),
                       max_instances=1, coalesce=True, id="proxies")
+    scheduler.add_job(shift_reminders_tick, "interval", seconds=tick_seconds,
+                      args=(dp["db"],), max_instances=1, coalesce=True, id="shift_reminders")
+    # Broadcasts start on time and their progress message moves every few seconds.
+    scheduler.add_job(broadcast_tick, "interval", seconds=min(tick_seconds, 3.0),
+                      args=(bot, dp["db"]), max_instances=1, coalesce=True, id="broadcasts")
     return scheduler
 

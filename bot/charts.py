@@ -61,3 +61,29 @@ async def web_growth_png(stats: WebStats, title: str, generation_label: str,
                          total_label: str) -> bytes:
     """Joins per day, stacked by generation, with the running total of supporters."""
     return await asyncio.to_thread(_web_growth_png, stats, title, generation_label, total_label)
+
+
+def _calls_png(by_hour_room: dict[int, dict[str, int]], title: str) -> bytes:
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    axes = figure.add_subplot()
+    hours = list(range(min(by_hour_room, default=9), max(by_hour_room, default=20) + 1))
+    rooms = sorted({room for counts in by_hour_room.values() for room in counts})
+    bottom = [0] * len(hours)
+    labels = [f"{h:02d}h" for h in hours]
+    for index, room in enumerate(rooms):
+        counts = [by_hour_room.get(h, {}).get(room, 0) for h in hours]
+        axes.bar(labels, counts, bottom=bottom, label=room,
+                 color=GENERATION_COLOURS[index % len(GENERATION_COLOURS)])
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    axes.set_title(title)
+    if rooms:
+        axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+async def calls_per_hour_png(by_hour_room: dict[int, dict[str, int]], title: str) -> bytes:
+    """Today's calls per hour, stacked by room."""
+    return await asyncio.to_thread(_calls_png, by_hour_room, title)

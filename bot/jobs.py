@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from html import escape
 
 from aiogram import Bot
@@ -115,3 +116,47 @@ async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
             await enqueue(db, rows)
     except Exception:  # a tick must never kill the scheduler
         log.exception("proxy tick failed")
+
+
+async def broadcast_tick(bot: Bot, db: Database) -> None:
+    """Start broadcasts whose time has come; move their organizers' progress messages."""
+    from handlers.broadcast import update_progress
+    from storage.broadcasts import finish_if_done, sending, start_due
+
+    try:
+        await start_due(db)
+        for broadcast_id in await sending(db):
+            await finish_if_done(db, broadcast_id)
+            await update_progress(bot, db, broadcast_id)
+    except Exception:  # a tick must never kill the scheduler
+        log.exception("broadcast tick failed")
+
+
+async def shift_reminders_tick(db: Database) -> None:
+    """The day before a shift (from 11:00): "Still coming?"; 30 minutes before: the address."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from storage.outbox import enqueue
+    from storage.shifts import shifts_between, signed_up
+
+    try:
+        now = clock.utcnow()
+        rows = []
+        for shift in await shifts_between(db, now, now + timedelta(minutes=30)):
+            rows += [(f"shift-soon:{shift.id}:{uid}", "shift_soon", uid, {"shift": shift.id},
+                      False) for uid in await signed_up(db, shift.id or 0)]
+        local = now.astimezone(ZoneInfo("Europe/Paris"))
+        if local.hour >= 11:
+            tomorrow = local.date() + timedelta(days=1)
+            start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=local.tzinfo)
+            for shift in await shifts_between(db, start.astimezone(ZoneInfo("UTC")),
+                                              (start + timedelta(days=1)).astimezone(
+                                                  ZoneInfo("UTC"))):
+                rows += [(f"shift-eve:{shift.id}:{uid}", "shift_still_coming", uid,
+                          {"shift": shift.id}, False) for uid in await signed_up(db,
+                                                                                  shift.id or 0)]
+        if rows:
+            await enqueue(db, rows)
+    except Exception:  # a tick must never kill the scheduler
+        log.exception("shift reminders tick failed")

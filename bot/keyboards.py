@@ -134,5 +134,7 @@ def decision_keyboard(user_id: int, resume: bool = False) -> InlineKeyboardMarku
 def main_menu(can_call: bool) -> ReplyKeyboardMarkup:
     first = [KeyboardButton(text=_("📞 Next call"))] if can_call else []
     keyboard = [[*first, KeyboardButton(text=_("👤 My calls"))],
-                [KeyboardButton(text=_("🕸 Invite 3 people")), KeyboardButton(text=_("❓ Help"))]]
+                [KeyboardButton(text=_("🕸 Invite 3 people")),
+                 KeyboardButton(text=_("🙋 Ask the organizers"))],
+                [KeyboardButton(text=_("❓ Help"))]]
     return ReplyKeyboardMarkup(keyboard=keyboard, resize_keyboard=True, is_persistent=True)

@@ -48,6 +48,8 @@ async def help_command(message: Message, is_organizer: bool) -> None:
         "/me: your calls, today and in total\n"
         "/invite: your link to bring three people\n"
         "/proxy: give your vote to someone, or carry someone's vote\n"
+        "/shifts: phoning shifts to join\n"
+        "/ask: a question for the organizers\n"
         "/stop: no more campaign messages\n"
         "/forget: erase your data\n"
         "/help: this message")
@@ -56,7 +58,10 @@ async def help_command(message: Message, is_organizer: bool) -> None:
             "<b>Organizers</b>\n"
             "/volunteers: requests waiting for approval, paused volunteers\n"
             "/web: the spider's web, in numbers and in a picture\n"
-            "/proxies: vote proxies, and those to follow up by phone")
+            "/proxies: vote proxies, and those to follow up by phone\n"
+            "/stats: today's counts, with a chart\n"
+            "/broadcast: a message to an audience, now or later\n"
+            "/newshift: open a phoning shift")
     await message.answer(text)
 
 

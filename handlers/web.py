@@ -15,7 +15,7 @@ from storage.database import Database
 from storage.web import WebStats, web_stats
 
 
-def _number(n: int) -> str:
+def number(n: int) -> str:
     # A narrow no-break space groups thousands: French typography, and it reads in English.
     return f"{n:,}".replace(",", "\u202f")
 
@@ -24,16 +24,16 @@ def summary(stats: WebStats) -> str:
     lines = [
         _("🕸 <b>The spider's web</b>"),
         _("Supporters: {total} ({today} today)").format(
-            total=_number(stats.supporters), today=_number(stats.today)),
+            total=number(stats.supporters), today=number(stats.today)),
         _("Came through a link: {n}; recruits per supporter: {r:.2f}").format(
-            n=_number(stats.recruited), r=stats.branching),
-        _("Brought their three: {n}").format(n=_number(stats.reached_goal)),
+            n=number(stats.recruited), r=stats.branching),
+        _("Brought their three: {n}").format(n=number(stats.reached_goal)),
         _("Generations: {n}").format(n=stats.depth),
     ]
     growth = list(stats.by_day.items())[-7:]
     if growth:
         lines.append(_("Joins per day: {days}").format(days=", ".join(
-            f"{day:%d/%m} {_number(n)}" for day, n in growth)))
+            f"{day:%d/%m} {number(n)}" for day, n in growth)))
     if stats.top:
         lines.append(_("Top recruiters: {people}").format(people=", ".join(
             f"{escape(name)} ({n})" for name, n in stats.top)))

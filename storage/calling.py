@@ -273,3 +273,10 @@ async def held_card(db: Database, rules: QueueRules, volunteer_id: int, contact_
     async with db.fast_read() as tx:
         row = await tx.one(HELD_CARD, contact_id, volunteer_id, lease_seq, rules.campaign_id)
     return _card(row, already_held=True) if row is not None else None
+
+
+async def current_card(db: Database, rules: QueueRules, volunteer_id: int) -> Card | None:
+    """The card a volunteer holds right now, if any (without claiming one)."""
+    async with db.fast_read() as tx:
+        row = await tx.one(HELD, volunteer_id, rules.campaign_id, clock.utcnow())
+    return _card(row, already_held=True) if row is not None else None

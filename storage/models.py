@@ -242,11 +242,14 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_claimed", "claimed_at",
               sqlite_where=text("status = 'claimed'"),
               postgresql_where=text("status = 'claimed'")),
+        Index("ix_outbox_batch", "batch", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=128, unique=True)  # "nudge:<user>:<n>": planning twice adds nothing
     kind: str = Field(max_length=32)
+    # Rows sent together ("broadcast:12"): counted for progress, cancelled together.
+    batch: str | None = Field(default=None, max_length=32)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     quiet_hours: bool = True  # held back outside the campaign's messaging hours
@@ -367,3 +370,65 @@ class ProxySlot(SQLModel, table=True):
     round_date: str = Field(primary_key=True, max_length=10)
     slot: int = Field(primary_key=True)
     match_id: int = Field(foreign_key="proxy_match.id", index=True)
+
+
+class Shift(SQLModel, table=True):
+    """A phoning shift in a room (or remote), with its places."""
+
+    __table_args__ = (Index("ix_shift_start", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(max_length=60)  # "Saint-Denis", "Lyon", "Marseille", "remote"
+    address: str = ""
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    note: str = ""
+    cancelled: bool = False
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ShiftSignup(SQLModel, table=True):
+    __tablename__ = "shift_signup"
+    __table_args__ = (Index("ix_signup_user", "user_id"),)
+
+    shift_id: int = Field(primary_key=True, foreign_key="shift.id")
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    status: str = Field(default="joined", max_length=10)  # joined | left | attended | no_show
+    still_coming: bool | None = None  # the answer to the day-before reminder
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+class Broadcast(SQLModel, table=True):
+    """An organizer's message to an audience, now or at a set time; its rows go through the
+    outbox under the batch "broadcast:<id>"."""
+
+    __table_args__ = (Index("ix_broadcast_due", "status", "scheduled_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str  # Telegram HTML, as the organizer wrote it
+    audience: str = Field(max_length=16)  # everyone | volunteers | room | shift | under3
+    audience_value: str | None = Field(default=None, max_length=60)  # the room, the shift id
+    shift_id: int | None = Field(default=None, foreign_key="shift.id")  # a Join button
+    status: str = Field(default="scheduled", max_length=10)  # scheduled|sending|done|cancelled
+    scheduled_at: datetime
+    total: int = 0
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    progress_chat_id: int | None = Field(default=None,
+                                         sa_column=Column(BigInteger, nullable=True))
+    progress_message_id: int | None = Field(default=None,
+                                            sa_column=Column(BigInteger, nullable=True))
+
+
+class Relay(SQLModel, table=True):
+    """A volunteer's question as relayed to organizers: a reply to that message goes back."""
+
+    __table_args__ = (Index("ix_relay_message", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

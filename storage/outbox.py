@@ -35,17 +35,18 @@ class Delivery:
 
 ENQUEUE = SQL.of(
     "INSERT INTO outbox (key, kind, chat_id, params, quiet_hours, status, due_at, attempts, "
-    "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?) ON CONFLICT (key) DO NOTHING")
+    "created_at, batch) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING")
 
 
 async def enqueue(db: Database, rows: list[tuple[str, str, int, dict[str, Any], bool]],
-                  due_at: datetime | None = None) -> None:
+                  due_at: datetime | None = None, batch: str | None = None) -> None:
     """(key, kind, chat_id, params, quiet_hours) rows; a key already queued is left alone."""
     now = clock.utcnow()
     async with db.fast_write(long=len(rows) > 100) as tx:
         await tx.many(ENQUEUE, [
             (key, kind, chat_id, json.dumps(params), quiet, tx.value(due_at or now),
-             tx.value(now)) for key, kind, chat_id, params, quiet in rows])
+             tx.value(now), batch) for key, kind, chat_id, params, quiet in rows])
 
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from storage import clock
 from storage.campaigns import local_day_start
 from storage.database import Database
+from storage.driver import SQL
 from storage.models import RELEASE_OUTCOMES, Call, Campaign
 
 call_t = Call.__table__  # type: ignore[attr-defined]
@@ -55,3 +56,84 @@ async def volunteer_counts(db: Database, campaign: Campaign, volunteer_id: int,
         campaign_morning = (await session.execute(
             campaign_calls.where(call_t.c.created_at < noon))).scalar_one()
     return VolunteerCounts(today, total, campaign_today, campaign_morning)
+
+
+@dataclass(frozen=True)
+class OrganizerStats:
+    today: int
+    morning: int
+    afternoon: int
+    by_outcome: dict[str, int]
+    by_room: dict[str, int]
+    by_hour_room: dict[int, dict[str, int]]  # local hour -> room -> calls
+    queue_left: int
+    active_volunteers: int
+    proxies_matched: int
+    new_supporters: int
+
+
+# A call's room: the shift its volunteer was signed up to when it was made, else remote.
+_CALLS_BY_HOUR_ROOM = SQL(
+    "SELECT coalesce((SELECT sh.room FROM shift_signup s JOIN shift sh ON sh.id = s.shift_id "
+    "WHERE s.user_id = c.volunteer_id AND s.status IN ('joined', 'attended') "
+    "AND c.created_at >= sh.starts_at AND c.created_at < sh.ends_at LIMIT 1), ''), "
+    "substr(c.created_at, 1, 13), c.outcome, count(*) FROM call c "
+    "WHERE c.campaign_id = ? AND c.created_at >= ? AND c.outcome NOT IN ('skipped', 'abandoned') "
+    "GROUP BY 1, 2, 3",
+    "SELECT coalesce((SELECT sh.room FROM shift_signup s JOIN shift sh ON sh.id = s.shift_id "
+    "WHERE s.user_id = c.volunteer_id AND s.status IN ('joined', 'attended') "
+    "AND c.created_at >= sh.starts_at AND c.created_at < sh.ends_at LIMIT 1), ''), "
+    "date_trunc('hour', c.created_at), c.outcome, count(*) FROM call c "
+    "WHERE c.campaign_id = $1 AND c.created_at >= $2 "
+    "AND c.outcome NOT IN ('skipped', 'abandoned') GROUP BY 1, 2, 3")
+_QUEUE_LEFT = SQL.of("SELECT count(*) FROM contact WHERE campaign_id = ? AND status = 'open'")
+_ACTIVE = SQL.of(
+    "SELECT count(*) FROM (SELECT held_by AS v FROM contact WHERE held_by IS NOT NULL "
+    "UNION SELECT volunteer_id FROM call WHERE campaign_id = ? AND created_at >= ?) a")
+_PROXIES = SQL.of("SELECT count(*) FROM proxy_match WHERE status IN "
+                  "('accepted', 'confirmed', 'registered')")
+_NEW = SQL.of("SELECT count(*) FROM users WHERE created_at >= ? AND id > 0")
+
+
+async def organizer_stats(db: Database, campaign: Campaign,
+                          now: datetime | None = None) -> OrganizerStats:
+    """What /stats shows: the day's calls by half-day, outcome, room and hour, and the
+    campaign's pulse (queue, active volunteers, proxies, new supporters)."""
+    from zoneinfo import ZoneInfo
+
+    from storage.driver import read_time
+
+    now = now or clock.utcnow()
+    day = local_day_start(campaign, now)
+    noon = (now.astimezone(ZoneInfo(campaign.timezone)).replace(
+        hour=13, minute=0, second=0, microsecond=0)).astimezone(ZoneInfo("UTC"))
+    tz = ZoneInfo(campaign.timezone)
+    async with db.fast_read() as tx:
+        rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign.id, day)
+        queue = await tx.one(_QUEUE_LEFT, campaign.id)
+        active = await tx.one(_ACTIVE, campaign.id, now - timedelta(minutes=15))
+        proxies = await tx.one(_PROXIES)
+        new = await tx.one(_NEW, day)
+    by_outcome: dict[str, int] = {}
+    by_room: dict[str, int] = {}
+    by_hour: dict[int, dict[str, int]] = {}
+    morning = afternoon = 0
+    for room, hour, outcome, count in rows:
+        moment = read_time(hour + ":00:00" if isinstance(hour, str) else hour)
+        assert moment is not None
+        room = str(room) or "remote"
+        n = int(count)
+        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + n
+        by_room[room] = by_room.get(room, 0) + n
+        local_hour = moment.astimezone(tz).hour
+        by_hour.setdefault(local_hour, {})[room] = by_hour.get(local_hour, {}).get(room, 0) + n
+        if moment < noon:
+            morning += n
+        else:
+            afternoon += n
+    return OrganizerStats(
+        today=morning + afternoon, morning=morning, afternoon=afternoon,
+        by_outcome=by_outcome, by_room=by_room, by_hour_room=dict(sorted(by_hour.items())),
+        queue_left=int(queue[0]) if queue else 0, active_volunteers=int(active[0]) if active
+        else 0, proxies_matched=int(proxies[0]) if proxies else 0,
+        new_supporters=int(new[0]) if new else 0)

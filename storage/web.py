@@ -288,7 +288,7 @@ async def plan_nudges(db: Database, campaign: Campaign, now: datetime | None = N
                 return planned
             stamp = tx.value(now)
             await tx.many(ENQUEUE, [
-                (f"nudge:{uid}:{sent + 1}", "nudge", uid, "{}", True, stamp, stamp)
+                (f"nudge:{uid}:{sent + 1}", "nudge", uid, "{}", True, stamp, stamp, None)
                 for uid, sent in due])
             await tx.many(_COUNT_NUDGE, [(sent + 1, stamp, uid, sent) for uid, sent in due])
         planned += len(due)
@@ -321,5 +321,5 @@ async def plan_pledge_reminders(db: Database, campaign: Campaign,
         stamp = tx.value(now)
         await tx.many(ENQUEUE, [
             (f"pledge:{uid}:{election_round['date']}", "pledge_reminder", uid, params, True,
-             stamp, stamp) for (uid,) in pledgers])
+             stamp, stamp, None) for (uid,) in pledgers])
     return len(pledgers)

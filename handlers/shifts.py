@@ -1,0 +1,362 @@
+"""/shifts for volunteers (join, leave), /newshift and the roster for organizers, and the
+shift reminders the deliverer sends."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.campaign_cache import CampaignCache
+from bot.notify import acknowledge
+from storage.database import Database
+from storage.models import Campaign, Shift, User
+from storage.outbox import Delivery
+from storage.shifts import (
+    ShiftError,
+    ShiftView,
+    add_shift,
+    answer_still_coming,
+    coming_shifts,
+    join_shift,
+    leave_shift,
+    mark_attendance,
+    roster,
+    shift_view,
+)
+
+DATA = "newshift"
+
+
+class ShiftCB(CallbackData, prefix="sh"):
+    action: str  # join | leave | yes | no | roster
+    shift: int
+
+
+class AttendanceCB(CallbackData, prefix="att"):
+    shift: int
+    user: int
+    came: bool
+
+
+class NewShiftCB(CallbackData, prefix="nsh"):
+    action: str  # confirm | cancel
+
+
+class NewShift(StatesGroup):
+    room = State()
+    address = State()
+    start = State()
+    end = State()
+    capacity = State()
+    note = State()
+    confirm = State()
+
+
+def _error(reason: str) -> str:
+    return {
+        "past": _("That time has already passed."),
+        "order": _("The end must come after the start, on the same day or night."),
+        "capacity": _("The number of places is a whole number from 1 to 1000."),
+        "text": _("That is too long (300 characters at most)."),
+        "full": _("Sorry, this shift is full."),
+        "missing": _("This shift no longer exists."),
+        "when": _("Please write a date and time such as 18/06 14:00."),
+    }[reason]
+
+
+def _local(campaign: Campaign | None, moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(campaign.timezone if campaign else "Europe/Paris"))
+
+
+def describe(view: ShiftView, campaign: Campaign | None) -> str:
+    shift = view.shift
+    start, end = _local(campaign, shift.starts_at), _local(campaign, shift.ends_at)
+    room = _("remote") if shift.room.lower() in ("remote", "à distance") else escape(shift.room)
+    places = (_("full") if view.left == 0 else _("{n} places left").format(n=view.left))
+    text = f"<b>{room}</b> · {start:%d/%m %H:%M}–{end:%H:%M} · {places}"
+    if shift.address:
+        text += "\n" + escape(shift.address)
+    if shift.note:
+        text += "\n<i>" + escape(shift.note) + "</i>"
+    return text
+
+
+def join_keyboard(view: ShiftView, joined: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if joined:
+        builder.button(text=_("Leave"), callback_data=ShiftCB(action="leave",
+                                                              shift=view.shift.id or 0))
+    elif view.left > 0:
+        builder.button(text=_("✋ Join"), callback_data=ShiftCB(action="join",
+                                                               shift=view.shift.id or 0))
+    return builder.as_markup()
+
+
+async def shifts_command(message: Message, db: Database, campaigns: CampaignCache,
+                         user: User, is_organizer: bool) -> None:
+    views = await coming_shifts(db)
+    campaign = await campaigns.get()
+    if not views:
+        await message.answer(_("No shift is planned yet."))
+        return
+    await message.answer(_("📅 <b>Coming shifts</b>"))
+    mine = {shift_id for shift_id, *_rest in await _my_shifts(db, user.id)}
+    for view in views:
+        markup = join_keyboard(view, view.shift.id in mine)
+        if is_organizer:
+            markup.inline_keyboard.append([InlineKeyboardButton(
+                text=_("Roster"), callback_data=ShiftCB(action="roster",
+                                                        shift=view.shift.id or 0).pack())])
+        await message.answer(describe(view, campaign), reply_markup=markup)
+
+
+async def _my_shifts(db: Database, user_id: int) -> list[tuple[int]]:
+    from storage.driver import SQL
+
+    async with db.fast_read() as tx:
+        return [(int(r[0]),) for r in await tx.all(SQL.of(
+            "SELECT shift_id FROM shift_signup WHERE user_id = ? AND status = 'joined'"),
+            user_id)]
+
+
+async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Database,
+                        campaigns: CampaignCache, user: User, is_organizer: bool) -> None:
+    campaign = await campaigns.get()
+    action, shift_id = callback_data.action, callback_data.shift
+    if action == "roster":
+        if not is_organizer:
+            await acknowledge(query, _("Only organizers can do that."), show_alert=True)
+            return
+        await acknowledge(query)
+        await _send_roster(query, db, shift_id)
+        return
+    try:
+        if action == "join":
+            changed = await join_shift(db, shift_id, user.id)
+            note = _("✅ See you there!") if changed else _("You are already in.")
+        elif action == "leave":
+            changed = await leave_shift(db, shift_id, user.id)
+            note = _("Your place is freed. Thank you for saying so.")
+        else:
+            coming = action == "yes"
+            changed = await answer_still_coming(db, shift_id, user.id, coming)
+            note = (_("👍 Great, see you there!") if coming else
+                    _("Thank you for telling us: your place is freed.")) if changed else (
+                _("Already noted."))
+    except ShiftError as exc:
+        await acknowledge(query, _error(exc.reason), show_alert=True)
+        return
+    await acknowledge(query, note)
+    view = await shift_view(db, shift_id)
+    if view is not None and isinstance(query.message, Message) and action in ("join",
+                                                                              "leave"):
+        joined = action == "join"
+        await query.message.edit_text(describe(view, campaign),
+                                      reply_markup=join_keyboard(view, joined))
+    elif isinstance(query.message, Message) and changed:
+        await query.message.edit_text(query.message.html_text + "\n\n" + note)
+
+
+async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> None:
+    people = await roster(db, shift_id)
+    if not isinstance(query.message, Message):
+        return
+    if not people:
+        await query.message.answer(_("Nobody has joined this shift yet."))
+        return
+    builder = InlineKeyboardBuilder()
+    lines = [_("Roster:")]
+    marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
+    for user_id, name, status in people:
+        lines.append(f"{marks.get(status, '·')} {escape(name)}")
+        builder.button(text=f"✅ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
+                                                                    came=True))
+        builder.button(text=f"❌ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
+                                                                    came=False))
+    builder.adjust(2)
+    await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
+
+
+async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Database,
+                     user: User, is_organizer: bool) -> None:
+    if not is_organizer:
+        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
+        return
+    await mark_attendance(db, callback_data.shift, callback_data.user, callback_data.came,
+                          actor_id=user.id)
+    await acknowledge(query, _("Noted."))
+    people = await roster(db, callback_data.shift)
+    marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
+    if isinstance(query.message, Message):
+        await query.message.edit_text("\n".join(
+            [_("Roster:")] + [f"{marks.get(s, '·')} {escape(n)}" for _u, n, s in people]),
+            reply_markup=query.message.reply_markup)
+
+
+# ---- /newshift -------------------------------------------------------------------------------
+
+async def newshift(message: Message, state: FSMContext, is_organizer: bool) -> None:
+    if not is_organizer:
+        await message.answer(_("Only organizers can do that."))
+        return
+    await state.update_data({DATA: {}})
+    await state.set_state(NewShift.room)
+    await message.answer(_("New shift. Which room? (Saint-Denis, Lyon, Marseille... or "
+                           "\"remote\")"))
+
+
+def parse_when(text: str, campaign: Campaign | None, base: datetime | None = None) -> datetime:
+    """"18/06 14:00", "18/06/2026 14h", or "14:00" (the day of `base`)."""
+    import re
+
+    tz = ZoneInfo(campaign.timezone if campaign else "Europe/Paris")
+    match = re.fullmatch(r"\s*(?:(\d{1,2})/(\d{1,2})(?:/(\d{4}))?\s+)?(\d{1,2})[:hH](\d{2})?\s*",
+                         text)
+    if match is None:
+        raise ShiftError("when")
+    day, month, year, hour, minute = match.groups()
+    ref = (base or datetime.now(tz)).astimezone(tz)
+    try:
+        local = datetime.combine(
+            ref.date().replace(year=int(year or ref.year), month=int(month or ref.month),
+                               day=int(day or ref.day)),
+            time(int(hour), int(minute or 0)), tzinfo=tz)
+    except ValueError as exc:
+        raise ShiftError("when") from exc
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+async def newshift_step(message: Message, state: FSMContext, campaigns: CampaignCache) -> None:
+    step = await state.get_state()
+    data = (await state.get_data()).get(DATA, {})
+    text = (message.text or "").strip()
+    campaign = await campaigns.get()
+    if len(text) > 300:
+        await message.answer(_error("text"))
+        return
+    try:
+        if step == NewShift.room.state:
+            data["room"] = text
+            nxt, ask = NewShift.address, _("Address? (\"-\" for none)")
+        elif step == NewShift.address.state:
+            data["address"] = "" if text == "-" else text
+            nxt, ask = NewShift.start, _("Starts when? (such as 18/06 14:00)")
+        elif step == NewShift.start.state:
+            data["start"] = parse_when(text, campaign).isoformat()
+            nxt, ask = NewShift.end, _("Ends when? (such as 17:00)")
+        elif step == NewShift.end.state:
+            data["end"] = parse_when(text, campaign,
+                                     datetime.fromisoformat(data["start"])).isoformat()
+            nxt, ask = NewShift.capacity, _("How many places?")
+        elif step == NewShift.capacity.state:
+            if not text.isdigit() or not 1 <= int(text) <= 1000:
+                raise ShiftError("capacity")
+            data["capacity"] = int(text)
+            nxt, ask = NewShift.note, _("A note for volunteers? (\"-\" for none)")
+        else:
+            data["note"] = "" if text == "-" else text
+            nxt, ask = NewShift.confirm, ""
+    except ShiftError as exc:
+        await message.answer(_error(exc.reason))
+        return
+    await state.update_data({DATA: data})
+    await state.set_state(nxt)
+    if nxt != NewShift.confirm:
+        await message.answer(ask)
+        return
+    preview = ShiftView(Shift(room=data["room"], address=data["address"],
+                              starts_at=datetime.fromisoformat(data["start"]),
+                              ends_at=datetime.fromisoformat(data["end"]),
+                              capacity=data["capacity"], note=data["note"]), 0)
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Open this shift"), callback_data=NewShiftCB(action="confirm"))
+    builder.button(text=_("Cancel"), callback_data=NewShiftCB(action="cancel"))
+    await message.answer(describe(preview, campaign), reply_markup=builder.as_markup())
+
+
+async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: FSMContext,
+                        db: Database, campaigns: CampaignCache, user: User,
+                        is_organizer: bool) -> None:
+    data = (await state.get_data()).get(DATA, {})
+    await state.set_state(None)
+    await state.update_data({DATA: {}})
+    if not is_organizer:
+        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
+        return
+    if callback_data.action != "confirm" or "capacity" not in data:
+        await acknowledge(query)
+        if isinstance(query.message, Message):
+            await query.message.edit_text(_("All right, no shift was opened."))
+        return
+    try:
+        shift = await add_shift(db, room=data["room"], address=data["address"],
+                                starts_at=datetime.fromisoformat(data["start"]),
+                                ends_at=datetime.fromisoformat(data["end"]),
+                                capacity=data["capacity"], note=data["note"], actor_id=user.id)
+    except ShiftError as exc:
+        await acknowledge(query, _error(exc.reason), show_alert=True)
+        return
+    await acknowledge(query, _("Shift opened."))
+    view = await shift_view(db, shift.id or 0)
+    if isinstance(query.message, Message) and view is not None:
+        await query.message.edit_text(
+            _("✅ Shift opened:") + "\n" + describe(view, await campaigns.get()))
+
+
+# ---- what the deliverer sends ------------------------------------------------------------------
+
+def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
+    async def still_coming(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        if view is None or view.shift.cancelled:
+            return None
+        if user.id not in await _joined(db, view.shift.id or 0):
+            return None
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("Yes, I'm coming"), callback_data=ShiftCB(
+            action="yes", shift=view.shift.id or 0))
+        builder.button(text=_("No, free my place"), callback_data=ShiftCB(
+            action="no", shift=view.shift.id or 0))
+        return (_("📅 Tomorrow's shift: still coming?") + "\n" +
+                describe(view, await campaigns.get()), {"reply_markup": builder.as_markup()})
+
+    async def soon(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        if view is None or view.shift.cancelled or user.id not in await _joined(
+                db, view.shift.id or 0):
+            return None
+        return (_("⏰ Your shift starts in 30 minutes:") + "\n" +
+                describe(view, await campaigns.get()), {})
+
+    return {"shift_still_coming": still_coming, "shift_soon": soon}
+
+
+async def _joined(db: Database, shift_id: int) -> set[int]:
+    from storage.shifts import signed_up
+
+    return set(await signed_up(db, shift_id))
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="shifts")
+    router.message.register(shifts_command, Command("shifts"))
+    router.message.register(newshift, Command("newshift"))
+    router.message.register(newshift_step, StateFilter(
+        NewShift.room, NewShift.address, NewShift.start, NewShift.end, NewShift.capacity,
+        NewShift.note), F.text, ~F.text.startswith("/"))
+    router.callback_query.register(shift_pressed, ShiftCB.filter())
+    router.callback_query.register(attendance, AttendanceCB.filter())
+    router.callback_query.register(newshift_done, NewShiftCB.filter())
+    return router

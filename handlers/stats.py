@@ -1,0 +1,61 @@
+"""/stats: the day's counts for the wall, with a chart of calls per hour by room."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.campaign_cache import CampaignCache
+from bot.charts import calls_per_hour_png
+from bot.keyboards import outcome_label
+from handlers.web import number
+from storage.database import Database
+from storage.models import Outcome
+from storage.stats import organizer_stats
+
+
+async def stats_command(message: Message, db: Database, campaigns: CampaignCache,
+                        is_organizer: bool) -> None:
+    if not is_organizer:
+        await message.answer(_("Only organizers can do that."))
+        return
+    campaign = await campaigns.get()
+    if campaign is None:
+        await message.answer(_("No campaign is loaded yet."))
+        return
+    stats = await organizer_stats(db, campaign)
+    lines = [
+        _("📊 <b>Today</b>: {today} calls ({morning} this morning, {afternoon} this "
+          "afternoon)").format(today=number(stats.today), morning=number(stats.morning),
+                               afternoon=number(stats.afternoon)),
+        _("Contacts left in the queue: {n}").format(n=number(stats.queue_left)),
+        _("Volunteers active now: {n}").format(n=stats.active_volunteers),
+        _("Proxies matched: {n} · new supporters today: {m}").format(
+            n=stats.proxies_matched, m=stats.new_supporters),
+    ]
+    if stats.by_room:
+        lines.append(_("By room: {rooms}").format(rooms=", ".join(
+            f"{escape(room if room != 'remote' else _('remote'))} {number(n)}"
+            for room, n in sorted(stats.by_room.items(), key=lambda kv: -kv[1]))))
+    if stats.by_outcome:
+        lines.append(_("By outcome: {outcomes}").format(outcomes=", ".join(
+            f"{outcome_label(Outcome(o))} {number(n)}"
+            for o, n in sorted(stats.by_outcome.items(), key=lambda kv: -kv[1]))))
+    await message.answer("\n".join(lines))
+    if stats.by_hour_room:
+        png = await calls_per_hour_png(
+            {h: {(r if r != "remote" else _("remote")): n for r, n in rooms.items()}
+             for h, rooms in stats.by_hour_room.items()}, _("Calls per hour today, by room"))
+        await message.answer_photo(BufferedInputFile(png, filename="stats.png"),
+                                   caption=_("Calls per hour today, by room"))
+
+
+def build_router() -> Router:
+    """A fresh router: aiogram attaches a router to one dispatcher only."""
+    router = Router(name="stats")
+    router.message.register(stats_command, Command("stats"))
+    return router

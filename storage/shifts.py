@@ -1,0 +1,185 @@
+"""Phoning shifts: organizers open them, volunteers join and leave, places are counted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from storage import clock
+from storage.audit import write_audit
+from storage.database import Database
+from storage.driver import SQL, read_time
+from storage.models import Shift, ShiftSignup
+
+MAX_TEXT = 300
+
+
+class ShiftError(ValueError):
+    """"past", "order", "capacity", "text", "full", "missing": the rule a shift breaks."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ShiftView:
+    shift: Shift
+    taken: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.shift.capacity - self.taken)
+
+
+async def add_shift(db: Database, *, room: str, address: str, starts_at: datetime,
+                    ends_at: datetime, capacity: int, note: str = "",
+                    actor_id: int | None = None) -> Shift:
+    now = clock.utcnow()
+    if starts_at <= now:
+        raise ShiftError("past")
+    if ends_at <= starts_at or ends_at - starts_at > timedelta(hours=16):
+        raise ShiftError("order")
+    if not 1 <= capacity <= 1000:
+        raise ShiftError("capacity")
+    room, address, note = room.strip(), address.strip(), note.strip()
+    if not room or any(len(t) > MAX_TEXT for t in (room, address, note)):
+        raise ShiftError("text")
+    async with db.write() as session:
+        shift = Shift(room=room[:60], address=address, starts_at=starts_at, ends_at=ends_at,
+                      capacity=capacity, note=note, created_by=actor_id)
+        session.add(shift)
+        await session.flush()
+        await write_audit(session, actor_id, "shifts.add",
+                          f"shift={shift.id} room={room} start={starts_at.isoformat()}")
+        return shift
+
+
+_TAKEN = SQL.of("SELECT count(*) FROM shift_signup WHERE shift_id = ? "
+                "AND status IN ('joined', 'attended')")
+
+
+async def coming_shifts(db: Database, now: datetime | None = None,
+                        limit: int = 10) -> list[ShiftView]:
+    now = now or clock.utcnow()
+    async with db.read() as session:
+        taken = (select(func.count()).where(ShiftSignup.shift_id == Shift.id,
+                                            ShiftSignup.status.in_(["joined", "attended"]))
+                 .correlate(Shift).scalar_subquery())
+        rows = (await session.execute(
+            select(Shift, taken).where(Shift.ends_at > now, Shift.cancelled.is_(False))
+            .order_by(Shift.starts_at).limit(limit))).all()
+    return [ShiftView(shift, int(n)) for shift, n in rows]
+
+
+async def shift_view(db: Database, shift_id: int) -> ShiftView | None:
+    async with db.read() as session:
+        shift = await session.get(Shift, shift_id)
+    if shift is None:
+        return None
+    async with db.fast_read() as tx:
+        row = await tx.one(_TAKEN, shift_id)
+    return ShiftView(shift, int(row[0]) if row else 0)
+
+
+# On PostgreSQL the shift row's lock makes concurrent joins count one after the other.
+_LOCK_SHIFT = SQL("SELECT capacity, ends_at, cancelled FROM shift WHERE id = ?",
+                  "SELECT capacity, ends_at, cancelled FROM shift WHERE id = $1 FOR UPDATE")
+
+
+async def join_shift(db: Database, shift_id: int, user_id: int) -> bool:
+    """Take a place. False if already in; ShiftError("full") when no place is left, and
+    "past"/"missing" for a shift over or gone. Two last-place joins at once: one wins (the
+    count is taken under the writer lock on SQLite, under a lock on the shift row on
+    PostgreSQL)."""
+    async with db.fast_write() as tx:
+        shift = await tx.one(_LOCK_SHIFT, shift_id)
+        if shift is None or shift[2]:
+            raise ShiftError("missing")
+        if read_time(shift[1]) <= clock.utcnow():  # type: ignore[operator]
+            raise ShiftError("past")
+        mine = await tx.one(SQL.of("SELECT status FROM shift_signup WHERE shift_id = ? "
+                                   "AND user_id = ?"), shift_id, user_id)
+        if mine is not None and mine[0] in ("joined", "attended"):
+            return False
+        taken = await tx.one(_TAKEN, shift_id)
+        if taken and int(taken[0]) >= int(shift[0]):
+            raise ShiftError("full")
+        if mine is None:
+            await tx.run(SQL.of("INSERT INTO shift_signup (shift_id, user_id, status, joined_at) "
+                                "VALUES (?, ?, 'joined', ?)"), shift_id, user_id,
+                         clock.utcnow())
+        else:
+            await tx.run(SQL.of("UPDATE shift_signup SET status = 'joined', still_coming = NULL "
+                                "WHERE shift_id = ? AND user_id = ?"), shift_id, user_id)
+    return True
+
+
+async def leave_shift(db: Database, shift_id: int, user_id: int) -> bool:
+    async with db.fast_write() as tx:
+        return await tx.run(SQL.of("UPDATE shift_signup SET status = 'left' WHERE shift_id = ? "
+                                   "AND user_id = ? AND status = 'joined'"),
+                            shift_id, user_id) == 1
+
+
+async def answer_still_coming(db: Database, shift_id: int, user_id: int, coming: bool) -> bool:
+    """The day-before question. "No" frees the place."""
+    async with db.fast_write() as tx:
+        return await tx.run(SQL.of(
+            "UPDATE shift_signup SET still_coming = ?, status = CASE WHEN ? THEN status "
+            "ELSE 'left' END WHERE shift_id = ? AND user_id = ? AND status = 'joined'"),
+            coming, coming, shift_id, user_id) == 1
+
+
+async def roster(db: Database, shift_id: int) -> list[tuple[int, str, str]]:
+    """(user id, first name, status) of everyone signed up, in the order they joined."""
+    async with db.fast_read() as tx:
+        rows = await tx.all(SQL.of(
+            "SELECT s.user_id, coalesce(u.first_name, ''), s.status FROM shift_signup s "
+            "LEFT JOIN users u ON u.id = s.user_id WHERE s.shift_id = ? AND s.status <> 'left' "
+            "ORDER BY s.joined_at"), shift_id)
+    return [(int(u), str(n), str(s)) for u, n, s in rows]
+
+
+async def mark_attendance(db: Database, shift_id: int, user_id: int, came: bool,
+                          actor_id: int | None) -> None:
+    async with db.write() as session:
+        await session.execute(update(ShiftSignup).where(
+            ShiftSignup.shift_id == shift_id, ShiftSignup.user_id == user_id,
+            ShiftSignup.status.in_(["joined", "attended", "no_show"]))
+            .values(status="attended" if came else "no_show"))
+        await write_audit(session, actor_id, "shifts.attendance",
+                          f"shift={shift_id} user={user_id} came={came}")
+
+
+async def signed_up(db: Database, shift_id: int) -> list[int]:
+    async with db.fast_read() as tx:
+        return [int(r[0]) for r in await tx.all(SQL.of(
+            "SELECT user_id FROM shift_signup WHERE shift_id = ? AND status = 'joined'"),
+            shift_id)]
+
+
+async def shifts_between(db: Database, start: datetime, end: datetime) -> list[Shift]:
+    async with db.read() as session:
+        return list((await session.execute(select(Shift).where(
+            Shift.starts_at >= start, Shift.starts_at < end, Shift.cancelled.is_(False))
+            .order_by(Shift.starts_at))).scalars())
+
+
+async def export_shifts(db: Database, actor_id: int | None = None) -> list[list[str]]:
+    """Every shift with its roster, header first; audited."""
+    async with db.write() as session:
+        await write_audit(session, actor_id, "shifts.export")
+    async with db.fast_read() as tx:
+        rows = await tx.all(SQL.of(
+            "SELECT sh.id, sh.room, sh.address, sh.starts_at, sh.ends_at, sh.capacity, "
+            "s.user_id, coalesce(u.first_name, ''), s.status FROM shift sh "
+            "LEFT JOIN shift_signup s ON s.shift_id = sh.id "
+            "LEFT JOIN users u ON u.id = s.user_id ORDER BY sh.starts_at, sh.id, s.joined_at"))
+    out = [["shift", "room", "address", "starts_at", "ends_at", "capacity", "user_id",
+            "first_name", "status"]]
+    out += [["" if v is None else str(v) for v in row] for row in rows]
+    return out
+
