@@ -159,6 +159,7 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
                       args=(dp["db"],), max_instances=1, coalesce=True, id="shift_reminders")
     # Broadcasts start on time and their progress message moves every few seconds.
     scheduler.add_job(broadcast_tick, "interval", seconds=min(tick_seconds, 3.0),
-                      args=(bot, dp["db"]), max_instances=1, coalesce=True, id="broadcasts")
+                      args=(bot, dp["db"], dp["i18n"]), max_instances=1, coalesce=True,
+                      id="broadcasts")
     return scheduler
 

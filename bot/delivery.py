@@ -72,6 +72,9 @@ class Pacer:
                                  if t > now - self.per_chat_seconds}
         if at > now:
             await asyncio.sleep(at - now)
+        # Woken late (a busy loop), the next send still keeps its distance from this one:
+        # without this, the sends behind a late one would catch up in a burst.
+        self.next_at = max(self.next_at, time.monotonic() + self.interval)
 
 
 class Deliverer:

@@ -118,7 +118,7 @@ async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
         log.exception("proxy tick failed")
 
 
-async def broadcast_tick(bot: Bot, db: Database) -> None:
+async def broadcast_tick(bot: Bot, db: Database, i18n: I18n) -> None:
     """Start broadcasts whose time has come; move their organizers' progress messages."""
     from handlers.broadcast import update_progress
     from storage.broadcasts import finish_if_done, sending, start_due
@@ -127,7 +127,7 @@ async def broadcast_tick(bot: Bot, db: Database) -> None:
         await start_due(db)
         for broadcast_id in await sending(db):
             await finish_if_done(db, broadcast_id)
-            await update_progress(bot, db, broadcast_id)
+            await update_progress(bot, db, i18n, broadcast_id)
     except Exception:  # a tick must never kill the scheduler
         log.exception("broadcast tick failed")
 

@@ -14,10 +14,12 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
+from bot.i18n import pick_locale
 from bot.notify import acknowledge
 from handlers.shifts import ShiftCB, ShiftError, parse_when
 from storage import clock
@@ -38,6 +40,7 @@ from storage.database import Database
 from storage.models import User
 from storage.outbox import Delivery
 from storage.shifts import coming_shifts
+from storage.users import get_user
 
 DATA = "broadcast"
 
@@ -269,14 +272,20 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
     return {"broadcast": render}
 
 
-async def update_progress(bot: Bot, db: Database, broadcast_id: int) -> None:
-    """The organizer's progress message, edited in place (never sent again)."""
+async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int) -> None:
+    """The organizer's progress message, edited in place (never sent again), in the
+    language of the chat it is in."""
     state = await progress(db, broadcast_id)
     if state is None or state.progress_chat_id is None or state.progress_message_id is None:
         return
-    markup = cancel_keyboard(broadcast_id) if state.status in ("scheduled", "sending") else None
+    reader = await get_user(db, state.progress_chat_id)
+    with i18n.context(), i18n.use_locale(pick_locale(reader.language_code if reader else None,
+                                                     i18n.default_locale)):
+        text = progress_text(state)
+        markup = (cancel_keyboard(broadcast_id) if state.status in ("scheduled", "sending")
+                  else None)
     try:
-        await bot.edit_message_text(progress_text(state), chat_id=state.progress_chat_id,
+        await bot.edit_message_text(text, chat_id=state.progress_chat_id,
                                     message_id=state.progress_message_id, reply_markup=markup)
     except TelegramAPIError:
         pass  # "message is not modified", or deleted: the next tick tries again

@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -23,13 +24,12 @@ from bot.notify import acknowledge, send_localized, send_safely
 from storage.calling import QueueRules, current_card
 from storage.database import Database
 from storage.models import User
-from storage.relay import record_relay, relayed_to
+from storage.relay import delivered_answer, record_relay, relayed_to
 from storage.users import get_user, organizers
 
 
 class SignCB(CallbackData, prefix="sign"):
-    chat: int
-    message: int
+    relay: int  # the answer as delivered
 
 
 class Ask(StatesGroup):
@@ -91,9 +91,10 @@ async def reply_from_organizer(message: Message, bot: Bot, db: Database, i18n: I
     if sent is None:
         await message.reply(_("The volunteer could not be reached."))
         return
+    relay_id = await record_relay(db, volunteer_id, sent.chat.id, sent.message_id,
+                                  answer=answer_html)
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✍️ Sign it with my name"),
-                   callback_data=SignCB(chat=sent.chat.id, message=sent.message_id))
+    builder.button(text=_("✍️ Sign it with my name"), callback_data=SignCB(relay=relay_id))
     await message.reply(_("Sent, from \"the organizers\"."), reply_markup=builder.as_markup())
 
 
@@ -102,10 +103,13 @@ async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
+    delivered = await delivered_answer(db, callback_data.relay)
+    if delivered is None:
+        await acknowledge(query, _("Already finished or cancelled."))
+        return
     await acknowledge(query, _("Signed."))
-    original = query.message.reply_to_message if isinstance(query.message, Message) else None
-    answer_html = original.html_text if original else ""
-    volunteer = await get_user(db, callback_data.chat)
+    chat_id, message_id, answer_html = delivered
+    volunteer = await get_user(db, chat_id)
     if volunteer is None:
         return
     from bot.i18n import pick_locale
@@ -115,9 +119,8 @@ async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db
         text = _("💬 {name} (organizer): {answer}").format(name=escape(user.first_name),
                                                           answer=answer_html)
     try:
-        await bot.edit_message_text(text, chat_id=callback_data.chat,
-                                    message_id=callback_data.message)
-    except Exception:  # the volunteer deleted it: nothing to sign
+        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+    except TelegramAPIError:  # the volunteer deleted it: nothing to sign
         return
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(

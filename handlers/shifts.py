@@ -3,7 +3,7 @@ shift reminders the deliverer sends."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
 from bot.notify import acknowledge
+from storage import clock
 from storage.database import Database
 from storage.models import Campaign, Shift, User
 from storage.outbox import Delivery
@@ -226,7 +227,7 @@ def parse_when(text: str, campaign: Campaign | None, base: datetime | None = Non
     if match is None:
         raise ShiftError("when")
     day, month, year, hour, minute = match.groups()
-    ref = (base or datetime.now(tz)).astimezone(tz)
+    ref = (base or clock.utcnow()).astimezone(tz)
     try:
         local = datetime.combine(
             ref.date().replace(year=int(year or ref.year), month=int(month or ref.month),
@@ -253,11 +254,21 @@ async def newshift_step(message: Message, state: FSMContext, campaigns: Campaign
             data["address"] = "" if text == "-" else text
             nxt, ask = NewShift.start, _("Starts when? (such as 18/06 14:00)")
         elif step == NewShift.start.state:
-            data["start"] = parse_when(text, campaign).isoformat()
+            start = parse_when(text, campaign)
+            if start <= clock.utcnow():
+                raise ShiftError("past")
+            data["start"] = start.isoformat()
             nxt, ask = NewShift.end, _("Ends when? (such as 17:00)")
         elif step == NewShift.end.state:
-            data["end"] = parse_when(text, campaign,
-                                     datetime.fromisoformat(data["start"])).isoformat()
+            start = datetime.fromisoformat(data["start"])
+            end = parse_when(text, campaign, start)
+            if end <= start - timedelta(hours=12):  # "02:00" after "22:00": the next day
+                raise ShiftError("order")
+            if end <= start:
+                end += timedelta(days=1)
+            if end - start > timedelta(hours=16):
+                raise ShiftError("order")
+            data["end"] = end.isoformat()
             nxt, ask = NewShift.capacity, _("How many places?")
         elif step == NewShift.capacity.state:
             if not text.isdigit() or not 1 <= int(text) <= 1000:

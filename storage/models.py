@@ -423,7 +423,8 @@ class Broadcast(SQLModel, table=True):
 
 
 class Relay(SQLModel, table=True):
-    """A volunteer's question as relayed to organizers: a reply to that message goes back."""
+    """A volunteer's question as relayed to organizers (a reply to that message goes back),
+    or an answer as delivered to the volunteer (kept so that it can be signed later)."""
 
     __table_args__ = (Index("ix_relay_message", "chat_id", "message_id"),)
 
@@ -431,4 +432,5 @@ class Relay(SQLModel, table=True):
     volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    answer: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

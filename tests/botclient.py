@@ -47,12 +47,17 @@ class Person:
             user["username"] = self.username
         return user
 
-    async def send(self, text: str) -> None:
-        message = {
+    async def send(self, text: str, reply_to: ShownMessage | None = None) -> None:
+        message: dict[str, Any] = {
             "message_id": next(_message_ids), "date": int(time.time()),
             "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
             "from": self._user(), "text": text,
         }
+        if reply_to is not None:  # a reply to one of the bot's messages in this chat
+            message["reply_to_message"] = {
+                "message_id": reply_to.message_id, "date": int(time.time()),
+                "chat": {"id": reply_to.chat_id, "type": "private"}, "from": BOT_USER,
+                "text": reply_to.text}
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]

@@ -105,6 +105,10 @@ class FakeTelegram:
     faults: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
     updates: asyncio.Queue[dict[str, Any]] | None = None
     record: bool = True
+    # Chats whose person blocked the bot: every send to them answers 403.
+    blocked: set[int] = field(default_factory=set)
+    # Every n-th sendMessage answers 429 (retry_after 1 s): flood control under load.
+    flood_every: int = 0
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -174,6 +178,8 @@ class FakeTelegram:
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
                 return web.json_response(body, status=fault.status)
+        if method == "sendMessage" and self._refused(params) is not None:
+            return self._refused(params)  # type: ignore[return-value]
         handler = getattr(self, f"api_{method}", None)
         try:
             result = await handler(params) if handler else True
@@ -182,6 +188,17 @@ class FakeTelegram:
                                       "description": f"Bad Request: can't parse entities: {exc}"},
                                      status=400)
         return web.json_response({"ok": True, "result": result})
+
+    def _refused(self, params: dict[str, Any]) -> web.Response | None:
+        if int(params.get("chat_id", 0)) in self.blocked:
+            return web.json_response({"ok": False, "error_code": 403,
+                                      "description": "Forbidden: bot was blocked by the user"},
+                                     status=403)
+        if self.flood_every and len(self.sent("sendMessage")) % self.flood_every == 0:
+            return web.json_response({"ok": False, "error_code": 429,
+                                      "description": "Too Many Requests: retry after 1",
+                                      "parameters": {"retry_after": 1}}, status=429)
+        return None
 
     @staticmethod
     async def _params(request: web.Request) -> dict[str, Any]:

@@ -1,0 +1,204 @@
+"""Organizers at work: shifts, broadcasts, /stats, the question relay; and everyone else
+politely refused at every organizer door."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.app import build_deliverer
+from bot.jobs import broadcast_tick, shift_reminders_tick
+from storage.models import AuditLog, Outbox, Shift
+from storage.users import get_user
+from tests.conversation import ORGANIZER_ID
+from tests.test_calling_conversation import load_contacts, ready_volunteer
+
+
+async def deliver(harness) -> None:
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await deliverer.run_once():
+        pass
+
+
+async def open_shift(organizer, room="Saint-Denis", places="2") -> None:
+    await organizer.send("/newshift")
+    for answer in (room, "6 rue de la République", "11/06 14:00", "17:00", places, "-"):
+        await organizer.send(answer)
+    await organizer.press("Open this shift")
+
+
+async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, harness,
+                                                               frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await open_shift(organizer)
+    eve = harness.person(666, "Eve", "en")
+    for command in ("/broadcast", "/newshift", "/stats", "/proxies", "/web", "/volunteers"):
+        await eve.send(command)
+        assert eve.last().text == "Only organizers can do that.", command
+    # Organizers' buttons, replayed by someone else: refused, and nothing happens.
+    await organizer.send("/shifts")
+    roster_data = next(b["callback_data"] for b in organizer.last().buttons()
+                       if b["text"] == "Roster")
+    for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm"):
+        await eve.press_data(data, organizer.last())
+        assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
+    async with db.read() as session:
+        actions = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
+    assert actions == ["shifts.add"]
+
+
+async def test_an_organizer_opens_a_shift_and_volunteers_fill_it(db, campaign, harness,
+                                                                frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/newshift")
+    await organizer.send("Saint-Denis")
+    await organizer.send("6 rue de la République")
+    await organizer.send("09/06 14:00")  # yesterday
+    assert organizer.last().text == "That time has already passed."
+    await organizer.send("11/06 14:00")
+    await organizer.send("13:00")
+    assert "end must come after the start" in organizer.last().text
+    await organizer.send("17:00")
+    await organizer.send("0")
+    assert "whole number from 1 to 1000" in organizer.last().text
+    await organizer.send("1")
+    await organizer.send("Bring a charger")
+    assert "11/06 14:00–17:00" in organizer.last().text  # the confirm step
+    await organizer.press("Open this shift")
+    assert organizer.sees("✅ Shift opened:")
+
+    camille, samir = harness.person(101, "Camille", "en"), harness.person(102, "Samir", "en")
+    await camille.send("/shifts")
+    assert "1 places left" in camille.last().text and "Bring a charger" in camille.last().text
+    await camille.press("Join")
+    assert "full" in camille.last().text and camille.last().button_texts() == ["Leave"]
+    await samir.send("/shifts")
+    assert "full" in samir.last().text and samir.last().button_texts() == []
+    await camille.press("Leave")
+    await samir.send("/shifts")
+    await samir.press("Join")
+    assert samir.callback_answers()[-1]["text"] == "✅ See you there!"
+
+    # The day before from 11:00, "still coming?"; "No" frees the place.
+    frozen_clock.now = frozen_clock.now.replace(hour=10)  # 12:00 in Paris, 10 June
+    await shift_reminders_tick(db)
+    await deliver(harness)
+    assert "Tomorrow's shift: still coming?" in samir.last().text
+    await samir.press("No, free my place")
+    await camille.send("/shifts")
+    assert "1 places left" in camille.last().text
+
+
+async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, harness,
+                                                                 frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    people = [harness.person(200 + i, f"P{i}", "en") for i in range(30)]
+    for person in people:
+        await person.send("/start")
+    await people[0].send("/stop")
+    harness.fake.blocked.add(people[1].id)
+
+    await organizer.send("/broadcast")
+    await organizer.send("x" * 4090)
+    assert organizer.last().text.startswith("Too long: ")
+    assert re.search(r"Too long: \d{4} characters", organizer.last().text)
+    await organizer.send("<b>Call of 18 June</b>: the rooms are open all day!")
+    await organizer.press("Everyone")
+    await organizer.press("No shift")
+    preview = organizer.chat()[-2]
+    assert "Call of 18 June" in preview.text
+    assert "— Législatives 2024 · /stop: no more messages" in preview.text
+    await organizer.press("Send now")
+    assert organizer.last().text == "📣 Sending to 30 people…"  # 29 people + the organizer
+    harness.fake.flood_every = 12  # Telegram pushes back now and then while it goes out
+    await deliver(harness)
+    harness.fake.flood_every = 0
+    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+
+    for person in people[2:]:
+        got = [m for m in person.chat() if "Call of 18 June" in m.text]
+        assert len(got) == 1, person.first_name
+    assert not any("Call of 18 June" in m.text for m in people[0].chat())  # /stop
+    assert (await get_user(db, people[1].id)).blocked  # 403: marked unreachable
+    status = next(m for m in organizer.chat() if m.text.startswith("📣"))
+    assert status.text == "📣 Done: 29 / 30 sent, 1 unreachable."
+    assert status.buttons() == []  # nothing left to cancel
+
+
+async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_cancelled(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    camille = harness.person(101, "Camille", "en")
+    await camille.send("/start")
+    for text in ("First call", "Second call"):
+        await organizer.send("/broadcast")
+        await organizer.send(text)
+        await organizer.press("Everyone")
+        await organizer.press("No shift")
+        await organizer.press("Send later")
+        await organizer.send("09/06 18:00")
+        assert organizer.last().text == "That time has already passed."
+        await organizer.send("10/06 18:00")
+        assert organizer.last().text.startswith("📣 Scheduled for 10/06 18:00")
+    second = organizer.last()
+    await organizer.press("Cancel", second)
+    await organizer.press_data(second.buttons()[0]["callback_data"] if second.buttons()
+                               else "bcx:2", second)  # a second organizer's tap: too late
+    assert organizer.callback_answers()[-1]["text"] == "Already finished or cancelled."
+
+    # The bot restarts: a new deliverer, the same database. At 18:00 the first goes out.
+    frozen_clock.advance(hours=8, minutes=1)  # 18:01 in Paris
+    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+    await deliver(harness)
+    assert [m.text.split("\n")[0] for m in camille.chat()
+            if m.text.endswith("/stop: no more messages")] == ["First call"]
+    async with db.read() as session:
+        keys = [o.key for o in (await session.execute(select(Outbox))).scalars()]
+    assert all(k.startswith("broadcast:1:") for k in keys)
+
+
+async def test_stats_for_the_wall(db, campaign, harness, frozen_clock):
+    await load_contacts(db, campaign)
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    async with db.write() as session:
+        session.add(Shift(room="Lyon", starts_at=frozen_clock.now - timedelta(hours=1),
+                          ends_at=frozen_clock.now + timedelta(hours=3), capacity=10))
+    camille = await ready_volunteer(db, harness)
+    samir = await ready_volunteer(db, harness, 102, "Samir")
+    from storage.shifts import join_shift
+
+    await join_shift(db, 1, camille.id)
+    for volunteer, outcome in ((camille, "Will vote"), (camille, "No answer"),
+                               (samir, "Not interested")):
+        await volunteer.send("/call")
+        await volunteer.press(outcome)
+    await organizer.send("/stats")
+    summary, photo = organizer.chat()[-2:]
+    assert "Today: 3 calls (3 this morning, 0 this afternoon)" in summary.text
+    assert "By room: Lyon 2, remote 1" in summary.text
+    assert "Volunteers active now: 2" in summary.text
+    assert photo.text.startswith("[photo] Calls per hour today, by room")
+
+
+async def test_a_question_goes_to_the_organizers_and_the_answer_comes_back(
+        db, campaign, harness, frozen_clock):
+    await load_contacts(db, campaign)
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    camille = await ready_volunteer(db, harness)
+    await camille.send("/call")
+    await camille.send("🙋 Ask the organizers")
+    await camille.send("She asks about our position on pensions: what do I say?")
+    assert camille.last().text.startswith("Sent to the organizers")
+    question = organizer.last()
+    assert "Camille asks (on the phone with Fabrice, Seine-Saint-Denis 1)" in question.text
+    assert "+33" not in question.text  # never the number
+    await organizer.send("Retirement at 60, full pension after 40 years.", reply_to=question)
+    assert camille.last().text == ("💬 The organizers: Retirement at 60, full pension after "
+                                   "40 years.")
+    await organizer.press("Sign it with my name")
+    assert camille.last().text.startswith("💬 Orga (organizer): Retirement at 60")
