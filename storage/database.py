@@ -100,8 +100,15 @@ class Database:
                 yield tx
 
     @asynccontextmanager
-    async def fast_read(self) -> AsyncIterator[Tx]:
-        """Single-statement reads on the driver (each statement sees one snapshot)."""
+    async def fast_read(self, *, long: bool = False) -> AsyncIterator[Tx]:
+        """Single-statement reads on the driver (each statement sees one snapshot). On
+        SQLite they run on the event loop; `long` ones (aggregates over whole tables, tens
+        or hundreds of milliseconds) in aiosqlite's thread, so the bot keeps answering."""
+        if self.is_sqlite and long:
+            async with self.engine.connect() as sa_connection:
+                raw = await sa_connection.get_raw_connection()
+                yield SqliteTx(raw.driver_connection)
+            return
         if self.is_sqlite:
             yield InlineSqliteTx(self._inline_connection("reader"))
             return

@@ -108,7 +108,7 @@ async def organizer_stats(db: Database, campaign: Campaign,
     noon = (now.astimezone(ZoneInfo(campaign.timezone)).replace(
         hour=13, minute=0, second=0, microsecond=0)).astimezone(ZoneInfo("UTC"))
     tz = ZoneInfo(campaign.timezone)
-    async with db.fast_read() as tx:
+    async with db.fast_read(long=True) as tx:
         rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign.id, day)
         queue = await tx.one(_QUEUE_LEFT, campaign.id)
         active = await tx.one(_ACTIVE, campaign.id, now - timedelta(minutes=15))

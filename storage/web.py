@@ -233,7 +233,7 @@ def _hour(value: object) -> datetime:
 async def web_stats(db: Database, campaign: Campaign, now: datetime | None = None) -> WebStats:
     now = now or clock.utcnow()
     tz = ZoneInfo(campaign.timezone)
-    async with db.fast_read() as tx:
+    async with db.fast_read(long=True) as tx:
         totals = await tx.one(_TOTALS, local_day_start(campaign, now),
                               local_day_start(campaign, now, days_later=1), GOAL)
         hours = await tx.all(_BY_HOUR)
