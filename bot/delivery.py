@@ -55,6 +55,7 @@ class Pacer:
 
     def __init__(self, rate: float, gate: FloodGate, per_chat_seconds: float = 1.0) -> None:
         self.interval = self.JITTER_MARGIN / rate
+        self.tolerance = 1.0 - 1.0 / self.JITTER_MARGIN  # seconds of lateness per second
         self.gate = gate
         self.per_chat_seconds = per_chat_seconds
         self.next_at = 0.0
@@ -72,9 +73,12 @@ class Pacer:
                                  if t > now - self.per_chat_seconds}
         if at > now:
             await asyncio.sleep(at - now)
-        # Woken late (a busy loop), the next send still keeps its distance from this one:
-        # without this, the sends behind a late one would catch up in a burst.
-        self.next_at = max(self.next_at, time.monotonic() + self.interval)
+        # Woken later than the margin covers (a busy loop), the timetable moves on: the
+        # sends behind a late one would otherwise catch up in a burst. A little lateness
+        # (a millisecond or two, every time) stays inside the margin and costs no rate.
+        started = time.monotonic()
+        if started - at > self.tolerance:
+            self.next_at = max(self.next_at, started + self.interval)
 
 
 class Deliverer:
