@@ -49,9 +49,11 @@ web_app = typer.Typer(help="The spider's web: supporters and who brought whom.",
 proxies_app = typer.Typer(help="Vote proxies: needs, offers, matches.", no_args_is_help=True)
 stations_app = typer.Typer(help="Polling stations: each commune's official list.",
                            no_args_is_help=True)
+shifts_app = typer.Typer(help="Phoning shifts.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
                   (organizers_app, "organizers"), (volunteers_app, "volunteers"),
-                  (web_app, "web"), (proxies_app, "proxies"), (stations_app, "stations")):
+                  (web_app, "web"), (proxies_app, "proxies"), (stations_app, "stations"),
+                  (shifts_app, "shifts")):
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
@@ -322,3 +324,59 @@ def stations_import(
                f"stations in {report.communes} commune{'s' * (report.communes != 1)}; "
                f"{report.duplicates} repeated lines merged, {len(report.rejects)} rejected.")
     _show_rejects(report.rejects, rejects)
+
+
+@shifts_app.command("add")
+def shifts_add(
+    room: Annotated[str, typer.Option(help='The room, or "remote".')],
+    start: Annotated[str, typer.Option(help="Start, campaign time: 2024-06-18 14:00.")],
+    end: Annotated[str, typer.Option(help="End, campaign time: 2024-06-18 17:00.")],
+    capacity: Annotated[int, typer.Option(help="Places.")],
+    address: Annotated[str, typer.Option(help="Where.")] = "",
+    note: Annotated[str, typer.Option(help="A note for volunteers.")] = "",
+) -> None:
+    """Open a phoning shift (audited)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from storage.shifts import ShiftError, add_shift
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        campaign = await _campaign(db, None)
+        tz = ZoneInfo(campaign.timezone)
+        try:
+            starts = datetime.fromisoformat(start).replace(tzinfo=tz)
+            ends = datetime.fromisoformat(end).replace(tzinfo=tz)
+        except ValueError:
+            typer.echo("Dates look like 2024-06-18 14:00.", err=True)
+            raise typer.Exit(1) from None
+        try:
+            return await add_shift(db, room=room, address=address, starts_at=starts,
+                                   ends_at=ends, capacity=capacity, note=note)
+        except ShiftError as exc:
+            typer.echo({"past": "That time has already passed.",
+                        "order": "The end must come after the start (16 hours at most).",
+                        "capacity": "Capacity is a whole number from 1 to 1000.",
+                        "text": "A room is needed, and texts are 300 characters at most."}
+                       .get(exc.reason, exc.reason), err=True)
+            raise typer.Exit(1) from None
+
+    shift = _with_db(work)
+    typer.echo(f"Shift {shift.id} opened: {shift.room}, {capacity} places.")
+
+
+@shifts_app.command("export")
+def shifts_export(
+    output: Annotated[Path | None, typer.Option(help="CSV file (default: stdout).")] = None,
+) -> None:
+    """Every shift with its roster, as CSV. Audited."""
+    from storage.shifts import export_shifts
+
+    rows = _with_db(export_shifts)
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        csv.writer(out).writerows(rows)
+    finally:
+        if output:
+            out.close()
+    typer.echo(f"{len(rows) - 1} roster lines exported.", err=True)

@@ -280,3 +280,19 @@ def test_a_non_csv_station_list_fails_clearly_and_writes_nothing(toile, tmp_path
     assert "stations.import" not in toile("audit").output
     missing = toile("stations", "import", str(tmp_path / "nowhere.csv"))
     assert missing.exit_code == 1 and "No such file" in missing.output
+
+
+def test_shifts_from_the_terminal(toile, tmp_path):
+    toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+    past = toile("shifts", "add", "--room", "Lyon", "--start", "2020-06-18 14:00",
+                 "--end", "2020-06-18 17:00", "--capacity", "10")
+    assert past.exit_code == 1 and "already passed" in past.output
+    opened = toile("shifts", "add", "--room", "Lyon", "--start", "2099-06-18 14:00",
+                   "--end", "2099-06-18 17:00", "--capacity", "10", "--address", "Place Bellecour")
+    assert opened.exit_code == 0 and "Shift 1 opened: Lyon, 10 places." in opened.output
+    exported = toile("shifts", "export", "--output", str(tmp_path / "s.csv"))
+    assert exported.exit_code == 0
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0].startswith("shift,room,address") and lines[1].startswith("1,Lyon,Place Bellecour")
+    audit = toile("audit").output
+    assert "shifts.add" in audit and "shifts.export" in audit
