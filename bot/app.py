@@ -93,7 +93,7 @@ def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
                  **shifts.make_renderers(dp["db"], dp["campaigns"]),
                  **broadcast.make_renderers(dp["db"], dp["campaigns"])}
     return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"], renderers,
-                     rate=settings.send_rate)
+                     rate=settings.send_rate, paid_broadcasts=settings.allow_paid_broadcast)
 
 
 USER_COMMANDS = ("call", "shifts", "invite", "proxy", "ask", "me", "help", "stop", "forget")

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Messages a second the deliverer sends (nudges, reminders, broadcasts). Telegram allows
     # about 30 to different chats; more only with paid broadcasts.
     send_rate: float = Field(default=25.0, gt=0)
+    # Paid broadcasts (Telegram Stars): up to 1,000 messages a second for broadcasts.
+    allow_paid_broadcast: bool = False
 
     @field_validator("organizer_ids", mode="before")
     @classmethod

@@ -84,7 +84,9 @@ class Pacer:
 class Deliverer:
     def __init__(self, bot: Bot, db: Database, campaigns: CampaignCache, i18n: I18n,
                  renderers: dict[str, Renderer], *, rate: float = 25.0,
-                 max_in_flight: int = 32, idle_seconds: float = 1.0) -> None:
+                 max_in_flight: int = 32, idle_seconds: float = 1.0,
+                 paid_broadcasts: bool = False) -> None:
+        self.paid_broadcasts = paid_broadcasts
         self.bot = bot
         self.db = db
         self.campaigns = campaigns
@@ -151,6 +153,8 @@ class Deliverer:
             return None
         if message is None:
             await outbox.mark_skipped(self.db, delivery, "no longer wanted")
+        elif self.paid_broadcasts and delivery.kind == "broadcast":
+            message[1]["allow_paid_broadcast"] = True
         return message
 
     async def _send(self, delivery: Delivery, text: str, kwargs: dict[str, Any]) -> None:

@@ -36,7 +36,8 @@ from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
-from storage.models import Outcome, ProxyKind, User, VolunteerStatus
+from storage.models import RELEASE_OUTCOMES, Outcome, ProxyKind, User, VolunteerStatus
+from storage.stats import milestone_reached
 from storage.users import mark_trained
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,10 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
     else:
         text = recorded_text(result.contact_first_name, outcome_label(outcome))
     await _edit_card(query, text, reply_markup=next_call_keyboard())
+    if outcome not in RELEASE_OUTCOMES and (reached := await milestone_reached(db, user.id)):
+        await send_safely(bot, db, query.from_user.id, _(
+            "🎉 That was your call number {n}! Thank you, {name}: every call counts.").format(
+            n=reached, name=escape(user.first_name)))
     if outcome in PROXY_OUTCOMES and isinstance(query.message, Message):
         await start_for_contact(query.message, state, db, user, contact_id,
                                 PROXY_OUTCOMES[outcome])

@@ -14,7 +14,7 @@ from bot.filters import MenuButton
 from bot.keyboards import outcome_label
 from storage.database import Database
 from storage.models import CALL_OUTCOMES, User
-from storage.stats import volunteer_counts
+from storage.stats import calling_streak, volunteer_counts
 
 
 async def me(message: Message, db: Database, campaigns: CampaignCache, user: User,
@@ -31,6 +31,9 @@ async def me(message: Message, db: Database, campaigns: CampaignCache, user: Use
             lines.append(_("{label}: {today} today, {total} in total").format(
                 label=outcome_label(outcome), today=counts.today.get(outcome.value, 0),
                 total=counts.total[outcome.value]))
+    streak = await calling_streak(db, campaign, user.id)
+    if streak >= 2:
+        lines.append(_("🔥 {days} days in a row of calls. Thank you!").format(days=streak))
     locale = i18n.current_locale
     lines += ["", _("📣 The campaign: {today} calls today, {morning} this morning.").format(
         today=format_decimal(counts.campaign_today, locale=locale),

@@ -137,3 +137,41 @@ async def organizer_stats(db: Database, campaign: Campaign,
         queue_left=int(queue[0]) if queue else 0, active_volunteers=int(active[0]) if active
         else 0, proxies_matched=int(proxies[0]) if proxies else 0,
         new_supporters=int(new[0]) if new else 0)
+
+
+MILESTONES = (10, 50, 100, 250, 500, 1000)
+_MY_CALLS = SQL.of("SELECT count(*) FROM call WHERE volunteer_id = ? "
+                   "AND outcome NOT IN ('skipped', 'abandoned')")
+_MY_DAYS = SQL.of("SELECT created_at FROM call WHERE volunteer_id = ? AND created_at >= ? "
+                  "AND outcome NOT IN ('skipped', 'abandoned')")
+
+
+async def milestone_reached(db: Database, volunteer_id: int) -> int | None:
+    """The milestone (10, 50, 100... calls) this volunteer's last call reached, if any."""
+    async with db.fast_read() as tx:
+        row = await tx.one(_MY_CALLS, volunteer_id)
+    total = int(row[0]) if row else 0
+    return total if total in MILESTONES else None
+
+
+async def calling_streak(db: Database, campaign: Campaign, volunteer_id: int,
+                         now: datetime | None = None) -> int:
+    """Consecutive days with calls, ending today (or yesterday: today is not over)."""
+    from zoneinfo import ZoneInfo
+
+    from storage.driver import read_time
+
+    now = now or clock.utcnow()
+    tz = ZoneInfo(campaign.timezone)
+    async with db.fast_read() as tx:
+        rows = await tx.all(_MY_DAYS, volunteer_id, now - timedelta(days=120))
+    days = {moment.astimezone(tz).date() for (value,) in rows
+            if (moment := read_time(value)) is not None}
+    day = now.astimezone(tz).date()
+    if day not in days:
+        day -= timedelta(days=1)
+    streak = 0
+    while day in days:
+        streak += 1
+        day -= timedelta(days=1)
+    return streak

@@ -202,3 +202,25 @@ async def test_a_question_goes_to_the_organizers_and_the_answer_comes_back(
                                    "40 years.")
     await organizer.press("Sign it with my name")
     assert camille.last().text.startswith("💬 Orga (organizer): Retirement at 60")
+
+
+async def test_a_volunteer_is_thanked_at_milestones_and_sees_their_streak(db, campaign,
+                                                                         harness, frozen_clock):
+    from storage.contacts import import_contacts
+
+    rows = "prenom;telephone;circonscription\n" + "".join(
+        f"P{i};06 12 34 {i // 100:02d} {i % 100:02d};Rhône 3\n" for i in range(30))
+    import io
+
+    await import_contacts(db, campaign, io.BytesIO(rows.encode()))
+    camille = await ready_volunteer(db, harness)
+    for day in range(2):
+        for _call in range(5):
+            await camille.send("/call")
+            await camille.press("Will vote")
+        if day == 0:
+            assert not camille.sees("call number")
+            frozen_clock.advance(days=1)
+    assert camille.sees("🎉 That was your call number 10! Thank you, Camille")
+    await camille.send("/me")
+    assert "🔥 2 days in a row of calls" in camille.last().text
