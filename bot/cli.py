@@ -278,6 +278,15 @@ def web_stats_command(
         typer.echo(f"Chart written to {chart}.")
 
 
+def _write_csv(rows: list[list[str]], output: Path | None) -> None:
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        csv.writer(out).writerows(rows)
+    finally:
+        if output:
+            out.close()
+
+
 @proxies_app.command("export")
 def proxies_export(
     output: Annotated[Path | None, typer.Option(help="CSV file (default: stdout).")] = None,
@@ -289,12 +298,7 @@ def proxies_export(
         return await export_requests(db, await _campaign(db, None))
 
     rows = _with_db(work)
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
-        csv.writer(out).writerows(rows)
-    finally:
-        if output:
-            out.close()
+    _write_csv(rows, output)
     typer.echo(f"{len(rows) - 1} proxy requests exported.", err=True)
 
 
@@ -373,10 +377,5 @@ def shifts_export(
     from storage.shifts import export_shifts
 
     rows = _with_db(export_shifts)
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
-        csv.writer(out).writerows(rows)
-    finally:
-        if output:
-            out.close()
+    _write_csv(rows, output)
     typer.echo(f"{len(rows) - 1} roster lines exported.", err=True)

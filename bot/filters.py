@@ -7,8 +7,11 @@ from typing import Any
 from aiogram.filters import BaseFilter
 from aiogram.types import Message
 from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
 
+from bot.campaign_cache import CampaignCache
 from bot.i18n import SUPPORTED
+from storage.models import Campaign
 
 
 class MenuButton(BaseFilter):
@@ -27,3 +30,16 @@ class MenuButton(BaseFilter):
 class IsOrganizer(BaseFilter):
     async def __call__(self, _event: Any, is_organizer: bool = False) -> bool:
         return is_organizer
+
+
+async def organizer_campaign(message: Message, campaigns: CampaignCache,
+                             is_organizer: bool) -> Campaign | None:
+    """The active campaign for an organizer's command; anyone else, or no campaign yet,
+    gets a polite answer and None."""
+    if not is_organizer:
+        await message.answer(_("Only organizers can do that."))
+        return None
+    campaign = await campaigns.get()
+    if campaign is None:
+        await message.answer(_("No campaign is loaded yet."))
+    return campaign

@@ -21,6 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
+from bot.filters import organizer_campaign
 from bot.notify import acknowledge
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
@@ -537,12 +538,8 @@ async def birth_date_written(message: Message, state: FSMContext, db: Database,
 
 async def proxies_command(message: Message, db: Database, campaigns: CampaignCache,
                           is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
-    campaign = await campaigns.get()
+    campaign = await organizer_campaign(message, campaigns, is_organizer)
     if campaign is None:
-        await message.answer(_("No campaign is loaded yet."))
         return
     view = await overview(db)
     c = view.counts

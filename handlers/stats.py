@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
 from bot.charts import calls_per_hour_png
+from bot.filters import organizer_campaign
 from bot.keyboards import outcome_label
 from handlers.web import number
 from storage.database import Database
@@ -20,12 +21,8 @@ from storage.stats import organizer_stats
 
 async def stats_command(message: Message, db: Database, campaigns: CampaignCache,
                         is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
-    campaign = await campaigns.get()
+    campaign = await organizer_campaign(message, campaigns, is_organizer)
     if campaign is None:
-        await message.answer(_("No campaign is loaded yet."))
         return
     stats = await organizer_stats(db, campaign)
     lines = [

@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
 from bot.charts import web_growth_png
+from bot.filters import organizer_campaign
 from storage.database import Database
 from storage.web import WebStats, web_stats
 
@@ -42,12 +43,8 @@ def summary(stats: WebStats) -> str:
 
 async def web(message: Message, db: Database, campaigns: CampaignCache,
               is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
-    campaign = await campaigns.get()
+    campaign = await organizer_campaign(message, campaigns, is_organizer)
     if campaign is None:
-        await message.answer(_("No campaign is loaded yet."))
         return
     stats = await web_stats(db, campaign)
     await message.answer(summary(stats))
