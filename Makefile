@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/updates.py
+	$(BIN)/python bench/proxies.py
 
 # Refresh locales/*.po after changing user-facing text.
 catalogs: $(STAMP)
