@@ -122,9 +122,11 @@ async def proxy_command(message: Message, db: Database, user: User, state: FSMCo
         builder = InlineKeyboardBuilder()
         builder.button(text=_("Withdraw my request"),
                        callback_data=ProxyCB(action="mine_cancel", value=str(mine.request_id)))
-        await message.answer(_("🗳 Vote proxy: {kind}; {status}.").format(kind=kind,
-                                                                          status=status),
-                             reply_markup=builder.as_markup())
+        text = _("🗳 Vote proxy: {kind}; {status}.").format(kind=kind, status=status)
+        if mine.kind == "offer":  # the rule, for a holder who would take a second one
+            text += "\n" + _("A holder may carry one proxy established in France per round: "
+                             "this one is yours.")
+        await message.answer(text, reply_markup=builder.as_markup())
         return
     await state.update_data({DATA: {}})
     builder = InlineKeyboardBuilder()

@@ -138,3 +138,49 @@ async def test_a_decline_frees_the_need_for_another_holder(db, campaign, harness
     await deliver(harness)
     assert "did not go ahead" in " ".join(m.text for m in nadia.chat())
     assert "Lina can vote for you" in nadia.last().text
+
+
+async def test_reminders_until_registered_and_on_the_eve_of_the_round(db, campaign, harness,
+                                                                     frozen_clock):
+    from datetime import UTC, datetime
+
+    frozen_clock.now = datetime(2024, 6, 26, 8, 0, tzinfo=UTC)  # 10:00 in Paris
+    samir = harness.person(301, "Samir", "en", username="samir_sd")
+    nadia = harness.person(302, "Nadia", "en")
+    await ask(samir, "I can carry someone's vote", "Saint-Denis", "Saint-Denis (93", "12",
+              "Premier tour", own="At that same polling station")
+    await ask(nadia, "I can't vote, I need someone", "Saint-Denis", "Saint-Denis (93", "12",
+              "Premier tour")
+    await deliver(harness)
+    await nadia.press("Accept")
+    await samir.press("Accept")
+    await deliver(harness)
+    await samir.press("Give my voter details")
+    await samir.send("12345678")
+    await samir.send("14/07/1985")
+    await deliver(harness)
+
+    def count(person, text):
+        return sum(text in m.text for m in person.chat())
+
+    await proxy_tick(db, harness.dp["campaigns"])  # the same day: the steps just came
+    await deliver(harness)
+    assert count(nadia, "Your proxy: the last step") == 1
+    frozen_clock.advance(days=1)
+    await proxy_tick(db, harness.dp["campaigns"])
+    await proxy_tick(db, harness.dp["campaigns"])  # twice in a day: one reminder
+    await deliver(harness)
+    assert count(nadia, "Your proxy: the last step") == 2
+    await nadia.press("Done, my proxy is registered")
+    frozen_clock.now = datetime(2024, 6, 29, 8, 0, tzinfo=UTC)  # the eve of round one
+    await proxy_tick(db, harness.dp["campaigns"])
+    await deliver(harness)
+    assert count(nadia, "Your proxy: the last step") == 2  # registered: no more
+    assert count(samir, "Tomorrow you vote for Nadia: polling station 12") == 1
+    frozen_clock.advance(hours=10)  # 20:00: the organizers' evening summary
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await proxy_tick(db, harness.dp["campaigns"])
+    await deliver(harness)
+    assert count(organizer, "Proxies today: 0 needs and 1 offers waiting, 0 proposed, "
+                            "0 accepted, 1 registered") == 1
