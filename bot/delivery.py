@@ -77,6 +77,7 @@ class Pacer:
         # sends behind a late one would otherwise catch up in a burst. A little lateness
         # (a millisecond or two, every time) stays inside the margin and costs no rate.
         started = time.monotonic()
+        self.last_by_chat[chat_id] = started  # the actual start: the next waits a full second
         if started - at > self.tolerance:
             self.next_at = max(self.next_at, started + self.interval)
 

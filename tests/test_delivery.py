@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -140,6 +142,23 @@ async def test_sending_is_paced_under_the_configured_rate(db, campaign, harness,
         pass
     times = sorted(c.at for c in harness.fake.sent("sendMessage"))
     assert len(times) == len(ids)
-    # In no one-second window did more than 30 messages arrive.
-    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 30
+    # Never faster than the rate over the run. (Arrivals in any one second are the
+    # benchmark's business: on a loaded machine the network's jitter shifts them.)
+    assert times[-1] - times[0] >= (len(times) - 1) / 30.0
+
+
+async def test_the_pacer_starts_at_most_the_rate_in_any_second_and_spaces_each_chat():
+    from bot.delivery import Pacer
+    from bot.telegram_retry import FloodGate
+
+    pacer = Pacer(50.0, FloodGate())
+    starts: list[float] = []
+    for i in range(120):
+        await pacer.slot(i % 40)  # forty chats, three messages each
+        starts.append(time.monotonic())
+    busiest = max(sum(1 for t in starts if begin <= t < begin + 1.0) for begin in starts)
+    assert busiest <= 50
+    by_chat: dict[int, list[float]] = {}
+    for i, t in enumerate(starts):
+        by_chat.setdefault(i % 40, []).append(t)
+    assert min(b - a for ts in by_chat.values() for a, b in itertools.pairwise(ts)) >= 0.999
