@@ -28,10 +28,10 @@ from storage.broadcasts import (
     BroadcastError,
     Progress,
     audience,
+    broadcast_to_send,
     cancel_broadcast,
     create_broadcast,
     footer_length,
-    get_broadcast,
     progress,
     set_progress_message,
     start_due,
@@ -263,7 +263,7 @@ def progress_text(state: Progress) -> str:
 
 def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
     async def render(delivery: Delivery, _user: User) -> tuple[str, dict[str, Any]] | None:
-        broadcast = await get_broadcast(db, int(delivery.params["broadcast"]))
+        broadcast = await broadcast_to_send(db, int(delivery.params["broadcast"]))
         campaign = await campaigns.get()
         if broadcast is None or broadcast.status == "cancelled" or campaign is None:
             return None

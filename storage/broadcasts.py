@@ -194,6 +194,18 @@ async def set_progress_message(db: Database, broadcast_id: int, chat_id: int,
                             "WHERE id = ?"), chat_id, message_id, broadcast_id)
 
 
-async def get_broadcast(db: Database, broadcast_id: int) -> Broadcast | None:
-    async with db.read() as session:
-        return await session.get(Broadcast, broadcast_id)
+@dataclass(frozen=True)
+class ToSend:
+    status: str
+    text: str
+    shift_id: int | None
+
+
+_TO_SEND = SQL.of("SELECT status, text, shift_id FROM broadcast WHERE id = ?")
+
+
+async def broadcast_to_send(db: Database, broadcast_id: int) -> ToSend | None:
+    """Read right before each send (a cancel must stop the rest), hence through the driver."""
+    async with db.fast_read() as tx:
+        row = await tx.one(_TO_SEND, broadcast_id)
+    return ToSend(str(row[0]), str(row[1]), row[2]) if row else None

@@ -80,10 +80,15 @@ _CALLS_BY_HOUR_ROOM = SQL(
     "substr(c.created_at, 1, 13), c.outcome, count(*) FROM call c "
     "WHERE c.campaign_id = ? AND c.created_at >= ? AND c.outcome NOT IN ('skipped', 'abandoned') "
     "GROUP BY 1, 2, 3",
-    "SELECT coalesce((SELECT sh.room FROM shift_signup s JOIN shift sh ON sh.id = s.shift_id "
-    "WHERE s.user_id = c.volunteer_id AND s.status IN ('joined', 'attended') "
-    "AND c.created_at >= sh.starts_at AND c.created_at < sh.ends_at LIMIT 1), ''), "
-    "date_trunc('hour', c.created_at), c.outcome, count(*) FROM call c "
+    # PostgreSQL runs a correlated look-up per call slowly (200,000 of them: over a second);
+    # a join against the day's sign-ups does it in tens of milliseconds. SQLite is the
+    # other way round, hence two statements.
+    "WITH day AS (SELECT s.user_id, sh.room, sh.starts_at, sh.ends_at FROM shift_signup s "
+    "JOIN shift sh ON sh.id = s.shift_id WHERE s.status IN ('joined', 'attended') "
+    "AND sh.ends_at > $2) "
+    "SELECT coalesce(day.room, ''), date_trunc('hour', c.created_at), c.outcome, count(*) "
+    "FROM call c LEFT JOIN day ON day.user_id = c.volunteer_id "
+    "AND c.created_at >= day.starts_at AND c.created_at < day.ends_at "
     "WHERE c.campaign_id = $1 AND c.created_at >= $2 "
     "AND c.outcome NOT IN ('skipped', 'abandoned') GROUP BY 1, 2, 3")
 _QUEUE_LEFT = SQL.of("SELECT count(*) FROM contact WHERE campaign_id = ? AND status = 'open'")
