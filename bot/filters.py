@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiogram.enums import ChatType
 from aiogram.filters import BaseFilter
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
@@ -30,6 +31,18 @@ class MenuButton(BaseFilter):
 class IsOrganizer(BaseFilter):
     async def __call__(self, _event: Any, is_organizer: bool = False) -> bool:
         return is_organizer
+
+
+class PrivateChat(BaseFilter):
+    """A message, or a press on a message, in a private chat.
+
+    Written as a coroutine on purpose: aiogram runs a plain function filter, a magic
+    `F.chat.type == ...` among them, in a worker thread, which cost a thread hop per update."""
+
+    async def __call__(self, event: Message | CallbackQuery) -> bool:
+        if isinstance(event, CallbackQuery):
+            return event.message is not None and event.message.chat.type == ChatType.PRIVATE
+        return event.chat.type == ChatType.PRIVATE
 
 
 async def organizer_campaign(message: Message, campaigns: CampaignCache,

@@ -16,7 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
-from bot.filters import MenuButton
+from bot.filters import MenuButton, PrivateChat
 from bot.keyboards import (
     CallBackWhenCB,
     CallFlowCB,
@@ -288,8 +288,8 @@ def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="calling")
     # Contact cards only ever go to a volunteer's private chat, never to a group.
-    router.message.filter(F.chat.type == "private")
-    router.callback_query.filter(F.message.chat.type == "private")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
     router.message.register(call_command, Command("call"))
     router.message.register(call_command, MenuButton("📞 Next call"))
     router.callback_query.register(next_button, CallFlowCB.filter(F.action.in_({"next", "ready"})))

@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.filters import MenuButton
+from bot.filters import MenuButton, PrivateChat
 from bot.notify import acknowledge, send_localized
 from storage.database import Database
 from storage.models import User
@@ -216,7 +216,7 @@ def build_router() -> Router:
     router.message.register(invite, Command("invite"))
     router.message.register(invite, MenuButton("🕸 Invite 3 people"))
     router.message.register(pledge_written, StateFilter(PledgeStates.names), F.text,
-                            ~F.text.startswith("/"), F.chat.type == "private")
+                            ~F.text.startswith("/"), PrivateChat())
     router.callback_query.register(pressed, InviteCB.filter())
     router.callback_query.register(pledge_done, PledgeDoneCB.filter())
     return router

@@ -21,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
-from bot.filters import organizer_campaign
+from bot.filters import PrivateChat, organizer_campaign
 from bot.notify import acknowledge
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
@@ -753,7 +753,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="proxy")
-    private = F.chat.type == "private"
+    private = PrivateChat()
     router.message.register(proxy_command, Command("proxy"), private)
     router.message.register(proxies_command, Command("proxies"))
     typed = (F.text, ~F.text.startswith("/"), private)

@@ -19,7 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
 from bot.config import Settings
-from bot.filters import MenuButton
+from bot.filters import MenuButton, PrivateChat
 from bot.notify import acknowledge, send_localized, send_safely
 from storage.calling import QueueRules, current_card
 from storage.database import Database
@@ -130,10 +130,10 @@ async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="relay")
-    router.message.register(ask_command, Command("ask"), F.chat.type == "private")
+    router.message.register(ask_command, Command("ask"), PrivateChat())
     router.message.register(ask_command, MenuButton("🙋 Ask the organizers"))
     router.message.register(question_written, StateFilter(Ask.question), F.text,
-                            ~F.text.startswith("/"), F.chat.type == "private")
+                            ~F.text.startswith("/"), PrivateChat())
     router.message.register(reply_from_organizer, F.reply_to_message, F.text)
     router.callback_query.register(sign_pressed, SignCB.filter())
     return router

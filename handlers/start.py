@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.filters import MenuButton
+from bot.filters import MenuButton, PrivateChat
 from bot.keyboards import ask_to_call_keyboard, main_menu
 from handlers.calling import may_call
 from handlers.invite import welcome_through_link
@@ -92,6 +92,6 @@ def build_router() -> Router:
 def build_fallback_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="fallback")
-    router.message.register(call_in_a_group, Command("call"), F.chat.type != "private")
-    router.message.register(not_understood, F.chat.type == "private")
+    router.message.register(call_in_a_group, Command("call"), ~PrivateChat())
+    router.message.register(not_understood, PrivateChat())
     return router
