@@ -2,13 +2,17 @@
 aiogram echo bot, both fed by the same fake Bot API server on loopback.
 
     .venv/bin/python bench/updates.py [--volunteers 50] [--seconds 15] [--warmup 3]
-        [--contacts 5000] [--campaign-ttl 30]
+        [--contacts 5000] [--campaign-ttl 30] [--in-process]
 
 Phase 1, Toile: --volunteers approved, trained volunteers loop /call -> (the card arrives) ->
 press an outcome button taken from that card -> (the card is edited to "recorded").
 Phase 2, echo: as many people loop "send a message" -> (the echo arrives).
 Each round trip is one update fully handled; the rate counts those completed inside the
 measured window (after the warm-up).
+
+Each bot runs in a process of its own, the fake server and the people in this one: as in
+production, where the Bot API is never on the bot's CPU. Both bots get the same arrangement.
+`--in-process` runs them next to the fake server instead, in this process.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import cProfile
 import io
 import itertools
 import logging
+import multiprocessing
 import pstats
 import random
 import shutil
@@ -33,7 +38,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -226,6 +232,122 @@ async def echo_loop(fake: WatchedTelegram, user_id: int, window: Window, tally: 
     return sent
 
 
+# ---- the bot under measure -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BotReport:
+    errors: list[str]  # what the bot logged at ERROR level
+    cpu_seconds: float | None  # the bot's process, from start to stop (None: in this process)
+
+
+class BotRunner(Protocol):
+    async def start(self) -> None:
+        """Returns once the bot polls (or is about to)."""
+
+    async def stop(self) -> BotReport: ...
+
+
+class InProcess:
+    """The bot polls on this process's event loop, next to the fake server."""
+
+    def __init__(self, bot: Bot, dp: Dispatcher) -> None:
+        self.bot, self.dp = bot, dp
+        self.polling: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.polling = asyncio.create_task(self.dp.start_polling(
+            self.bot, handle_signals=False, polling_timeout=POLLING_TIMEOUT))
+
+    async def stop(self) -> BotReport:
+        await self.dp.stop_polling()
+        if self.polling is not None:
+            await self.polling
+        return BotReport([], None)  # errors go to this process's own ErrorCount
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """What a bot process needs to build its bot (picklable: it crosses to a new process)."""
+
+    kind: str  # "toile" | "echo"
+    api_url: str
+    timeout: float
+    database_url: str = ""
+    campaign_ttl: float = 30.0
+    profile_sort: str | None = None  # print a cProfile of the bot process
+
+
+async def receive(conn: Connection) -> Any:
+    """The next message on a pipe, without blocking the event loop (EOFError if the other
+    process died)."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(conn.fileno(), lambda: readable.done() or readable.set_result(None))
+    try:
+        await readable
+    finally:
+        loop.remove_reader(conn.fileno())
+    return conn.recv()
+
+
+class ChildProcess:
+    """The bot polls in a process of its own, started fresh (spawn) for the phase."""
+
+    def __init__(self, spec: BotSpec) -> None:
+        self.spec = spec
+        context = multiprocessing.get_context("spawn")
+        self.conn, child_conn = context.Pipe()
+        self.process = context.Process(target=serve_bot, args=(spec, child_conn),
+                                       name=f"bench-{spec.kind}")
+
+    async def start(self) -> None:
+        self.process.start()
+        if await receive(self.conn) != "ready":
+            raise RuntimeError("the bot process did not start")
+
+    async def stop(self) -> BotReport:
+        self.conn.send("stop")
+        report: BotReport = await receive(self.conn)
+        await asyncio.to_thread(self.process.join, 30)
+        return report
+
+
+def serve_bot(spec: BotSpec, conn: Connection) -> None:
+    """The bot process: poll until told to stop, then report."""
+    asyncio.run(_serve_bot(spec, conn))
+
+
+async def _serve_bot(spec: BotSpec, conn: Connection) -> None:
+    errors = ErrorCount()
+    logging.getLogger().addHandler(errors)
+    db: Database | None = None
+    if spec.kind == "toile":
+        storage.clock.utcnow = lambda: FROZEN_NOW  # this process has its own clock
+        bot, dp, db = build_toile(spec.api_url, spec.database_url, spec.timeout,
+                                  spec.campaign_ttl)
+    else:
+        bot, dp = build_echo(spec.api_url, spec.timeout)
+    profiler = cProfile.Profile() if spec.profile_sort else None
+    runner = InProcess(bot, dp)
+    cpu_start = time.process_time()
+    if profiler:
+        profiler.enable()
+    await runner.start()
+    conn.send("ready")
+    await receive(conn)  # "stop"
+    await runner.stop()
+    if profiler:
+        profiler.disable()
+    cpu = time.process_time() - cpu_start
+    await bot.session.close()
+    if db is not None:
+        await db.dispose()
+    if profiler:
+        pstats.Stats(profiler).sort_stats(spec.profile_sort or "tottime").print_stats(45)
+        sys.stdout.flush()
+    conn.send(BotReport(errors.messages, cpu))
+
+
 @dataclass(frozen=True)
 class PhaseResult:
     name: str
@@ -235,17 +357,20 @@ class PhaseResult:
     timeouts: int
     surprises: list[str]
     people_results: list[int]
+    bot: BotReport
+    phase_seconds: float = 0.0  # the whole phase, start to stop
+    driver_cpu_seconds: float = 0.0  # this process (fake server and people) meanwhile
 
     @property
     def rate(self) -> float:
         return self.updates / self.seconds
 
 
-async def run_phase(name: str, fake: WatchedTelegram, bot: Bot, dp: Dispatcher,
+async def run_phase(name: str, fake: WatchedTelegram, runner: BotRunner,
                     people: Callable[[Window, Tally], list[Awaitable[int]]], warmup: float,
                     seconds: float, patience: float) -> PhaseResult:
-    polling = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, polling_timeout=POLLING_TIMEOUT))
+    await runner.start()
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
     start = time.perf_counter() + warmup
     window = Window(start, start + seconds, patience)
     tally = Tally()
@@ -253,14 +378,14 @@ async def run_phase(name: str, fake: WatchedTelegram, bot: Bot, dp: Dispatcher,
         # Everyone finishes the round trip in hand after the window; those don't count.
         results = await asyncio.gather(*people(window, tally))
     finally:
-        await dp.stop_polling()
-        await polling
+        report = await runner.stop()
+        cpu, wall = time.process_time() - cpu_start, time.perf_counter() - wall_start
         # The stopped bot's last getUpdates still waits on the fake's queue for up to
         # POLLING_TIMEOUT; let it end so that it cannot swallow the next phase's updates.
         await asyncio.sleep(POLLING_TIMEOUT + 0.5)
     handled = sum(1 for t in tally.done_at if window.start <= t <= window.end)
     return PhaseResult(name, handled, seconds, sorted(tally.latency_ms), tally.timeouts,
-                       tally.surprises, results)
+                       tally.surprises, results, report, wall, cpu)
 
 
 # ---- setup ---------------------------------------------------------------------------------
@@ -281,8 +406,21 @@ async def prepare_database(path: Path, contacts: int, volunteers: list[int]) -> 
     return db
 
 
-def build_echo(fake: FakeTelegram, timeout: float) -> tuple[Bot, Dispatcher]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url), timeout=timeout)
+def build_toile(api_url: str, database_url: str, timeout: float,
+                campaign_ttl: float) -> tuple[Bot, Dispatcher, Database]:
+    """As tests/conversation.py's make_harness builds it, but with the production campaign
+    cache (30 s) rather than the tests' never-stale one."""
+    settings = Settings(bot_token="42:TEST", telegram_api_url=api_url,
+                        organizer_ids=[ORGANIZER_ID], database_url=database_url,
+                        _env_file=None)  # type: ignore[call-arg]
+    db = Database(settings.database_url)
+    bot = build_bot(settings, timeout=timeout)
+    dp = build_dispatcher(settings, db, campaigns=CampaignCache(db, ttl=campaign_ttl))
+    return bot, dp, db
+
+
+def build_echo(api_url: str, timeout: float) -> tuple[Bot, Dispatcher]:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     bot = Bot("43:ECHO", session=session)
     router = Router(name="echo")
 
@@ -295,6 +433,17 @@ def build_echo(fake: FakeTelegram, timeout: float) -> tuple[Bot, Dispatcher]:
     return bot, dp
 
 
+def runner_for(spec: BotSpec, in_process: bool) -> tuple[BotRunner, Database | None]:
+    """The same bot either way; in this process, a Toile bot's database must be closed after."""
+    if not in_process:
+        return ChildProcess(spec), None
+    if spec.kind == "toile":
+        bot, dp, db = build_toile(spec.api_url, spec.database_url, spec.timeout,
+                                  spec.campaign_ttl)
+        return InProcess(bot, dp), db
+    return InProcess(*build_echo(spec.api_url, spec.timeout)), None
+
+
 async def main_async(args: argparse.Namespace) -> None:
     errors = ErrorCount()
     logging.getLogger().addHandler(errors)
@@ -303,50 +452,52 @@ async def main_async(args: argparse.Namespace) -> None:
     fake.record = False  # the fake keeps no log of calls: memory stays flat
     real_utcnow = storage.clock.utcnow
     storage.clock.utcnow = lambda: FROZEN_NOW  # calling hours are open
-    db: Database | None = None
+    toile_db: Database | None = None
     try:
         await fake.start()
         volunteers = [VOLUNTEER_BASE + i for i in range(args.volunteers)]
         db = await prepare_database(workdir / "toile.db", args.contacts, volunteers)
+        await sync_organizers(db, [ORGANIZER_ID])
+        database_url = db.url.render_as_string(hide_password=False)
+        await db.dispose()  # the bot opens its own
         print(f"{args.contacts:,} contacts imported, {args.volunteers} volunteers approved and "
               f"trained; fake Bot API on {fake.url}; {args.warmup:g} s warm-up, "
-              f"{args.seconds:g} s measured per phase")
+              f"{args.seconds:g} s measured per phase; bots "
+              + ("in this process, next to the fake server" if args.in_process
+                 else "each in a process of its own"))
 
-        # As tests/conversation.py's make_harness builds it, but with the production campaign
-        # cache (30 s) rather than the tests' never-stale one.
-        settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url,
-                            organizer_ids=[ORGANIZER_ID], database_url=str(db.url),
-                            _env_file=None)  # type: ignore[call-arg]
-        await sync_organizers(db, settings.organizer_ids)
-        bot = build_bot(settings, timeout=args.timeout)
-        dp = build_dispatcher(settings, db, campaigns=CampaignCache(db, ttl=args.campaign_ttl))
         rngs = {user_id: random.Random(user_id) for user_id in volunteers}
-        profiler = cProfile.Profile() if args.profile else None
+        profile_here = args.profile and args.in_process
+        runner, toile_db = runner_for(BotSpec(
+            "toile", fake.url, args.timeout, database_url, args.campaign_ttl,
+            profile_sort=args.profile_sort if args.profile else None), args.in_process)
+        profiler = cProfile.Profile() if profile_here else None
         if profiler:
             profiler.enable()
         toile = await run_phase(
-            "Toile (/call + outcome)", fake, bot, dp,
+            "Toile (/call + outcome)", fake, runner,
             lambda window, tally: [volunteer_loop(fake, user_id, window, tally, rngs[user_id])
                                    for user_id in volunteers],
             args.warmup, args.seconds, args.timeout)
         if profiler:
             profiler.disable()
             pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(45)
+        if toile_db is not None:
+            await toile_db.dispose()
 
-        echo_bot, echo_dp = build_echo(fake, args.timeout)
+        runner, _ = runner_for(BotSpec("echo", fake.url, args.timeout), args.in_process)
         echo = await run_phase(
-            "bare aiogram echo", fake, echo_bot, echo_dp,
+            "bare aiogram echo", fake, runner,
             lambda window, tally: [echo_loop(fake, ECHO_BASE + i, window, tally)
                                    for i in range(args.volunteers)],
             args.warmup, args.seconds, args.timeout)
-        await db.dispose()
         with sqlite3.connect(workdir / "toile.db") as con:
             calls = con.execute("SELECT count(*) FROM call").fetchone()[0]
         con.close()
     finally:
         storage.clock.utcnow = real_utcnow
-        if db is not None:
-            await db.dispose()
+        if toile_db is not None:
+            await toile_db.dispose()
         await fake.stop()
         logging.getLogger().removeHandler(errors)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -357,11 +508,21 @@ async def main_async(args: argparse.Namespace) -> None:
         (r.name, f"{r.updates:,}", f"{r.rate:,.1f}", f"{percentile(r.latency_ms, 50):.1f}",
          f"{percentile(r.latency_ms, 99):.1f}", r.timeouts, len(r.surprises))
         for r in (toile, echo)]))
+    # Which side was busy: a bot process near 100 % is the limit; a driver near 100 % would
+    # mean the fake server and the people, not the bot, set the pace.
+    for r in (toile, echo):
+        driver = f"fake server and people {r.driver_cpu_seconds / r.phase_seconds:.0%}"
+        if r.bot.cpu_seconds is None:
+            print(f"CPU during {r.name}: bot, {driver} (one process)")
+        else:
+            print(f"CPU during {r.name}: bot process {r.bot.cpu_seconds / r.phase_seconds:.0%}, "
+                  f"{driver}")
+    bot_errors = [*errors.messages, *toile.bot.errors, *echo.bot.errors]
     pressed = sum(toile.people_results)
     print(f"\noutcomes answered by the bot (whole run) {pressed:,}; calls in the database "
-          f"{calls:,} {verdict(calls == pressed)}; errors logged by the bots {len(errors.messages)}"
-          f" {verdict(not errors.messages)}")
-    for message in [*toile.surprises, *echo.surprises, *errors.messages][:5]:
+          f"{calls:,} {verdict(calls == pressed)}; errors logged by the bots {len(bot_errors)}"
+          f" {verdict(not bot_errors)}")
+    for message in [*toile.surprises, *echo.surprises, *bot_errors][:5]:
         print("  e.g.", message)
     ratio = toile.rate / echo.rate
     print(f"Toile / echo = {ratio:.1%} (target >= {TARGET_RATIO:.0%}) "
@@ -376,12 +537,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured, per phase")
     parser.add_argument("--contacts", type=int, default=5000)
     parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of the Toile phase (slows it down)")
+                        help="print a cProfile of the Toile bot (slows it down)")
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key")
     parser.add_argument("--campaign-ttl", type=float, default=30.0,
                         help="CampaignCache ttl (production default 30; the tests use 0)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="how long a person waits for an answer before giving up")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the bots in this process, next to the fake server")
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

@@ -48,6 +48,7 @@ from bench.updates import (
     FROZEN_NOW,
     VOLUNTEER_BASE,
     ErrorCount,
+    InProcess,
     WatchedTelegram,
     build_echo,
     echo_loop,
@@ -165,7 +166,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 rngs = {u: random.Random(u) for u in volunteers}
                 bots.append(bot)
                 results.append(await run_phase(
-                    "toile (real bot)", fake, bot, dp,
+                    "toile (real bot)", fake, InProcess(bot, dp),
                     lambda w, t, rngs=rngs, volunteers=volunteers: [
                         volunteer_loop(fake, u, w, t, rngs[u]) for u in volunteers],
                     args.warmup, args.seconds, args.timeout))
@@ -185,20 +186,20 @@ async def main_async(args: argparse.Namespace) -> None:
                 label = {"card": "card-shaped echo", "card6": "card-shaped echo, 6 buttons",
                          "cardraw": "card-shaped echo, no retry mw"}[name]
                 results.append(await run_phase(
-                    label, fake, bot, dp,
+                    label, fake, InProcess(bot, dp),
                     lambda w, t, rngs=rngs, people=people: [
                         volunteer_loop(fake, u, w, t, rngs[u]) for u in people],
                     args.warmup, args.seconds, args.timeout))
                 shapes[name] = shape
             elif name in ("echo", "echokeep"):
-                bot, dp = build_echo(fake, args.timeout)
+                bot, dp = build_echo(fake.url, args.timeout)
                 if name == "echokeep":  # + Toile's KeepResponseTypes session middleware
                     bot.session.middleware(telegram_retry.KeepResponseTypes())
                 bots.append(bot)
                 base = ECHO_BASE + 10_000 * position
                 results.append(await run_phase(
                     "bare echo" if name == "echo" else "bare echo + KeepResponseTypes",
-                    fake, bot, dp,
+                    fake, InProcess(bot, dp),
                     lambda w, t, base=base: [echo_loop(fake, base + i, w, t)
                                              for i in range(args.volunteers)],
                     args.warmup, args.seconds, args.timeout))
