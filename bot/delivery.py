@@ -31,9 +31,8 @@ from bot.telegram_retry import FloodGate, flood_gate
 from storage import outbox
 from storage.campaigns import messaging_window
 from storage.database import Database
-from storage.models import User
 from storage.outbox import Delivery
-from storage.users import get_user, mark_blocked
+from storage.users import Person, get_user, mark_blocked
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ log = logging.getLogger(__name__)
 UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
 
 # (delivery, recipient) -> (text, sendMessage arguments), or None: no longer to be sent.
-Renderer = Callable[[Delivery, User], Awaitable[tuple[str, dict[str, Any]] | None]]
+Renderer = Callable[[Delivery, Person], Awaitable[tuple[str, dict[str, Any]] | None]]
 
 
 class Pacer:

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 from bot.i18n import pick_locale
 from storage.database import Database
 from storage.models import User
-from storage.users import mark_blocked, organizers
+from storage.users import Person, mark_blocked, organizers
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,
     return None
 
 
-async def send_localized(bot: Bot, db: Database, i18n: I18n, user: User,
+async def send_localized(bot: Bot, db: Database, i18n: I18n, user: Person | User,
                          build: MessageBuilder) -> Message | None:
     """Build the message in the person's own language, then send it."""
     with i18n.context(), i18n.use_locale(pick_locale(user.language_code, i18n.default_locale)):

@@ -16,7 +16,7 @@ from bot.keyboards import CallFlowCB, VolunteerDecisionCB, decision_keyboard, ma
 from bot.notify import acknowledge, notify_organizers, send_localized, send_safely
 from storage.database import Database
 from storage.models import User, VolunteerStatus
-from storage.users import decide_volunteer, pending_volunteers, request_to_call
+from storage.users import Person, decide_volunteer, pending_volunteers, request_to_call
 
 
 def decision_message(approved: bool) -> tuple[str, dict[str, object]]:
@@ -28,13 +28,13 @@ def decision_message(approved: bool) -> tuple[str, dict[str, object]]:
               "there are many other ways to help."), {})
 
 
-def describe(user: User) -> str:
+def describe(user: Person | User) -> str:
     handle = f" (@{escape(user.username)})" if user.username else ""
     return f"{escape(user.first_name or str(user.id))}{handle}"
 
 
 async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
-                      user: User) -> None:
+                      user: Person) -> None:
     await acknowledge(query)
     request = await request_to_call(db, user.id)
     status = request.status
@@ -58,7 +58,7 @@ async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
 
 
 async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: Bot,
-                 db: Database, i18n: I18n, user: User, is_organizer: bool) -> None:
+                 db: Database, i18n: I18n, user: Person, is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return

@@ -37,10 +37,9 @@ from storage.broadcasts import (
     start_due,
 )
 from storage.database import Database
-from storage.models import User
 from storage.outbox import Delivery
 from storage.shifts import coming_shifts
-from storage.users import get_user
+from storage.users import Person, get_user
 
 DATA = "broadcast"
 
@@ -115,7 +114,7 @@ async def text_written(message: Message, state: FSMContext, db: Database,
 
 
 async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state: FSMContext,
-                          db: Database, campaigns: CampaignCache, bot: Bot, user: User,
+                          db: Database, campaigns: CampaignCache, bot: Bot, user: Person,
                           is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
@@ -175,7 +174,7 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
 
 
 async def when_written(message: Message, state: FSMContext, db: Database,
-                       campaigns: CampaignCache, bot: Bot, user: User,
+                       campaigns: CampaignCache, bot: Bot, user: Person,
                        is_organizer: bool) -> None:
     if not is_organizer:
         return
@@ -188,7 +187,7 @@ async def when_written(message: Message, state: FSMContext, db: Database,
 
 
 async def _create(message: Message, state: FSMContext, db: Database, campaigns: CampaignCache,
-                  bot: Bot, user: User, when: datetime | None) -> None:
+                  bot: Bot, user: Person, when: datetime | None) -> None:
     data = (await state.get_data()).get(DATA, {})
     campaign = await campaigns.get()
     if campaign is None or "audience" not in data:
@@ -232,7 +231,7 @@ def cancel_keyboard(broadcast_id: int) -> InlineKeyboardMarkup:
 
 
 async def cancel_pressed(query: CallbackQuery, callback_data: CancelBroadcastCB, db: Database,
-                         user: User, is_organizer: bool) -> None:
+                         user: Person, is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
@@ -262,7 +261,7 @@ def progress_text(state: Progress) -> str:
 # ---- what the deliverer sends --------------------------------------------------------------------
 
 def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
-    async def render(delivery: Delivery, _user: User) -> tuple[str, dict[str, Any]] | None:
+    async def render(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         broadcast = await broadcast_to_send(db, int(delivery.params["broadcast"]))
         campaign = await campaigns.get()
         if broadcast is None or broadcast.status == "cancelled" or campaign is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 
@@ -36,9 +37,9 @@ from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
-from storage.models import RELEASE_OUTCOMES, Outcome, ProxyKind, User, VolunteerStatus
+from storage.models import RELEASE_OUTCOMES, Outcome, ProxyKind, VolunteerStatus
 from storage.stats import milestone_reached
-from storage.users import mark_trained
+from storage.users import Person, mark_trained
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +50,22 @@ CARD_MESSAGES = "card_messages"  # FSM key: the chat messages that show the held
 PROXY_OUTCOMES = {Outcome.NEEDS_PROXY: ProxyKind.NEED, Outcome.CAN_CARRY_PROXY: ProxyKind.OFFER}
 
 
-def may_call(user: User, is_organizer: bool) -> bool:
+def may_call(user: Person, is_organizer: bool) -> bool:
     return is_organizer or user.volunteer_status == VolunteerStatus.APPROVED
 
 
 async def call_command(message: Message, bot: Bot, db: Database, campaigns: CampaignCache,
-                       user: User, is_organizer: bool, state: FSMContext) -> None:
+                       user: Person, is_organizer: bool, state: FSMContext) -> None:
     await next_contact(message.chat.id, bot, db, campaigns, user, is_organizer, state)
 
 
 async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot, db: Database,
-                      campaigns: CampaignCache, user: User, is_organizer: bool,
+                      campaigns: CampaignCache, user: Person, is_organizer: bool,
                       state: FSMContext) -> None:
     await acknowledge(query)
     if callback_data.action == "ready" and may_call(user, is_organizer):
         await mark_trained(db, user.id)
-        user.trained = True
+        user = replace(user, trained=True)
         if isinstance(query.message, Message):
             with suppress(TelegramAPIError):
                 await query.message.edit_reply_markup(reply_markup=None)
@@ -73,7 +74,7 @@ async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot,
 
 
 async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: CampaignCache,
-                       user: User, is_organizer: bool, state: FSMContext) -> None:
+                       user: Person, is_organizer: bool, state: FSMContext) -> None:
     campaign = await campaigns.get()
     if campaign is None:
         await bot.send_message(chat_id, _("No campaign is running yet. Come back soon!"))
@@ -115,7 +116,7 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
         {CARD_MESSAGES: [m for m in shown if m not in removed] + [sent.message_id]})
 
 
-async def _explain_no_access(bot: Bot, chat_id: int, user: User) -> None:
+async def _explain_no_access(bot: Bot, chat_id: int, user: Person) -> None:
     status = VolunteerStatus(user.volunteer_status)
     if status is VolunteerStatus.PENDING:
         await bot.send_message(chat_id, _(
@@ -186,7 +187,7 @@ async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None
 
 
 async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: Bot,
-                          db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
+                          db: Database, campaigns: CampaignCache, i18n: I18n, user: Person,
                           state: FSMContext) -> None:
     await acknowledge(query)
     await _record(query, callback_data.contact_id, callback_data.seq, callback_data.outcome,
@@ -194,7 +195,7 @@ async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: B
 
 
 async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, bot: Bot,
-                           db: Database, campaigns: CampaignCache, i18n: I18n, user: User,
+                           db: Database, campaigns: CampaignCache, i18n: I18n, user: Person,
                            state: FSMContext) -> None:
     await acknowledge(query)
     campaign = await campaigns.get()
@@ -218,7 +219,7 @@ async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, 
 
 async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outcome,
                   call_back_at: datetime | None, bot: Bot, db: Database, campaigns: CampaignCache,
-                  i18n: I18n, user: User, state: FSMContext) -> None:
+                  i18n: I18n, user: Person, state: FSMContext) -> None:
     campaign = await campaigns.get()
     if campaign is None:
         return
@@ -267,7 +268,7 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
 
 
 async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db: Database,
-                        campaigns: CampaignCache, user: User, is_organizer: bool) -> None:
+                        campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     card = None
     if campaign is not None and may_call(user, is_organizer):

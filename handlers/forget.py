@@ -16,8 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.notify import acknowledge
 from handlers.calling import forget_card_messages
 from storage.database import Database
-from storage.models import User
-from storage.users import forget_person
+from storage.users import Person, forget_person
 
 
 class ForgetCB(CallbackData, prefix="forget"):
@@ -35,7 +34,7 @@ async def forget_command(message: Message) -> None:
 
 
 async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Database,
-                           user: User, state: FSMContext) -> None:
+                           user: Person, state: FSMContext) -> None:
     await acknowledge(query)
     if not callback_data.confirm:
         text = _("Nothing was erased.")

@@ -19,9 +19,8 @@ from aiogram.utils.i18n import gettext as _
 from bot.filters import MenuButton, PrivateChat
 from bot.notify import acknowledge, send_localized
 from storage.database import Database
-from storage.models import User
 from storage.outbox import Delivery
-from storage.users import get_user
+from storage.users import Person, get_user
 from storage.web import (
     GOAL,
     PledgeError,
@@ -70,7 +69,7 @@ def share_button(link: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("📤 Share my link"), url=url)
 
 
-async def invite_message(bot: Bot, db: Database, user: User) -> tuple[str, dict[str, Any]]:
+async def invite_message(bot: Bot, db: Database, user: Person) -> tuple[str, dict[str, Any]]:
     p = await progress(db, user.id)
     link = await invite_link(bot, p.code)
     text = "\n\n".join((
@@ -89,13 +88,13 @@ async def invite_message(bot: Bot, db: Database, user: User) -> tuple[str, dict[
     return text, {"reply_markup": InlineKeyboardMarkup(inline_keyboard=rows)}
 
 
-async def invite(message: Message, bot: Bot, db: Database, user: User) -> None:
+async def invite(message: Message, bot: Bot, db: Database, user: Person) -> None:
     text, kwargs = await invite_message(bot, db, user)
     await message.answer(text, **kwargs)
 
 
 async def welcome_through_link(message: Message, bot: Bot, db: Database, i18n: I18n,
-                               user: User, payload: str) -> bool:
+                               user: Person, payload: str) -> bool:
     """/start <code> from someone new: record who brought them and tell that person, once.
     Returns whether the link counted."""
     attribution = await attribute_referral(db, user.id, payload)
@@ -124,7 +123,7 @@ async def welcome_through_link(message: Message, bot: Bot, db: Database, i18n: I
 # ---- the pledge -------------------------------------------------------------------------------
 
 async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: Database,
-                  user: User, state: FSMContext) -> None:
+                  user: Person, state: FSMContext) -> None:
     await acknowledge(query)
     if callback_data.action in ("hide", "show"):
         await set_leaderboard_opt_out(db, user.id, callback_data.action == "hide")
@@ -147,7 +146,7 @@ async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: D
             reply_markup=cancel)
 
 
-async def pledge_written(message: Message, db: Database, user: User, state: FSMContext,
+async def pledge_written(message: Message, db: Database, user: Person, state: FSMContext,
                          campaigns: Any) -> None:
     try:
         names = parse_pledge_names(message.text or "")
@@ -170,7 +169,7 @@ async def pledge_written(message: Message, db: Database, user: User, state: FSMC
 
 
 async def pledge_done(query: CallbackQuery, callback_data: PledgeDoneCB, db: Database,
-                      user: User) -> None:
+                      user: Person) -> None:
     first = await confirm_pledge_round(db, user.id, callback_data.round)
     await acknowledge(query, _("Thank you! Every vote counts.") if first
                       else _("Already noted, thank you!"))
@@ -181,7 +180,7 @@ async def pledge_done(query: CallbackQuery, callback_data: PledgeDoneCB, db: Dat
 # ---- what the deliverer sends -----------------------------------------------------------------
 
 def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
-    async def nudge(_delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+    async def nudge(_delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         p = await progress(db, user.id)
         if p.count >= GOAL:
             return None  # reached three since it was planned
@@ -195,7 +194,8 @@ def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
         markup = InlineKeyboardMarkup(inline_keyboard=[[share_button(link)]])
         return text, {"reply_markup": markup}
 
-    async def pledge_reminder(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+    async def pledge_reminder(delivery: Delivery,
+                              user: Person) -> tuple[str, dict[str, Any]] | None:
         names = await pledge_names(db, user.id)
         if not names:
             return None

@@ -13,11 +13,12 @@ from bot.campaign_cache import CampaignCache
 from bot.filters import MenuButton
 from bot.keyboards import outcome_label
 from storage.database import Database
-from storage.models import CALL_OUTCOMES, User
+from storage.models import CALL_OUTCOMES
 from storage.stats import calling_streak, volunteer_counts
+from storage.users import Person
 
 
-async def me(message: Message, db: Database, campaigns: CampaignCache, user: User,
+async def me(message: Message, db: Database, campaigns: CampaignCache, user: Person,
              i18n: I18n) -> None:
     campaign = await campaigns.get()
     if campaign is None:

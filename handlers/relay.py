@@ -23,9 +23,8 @@ from bot.filters import MenuButton, PrivateChat
 from bot.notify import acknowledge, send_localized, send_safely
 from storage.calling import QueueRules, current_card
 from storage.database import Database
-from storage.models import User
 from storage.relay import delivered_answer, record_relay, relayed_to
-from storage.users import get_user, organizers
+from storage.users import Person, get_user, organizers
 
 
 class SignCB(CallbackData, prefix="sign"):
@@ -44,7 +43,7 @@ async def ask_command(message: Message, state: FSMContext) -> None:
 
 async def question_written(message: Message, state: FSMContext, bot: Bot, db: Database,
                            campaigns: CampaignCache, i18n: I18n, settings: Settings,
-                           user: User) -> None:
+                           user: Person) -> None:
     await state.set_state(None)
     campaign = await campaigns.get()
     card = await current_card(db, QueueRules.of(campaign), user.id) if campaign else None
@@ -99,7 +98,7 @@ async def reply_from_organizer(message: Message, bot: Bot, db: Database, i18n: I
 
 
 async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db: Database,
-                       i18n: I18n, user: User, is_organizer: bool) -> None:
+                       i18n: I18n, user: Person, is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return

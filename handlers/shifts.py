@@ -21,7 +21,7 @@ from bot.campaign_cache import CampaignCache
 from bot.notify import acknowledge
 from storage import clock
 from storage.database import Database
-from storage.models import Campaign, Shift, User
+from storage.models import Campaign, Shift
 from storage.outbox import Delivery
 from storage.shifts import (
     ShiftError,
@@ -35,6 +35,7 @@ from storage.shifts import (
     roster,
     shift_view,
 )
+from storage.users import Person
 
 DATA = "newshift"
 
@@ -105,7 +106,7 @@ def join_keyboard(view: ShiftView, joined: bool) -> InlineKeyboardMarkup:
 
 
 async def shifts_command(message: Message, db: Database, campaigns: CampaignCache,
-                         user: User, is_organizer: bool) -> None:
+                         user: Person, is_organizer: bool) -> None:
     views = await coming_shifts(db)
     campaign = await campaigns.get()
     if not views:
@@ -132,7 +133,7 @@ async def _my_shifts(db: Database, user_id: int) -> list[tuple[int]]:
 
 
 async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Database,
-                        campaigns: CampaignCache, user: User, is_organizer: bool) -> None:
+                        campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     action, shift_id = callback_data.action, callback_data.shift
     if action == "roster":
@@ -190,7 +191,7 @@ async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> Non
 
 
 async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Database,
-                     user: User, is_organizer: bool) -> None:
+                     user: Person, is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
@@ -297,7 +298,7 @@ async def newshift_step(message: Message, state: FSMContext, campaigns: Campaign
 
 
 async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: FSMContext,
-                        db: Database, campaigns: CampaignCache, user: User,
+                        db: Database, campaigns: CampaignCache, user: Person,
                         is_organizer: bool) -> None:
     data = (await state.get_data()).get(DATA, {})
     await state.set_state(None)
@@ -328,7 +329,7 @@ async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: 
 # ---- what the deliverer sends ------------------------------------------------------------------
 
 def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
-    async def still_coming(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+    async def still_coming(delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         view = await shift_view(db, int(delivery.params["shift"]))
         if view is None or view.shift.cancelled:
             return None
@@ -342,7 +343,7 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         return (_("📅 Tomorrow's shift: still coming?") + "\n" +
                 describe(view, await campaigns.get()), {"reply_markup": builder.as_markup()})
 
-    async def soon(delivery: Delivery, user: User) -> tuple[str, dict[str, Any]] | None:
+    async def soon(delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         view = await shift_view(db, int(delivery.params["shift"]))
         if view is None or view.shift.cancelled or user.id not in await _joined(
                 db, view.shift.id or 0):

@@ -15,11 +15,11 @@ from bot.keyboards import ask_to_call_keyboard, main_menu
 from handlers.calling import may_call
 from handlers.invite import welcome_through_link
 from storage.database import Database
-from storage.models import User, VolunteerStatus
-from storage.users import set_stopped
+from storage.models import VolunteerStatus
+from storage.users import Person, set_stopped
 
 
-async def start(message: Message, command: CommandObject, bot: Bot, user: User,
+async def start(message: Message, command: CommandObject, bot: Bot, user: Person,
                 is_organizer: bool, is_new_person: bool, db: Database, i18n: I18n) -> None:
     if user.stopped:
         await set_stopped(db, user.id, False)
@@ -65,7 +65,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
     await message.answer(text)
 
 
-async def stop(message: Message, user: User, db: Database) -> None:
+async def stop(message: Message, user: Person, db: Database) -> None:
     await set_stopped(db, user.id, True)
     await message.answer(_(
         "Done: you will receive no more campaign messages. Send /start to come back."))

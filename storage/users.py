@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from storage import clock
 from storage.audit import write_audit
 from storage.database import Database
-from storage.driver import SQL, read_time
+from storage.driver import SQL
 from storage.models import User, VolunteerStatus
 
 
@@ -28,34 +28,62 @@ class Profile:
     language_code: str | None = None
 
 
-USER_COLUMNS = ("id", "first_name", "last_name", "username", "language_code", "is_organizer",
-                "volunteer_status", "trained", "blocked", "stopped", "created_at", "approved_at",
-                "paused_at", "invite_code", "referred_by", "generation", "recruits",
-                "leaderboard_opt_out", "nudges_sent", "last_nudge_at", "forgotten")
-SELECT_USER = SQL.of(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = ?")
-_FLAGS = ("is_organizer", "trained", "blocked", "stopped", "leaderboard_opt_out", "forgotten")
-_TIMES = ("created_at", "approved_at", "paused_at", "last_nudge_at")
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person as handlers see them: the users row without its timestamps, in a plain
+    frozen dataclass. Read on every update: building a SQLModel `User` instead validated
+    every field and parsed four timestamps, tens of microseconds an update for fields no
+    handler reads."""
+
+    id: int
+    first_name: str
+    last_name: str | None
+    username: str | None
+    language_code: str | None
+    is_organizer: bool
+    volunteer_status: VolunteerStatus
+    trained: bool
+    blocked: bool
+    stopped: bool
+    forgotten: bool
+    invite_code: str | None
+    referred_by: int | None
+    generation: int
+    recruits: int
+    leaderboard_opt_out: bool
+    nudges_sent: int
+
+    @classmethod
+    def of(cls, user: User) -> Person:
+        return _person([getattr(user, name) for name in PERSON_COLUMNS])
 
 
-def _user(row: Sequence[Any]) -> User:
-    fields = dict(zip(USER_COLUMNS, row, strict=True))
-    for name in _FLAGS:
-        fields[name] = bool(fields[name])  # SQLite answers 0/1
-    for name in _TIMES:
-        fields[name] = read_time(fields[name])
-    return User(**fields)
+# The one column list: Person's fields, in order.
+PERSON_COLUMNS = tuple(f.name for f in fields(Person))
+SELECT_PERSON = SQL.of(f"SELECT {', '.join(PERSON_COLUMNS)} FROM users WHERE id = ?")
+_FLAGS_AT = tuple(PERSON_COLUMNS.index(name) for name in (
+    "is_organizer", "trained", "blocked", "stopped", "forgotten", "leaderboard_opt_out"))
+_STATUS_AT = PERSON_COLUMNS.index("volunteer_status")
 
 
-async def get_user(db: Database, user_id: int) -> User | None:
+def _person(row: Sequence[Any]) -> Person:
+    values = list(row)
+    for i in _FLAGS_AT:
+        values[i] = bool(values[i])  # SQLite answers 0/1
+    values[_STATUS_AT] = VolunteerStatus(values[_STATUS_AT])
+    return Person(*values)
+
+
+async def get_user(db: Database, user_id: int) -> Person | None:
     """Read on every update (the middleware), hence straight through the driver."""
     async with db.fast_read() as tx:
-        row = await tx.one(SELECT_USER, user_id)
-    return _user(row) if row is not None else None
+        row = await tx.one(SELECT_PERSON, user_id)
+    return _person(row) if row is not None else None
 
 
 @dataclass(frozen=True)
 class Arrival:
-    user: User
+    user: Person
     is_new: bool  # this update created the person's row: their very first contact
 
 
@@ -76,7 +104,7 @@ async def arrive(db: Database, profile: Profile) -> Arrival:
         return await _save_profile(db, profile)
 
 
-async def ensure_user(db: Database, profile: Profile) -> User:
+async def ensure_user(db: Database, profile: Profile) -> Person:
     return (await arrive(db, profile)).user
 
 
@@ -94,7 +122,7 @@ async def _save_profile(db: Database, profile: Profile) -> Arrival:
         # A person who writes to the bot can be reached again.
         user.blocked = False
         await session.flush()
-        return Arrival(user, is_new)
+        return Arrival(Person.of(user), is_new)
 
 
 async def sync_organizers(db: Database, organizer_ids: list[int]) -> None:
