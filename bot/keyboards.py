@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import Enum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
@@ -78,20 +81,28 @@ CARD_LAYOUT: tuple[tuple[Outcome, ...], ...] = (
 )
 
 
+def _last_field_packer(first: CallbackData) -> Callable[[object], str]:
+    """Payloads that differ from `first` only in their last field. aiogram packs `first`; the
+    others swap that last field, as pack() would write it (an enum by its value, an int as
+    is). A card packs seventeen payloads, and pack() builds and dumps a model for each."""
+    head = first.pack().rpartition(first.__separator__)[0] + first.__separator__
+
+    def pack(last: object) -> str:
+        return head + str(last.value if isinstance(last, Enum) else last)
+
+    return pack
+
+
 def card_keyboard(contact_id: int, seq: int, talking_points: list[str]) -> InlineKeyboardMarkup:
-    rows = [
-        [InlineKeyboardButton(text=outcome_label(o),
-                              callback_data=OutcomeCB(contact_id=contact_id, seq=seq,
-                                                      outcome=o).pack()) for o in row]
-        for row in CARD_LAYOUT
-    ]
+    outcome = _last_field_packer(OutcomeCB(contact_id=contact_id, seq=seq,
+                                           outcome=Outcome.SKIPPED))
+    point = _last_field_packer(TalkingPointCB(contact_id=contact_id, seq=seq, index=0))
+    rows = [[InlineKeyboardButton(text=outcome_label(o), callback_data=outcome(o)) for o in row]
+            for row in CARD_LAYOUT]
     for index, title in enumerate(talking_points):
-        rows.append([InlineKeyboardButton(
-            text="💬 " + title,
-            callback_data=TalkingPointCB(contact_id=contact_id, seq=seq, index=index).pack())])
-    rows.append([InlineKeyboardButton(
-        text=outcome_label(Outcome.SKIPPED),
-        callback_data=OutcomeCB(contact_id=contact_id, seq=seq, outcome=Outcome.SKIPPED).pack())])
+        rows.append([InlineKeyboardButton(text="💬 " + title, callback_data=point(index))])
+    rows.append([InlineKeyboardButton(text=outcome_label(Outcome.SKIPPED),
+                                      callback_data=outcome(Outcome.SKIPPED))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
