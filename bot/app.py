@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
@@ -30,6 +29,7 @@ from bot.jobs import (
     shift_reminders_tick,
 )
 from bot.middlewares import LanguageMiddleware, PersonMiddleware
+from bot.session import JsonSession
 from handlers import (
     access,
     broadcast,
@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 
 
 def build_bot(settings: Settings, *, timeout: float = 60.0) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url),
-                             timeout=timeout)
+    session = JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_url),
+                          timeout=timeout)
     bot = Bot(settings.bot_token, session=session,
               default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True))
     telegram_retry.install(bot)
