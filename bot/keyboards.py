@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -12,6 +13,7 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -93,17 +95,35 @@ def _last_field_packer(first: CallbackData) -> Callable[[object], str]:
     return pack
 
 
+# (a talking point's button?, the last field of its payload, the button with its label)
+_CardSlot = tuple[bool, object, InlineKeyboardButton]
+
+
+@lru_cache(maxsize=64)
+def _card_template(locale: str, titles: tuple[str, ...]) -> tuple[tuple[_CardSlot, ...], ...]:
+    """A card's buttons, labelled, for one locale and one campaign's talking points. A card
+    copies them with its own payloads: building and validating seventeen buttons for each
+    card cost more than the rest of the keyboard. `locale` is the key: the labels come in
+    the current one."""
+
+    def slot(outcome: Outcome) -> _CardSlot:
+        return False, outcome, InlineKeyboardButton(text=outcome_label(outcome), callback_data="")
+
+    rows = [tuple(slot(o) for o in row) for row in CARD_LAYOUT]
+    rows += [((True, index, InlineKeyboardButton(text="💬 " + title, callback_data="")),)
+             for index, title in enumerate(titles)]
+    rows.append((slot(Outcome.SKIPPED),))
+    return tuple(rows)
+
+
 def card_keyboard(contact_id: int, seq: int, talking_points: list[str]) -> InlineKeyboardMarkup:
     outcome = _last_field_packer(OutcomeCB(contact_id=contact_id, seq=seq,
                                            outcome=Outcome.SKIPPED))
     point = _last_field_packer(TalkingPointCB(contact_id=contact_id, seq=seq, index=0))
-    rows = [[InlineKeyboardButton(text=outcome_label(o), callback_data=outcome(o)) for o in row]
-            for row in CARD_LAYOUT]
-    for index, title in enumerate(talking_points):
-        rows.append([InlineKeyboardButton(text="💬 " + title, callback_data=point(index))])
-    rows.append([InlineKeyboardButton(text=outcome_label(Outcome.SKIPPED),
-                                      callback_data=outcome(Outcome.SKIPPED))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    template = _card_template(get_i18n().current_locale, tuple(talking_points))
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [button.model_copy(update={"callback_data": (point if is_point else outcome)(last)})
+         for is_point, last, button in row] for row in template])
 
 
 def call_back_keyboard(contact_id: int, seq: int) -> InlineKeyboardMarkup:

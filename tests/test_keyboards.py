@@ -1,9 +1,11 @@
-"""The card's payloads, packed the fast way, are exactly what aiogram packs and unpacks."""
+"""The card's keyboard, built the fast way, is exactly what aiogram builds, packs and unpacks."""
 
 from __future__ import annotations
 
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.i18n import make_i18n
-from bot.keyboards import CARD_LAYOUT, OutcomeCB, TalkingPointCB, card_keyboard
+from bot.keyboards import CARD_LAYOUT, OutcomeCB, TalkingPointCB, card_keyboard, outcome_label
 from storage.models import Outcome
 
 
@@ -20,3 +22,21 @@ def test_card_payloads_are_aiogram_packs():
     assert all(p is not None and len(p.encode()) <= 64 for p in payloads)
     assert OutcomeCB.unpack(payloads[0]) == OutcomeCB(contact_id=contact_id, seq=seq,
                                                       outcome=Outcome.WILL_VOTE)
+
+
+def test_card_keyboard_is_the_one_built_button_by_button_in_each_locale():
+    i18n = make_i18n()
+    for locale in ("fr", "en", "fr"):  # back to fr: the cached buttons are per locale
+        with i18n.context(), i18n.use_locale(locale):
+            points = ["Pourquoi voter ?", "Procuration"]
+            expected = [[InlineKeyboardButton(
+                text=outcome_label(o), callback_data=OutcomeCB(contact_id=7, seq=3,
+                                                               outcome=o).pack()) for o in row]
+                for row in CARD_LAYOUT]
+            expected += [[InlineKeyboardButton(text="💬 " + title, callback_data=TalkingPointCB(
+                contact_id=7, seq=3, index=i).pack())] for i, title in enumerate(points)]
+            expected.append([InlineKeyboardButton(
+                text=outcome_label(Outcome.SKIPPED),
+                callback_data=OutcomeCB(contact_id=7, seq=3, outcome=Outcome.SKIPPED).pack())])
+            assert card_keyboard(7, 3, points) == InlineKeyboardMarkup(inline_keyboard=expected)
+            assert card_keyboard(8, 1, points) != card_keyboard(7, 3, points)
