@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -63,6 +63,7 @@ from storage.contacts import import_contacts
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Outcome
+from storage.stats import MILESTONES
 from storage.users import decide_volunteer, mark_trained, sync_organizers
 from tests.conversation import ORGANIZER_ID
 from tests.fake_telegram import BOT_USER, FakeTelegram, ShownMessage
@@ -82,24 +83,23 @@ _message_ids = itertools.count(10_000_000)
 
 
 class WatchedTelegram(FakeTelegram):
-    """The fake server, also waking whoever waits for their chat to change: people react to
-    what they see without polling the fake's state."""
+    """The fake server, also telling whoever watches a chat what it shows next: people react
+    to what they see without polling the fake's state."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.waiters: dict[int, asyncio.Future[ShownMessage]] = {}
+        self.shown: dict[int, asyncio.Queue[ShownMessage]] = {}
 
-    def expect(self, chat_id: int) -> asyncio.Future[ShownMessage]:
-        """The next message sent or edited in this chat."""
-        waiter: asyncio.Future[ShownMessage] = asyncio.get_running_loop().create_future()
-        self.waiters[chat_id] = waiter
-        return waiter
+    def watch(self, chat_id: int) -> asyncio.Queue[ShownMessage]:
+        """Each message sent or edited in this chat, in order. A queue rather than a single
+        waiter: a message the bot sends right after another (a volunteer's congratulation
+        after the recorded card) must not be lost before the person looks again."""
+        return self.shown.setdefault(chat_id, asyncio.Queue())
 
     def _notify(self, chat_id: int, message_id: int) -> None:
-        waiter = self.waiters.pop(chat_id, None)
         shown = self.chats[chat_id].get(message_id)
-        if waiter is not None and not waiter.done() and shown is not None:
-            waiter.set_result(shown)
+        if shown is not None:
+            self.watch(chat_id).put_nowait(shown)
 
     async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         result = await super().api_sendMessage(params)
@@ -176,17 +176,24 @@ class Window:
         return self.end - self.start
 
 
+async def next_shown(fake: WatchedTelegram, chat_id: int, window: Window,
+                     tally: Tally) -> ShownMessage | None:
+    """What the chat shows next, or None (a timeout) if nothing comes in time."""
+    try:
+        return await asyncio.wait_for(fake.watch(chat_id).get(), window.timeout)
+    except TimeoutError:
+        tally.timeouts += 1
+        return None
+
+
 async def round_trip(fake: WatchedTelegram, chat_id: int, update: dict[str, Any],
                      window: Window, tally: Tally) -> ShownMessage | None:
     """Send one update and wait for what the person sees next."""
     assert fake.updates is not None
-    seen = fake.expect(chat_id)
     sent_at = time.perf_counter()
     await fake.updates.put(update)
-    try:
-        shown = await asyncio.wait_for(seen, window.timeout)
-    except TimeoutError:
-        tally.timeouts += 1
+    shown = await next_shown(fake, chat_id, window, tally)
+    if shown is None:
         return None
     done = time.perf_counter()
     tally.done_at.append(done)
@@ -196,8 +203,9 @@ async def round_trip(fake: WatchedTelegram, chat_id: int, update: dict[str, Any]
 
 
 async def volunteer_loop(fake: WatchedTelegram, user_id: int, window: Window, tally: Tally,
-                         rng: random.Random) -> int:
-    """/call, then press an outcome on the card that came back. Returns outcomes recorded."""
+                         rng: random.Random, milestones: Collection[int] = MILESTONES) -> int:
+    """/call, then press an outcome on the card that came back. Returns outcomes recorded.
+    At each of `milestones` calls the bot also sends a congratulation, which is read."""
     recorded = 0
     while time.perf_counter() < window.end:
         card = await round_trip(fake, user_id, text_update(user_id, "/call"), window, tally)
@@ -216,6 +224,10 @@ async def volunteer_loop(fake: WatchedTelegram, user_id: int, window: Window, ta
         if after.message_id != card.message_id or "call:next" not in str(after.reply_markup):
             tally.surprises.append(f"unexpected answer to {outcome}: {after.text[:60]!r}")
         recorded += 1
+        if recorded in milestones:  # the bot congratulates, right after the edit
+            note = await next_shown(fake, user_id, window, tally)
+            if note is not None and str(recorded) not in note.text:
+                tally.surprises.append(f"no congratulation at {recorded}: {note.text[:60]!r}")
         fake.chats[user_id].clear()  # as a person clears the chat: memory stays flat
     return recorded
 

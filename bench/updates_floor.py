@@ -188,7 +188,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 results.append(await run_phase(
                     label, fake, InProcess(bot, dp),
                     lambda w, t, rngs=rngs, people=people: [
-                        volunteer_loop(fake, u, w, t, rngs[u]) for u in people],
+                        # A bare card bot sends no congratulations.
+                        volunteer_loop(fake, u, w, t, rngs[u], milestones=())
+                        for u in people],
                     args.warmup, args.seconds, args.timeout))
                 shapes[name] = shape
             elif name in ("echo", "echokeep"):
