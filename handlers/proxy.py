@@ -23,16 +23,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.campaign_cache import CampaignCache
 from bot.filters import PrivateChat, organizer_campaign
 from bot.notify import acknowledge
-from storage import users
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import Campaign, ProxyKind
 from storage.outbox import Delivery, enqueue
 from storage.proxies import (
     MatchView,
-    Person,
     Place,
     ProxyError,
+    Requester,
     answer,
     called_person,
     cancel_request,
@@ -47,7 +46,7 @@ from storage.proxies import (
     overview,
     waiting_on_organizers,
 )
-from storage.users import get_user, organizers
+from storage.users import Person, get_user, organizers
 
 MAPROCURATION = "https://www.maprocuration.gouv.fr"
 DATA = "proxy"  # the dialogue's answers, under one key of the FSM data (a card's stay)
@@ -110,7 +109,7 @@ def _commune_label(insee: str) -> str:
 # ---- starting: a supporter, or a volunteer for the person on the phone -------------------
 
 async def proxy_command(message: Message,
-                        db: Database, user: users.Person, state: FSMContext) -> None:
+                        db: Database, user: Person, state: FSMContext) -> None:
     mine = await my_proxy(db, user.id)
     if mine is not None:
         kind = _("you need someone to vote for you") if mine.kind == "need" else _(
@@ -141,7 +140,7 @@ async def proxy_command(message: Message,
         reply_markup=builder.as_markup())
 
 
-async def start_for_contact(message: Message, state: FSMContext, db: Database, user: users.Person,
+async def start_for_contact(message: Message, state: FSMContext, db: Database, user: Person,
                             contact_id: int, kind: ProxyKind) -> None:
     """After "needs a vote proxy" / "can carry a vote proxy" on a card: the same questions,
     asked of the volunteer for the person on the phone."""
@@ -213,7 +212,7 @@ async def commune_picked(query: CallbackQuery, callback_data: CommuneCB,
 
 
 async def station_written(message: Message, state: FSMContext, db: Database,
-                          campaigns: CampaignCache, user: users.Person) -> None:
+                          campaigns: CampaignCache, user: Person) -> None:
     own = await state.get_state() == ProxyDialog.own_station.state
     data = (await state.get_data()).get(DATA, {})
     insee = data.get("own_commune" if own else "commune")
@@ -248,7 +247,7 @@ async def station_written(message: Message, state: FSMContext, db: Database,
 
 
 async def round_chosen(query: CallbackQuery, callback_data: RoundCB, state: FSMContext,
-                       db: Database, campaigns: CampaignCache, user: users.Person) -> None:
+                       db: Database, campaigns: CampaignCache, user: Person) -> None:
     await acknowledge(query)
     campaign = await campaigns.get()
     data = (await state.get_data()).get(DATA, {})
@@ -266,7 +265,7 @@ async def round_chosen(query: CallbackQuery, callback_data: RoundCB, state: FSMC
 
 
 async def _ask_own_place_or_finish(message: Message, state: FSMContext, db: Database,
-                                   campaigns: CampaignCache, user: users.Person) -> None:
+                                   campaigns: CampaignCache, user: Person) -> None:
     data = (await state.get_data()).get(DATA, {})
     if data.get("kind") != "offer":
         await _finish(message, state, db, campaigns, user)
@@ -281,7 +280,7 @@ async def _ask_own_place_or_finish(message: Message, state: FSMContext, db: Data
 
 
 async def same_place(query: CallbackQuery, state: FSMContext, db: Database,
-                     campaigns: CampaignCache, user: users.Person) -> None:
+                     campaigns: CampaignCache, user: Person) -> None:
     await acknowledge(query)
     data = (await state.get_data()).get(DATA, {})
     if "station" not in data or not isinstance(query.message, Message):
@@ -305,7 +304,7 @@ def _place(insee: str, station: str, constituency: str | None = None) -> Place:
 
 
 async def _finish(message: Message, state: FSMContext, db: Database, campaigns: CampaignCache,
-                  user: users.Person) -> None:
+                  user: Person) -> None:
     campaign = await campaigns.get()
     data = (await state.get_data()).get(DATA, {})
     await state.set_state(None)
@@ -319,9 +318,9 @@ async def _finish(message: Message, state: FSMContext, db: Database, campaigns: 
         called = await called_person(db, int(data["contact_id"]), user.id)
         if called is None:
             return
-        person = Person(called.first_name, contact_id=called.contact_id, phone=called.phone)
+        person = Requester(called.first_name, contact_id=called.contact_id, phone=called.phone)
     else:
-        person = Person(user.first_name, user_id=user.id)
+        person = Requester(user.first_name, user_id=user.id)
     own = (_place(data["own_commune"], data["own_station"])
            if data.get("own_commune") and data.get("own_station") else None)
     try:
@@ -374,7 +373,7 @@ async def _to_organizers(db: Database, key: str, kind: str,
 
 
 async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database,
-                   campaigns: CampaignCache, user: users.Person, is_organizer: bool) -> None:
+                   campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     view = await match_view(db, campaign, callback_data.match) if campaign else None
     side = view.need if view and callback_data.side == "need" else view.offer if view else None
@@ -420,7 +419,7 @@ async def after_answer(db: Database, campaign: Campaign, match_id: int, status: 
 
 
 async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: Database,
-                       campaigns: CampaignCache, user: users.Person, is_organizer: bool,
+                       campaigns: CampaignCache, user: Person, is_organizer: bool,
                        state: FSMContext) -> None:
     campaign = await campaigns.get()
     view = await match_view(db, campaign, callback_data.match) if campaign else None
@@ -460,7 +459,7 @@ async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: D
 
 
 async def withdraw_mine(query: CallbackQuery, callback_data: ProxyCB, db: Database,
-                        campaigns: CampaignCache, user: users.Person) -> None:
+                        campaigns: CampaignCache, user: Person) -> None:
     campaign = await campaigns.get()
     mine = await my_proxy(db, user.id)
     if campaign is None or mine is None or str(mine.request_id) != callback_data.value:
@@ -623,7 +622,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         return _("through the organizers (no Telegram username)")
 
     async def proposal(delivery: Delivery,
-                       _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                       _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status != "proposed":
             return None
@@ -651,17 +650,17 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         return text, {"reply_markup": markup}
 
     async def declined(delivery: Delivery,
-                       _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                       _user: Person) -> tuple[str, dict[str, Any]] | None:
         return _("🗳 That proxy match did not go ahead. If you are waiting for one, we keep "
                  "looking."), {}
 
     async def cancelled(delivery: Delivery,
-                        _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                        _user: Person) -> tuple[str, dict[str, Any]] | None:
         return _("🗳 The other person withdrew from your proxy. We are looking for someone "
                  "else and will write to you."), {}
 
     async def details_request(delivery: Delivery,
-                              _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                              _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status != "accepted":
             return None
@@ -674,7 +673,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
             name=escape(view.need.first_name)), {"reply_markup": markup}
 
     async def confirmed(delivery: Delivery,
-                        _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                        _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status != "confirmed" or not found[1].voter_number:
             return None
@@ -698,7 +697,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         return text, {"reply_markup": markup}
 
     async def confirmed_holder(delivery: Delivery,
-                               _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                               _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status not in ("confirmed", "registered"):
             return None
@@ -713,7 +712,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
             place=escape(_commune_label(view.need.commune_insee))), {"reply_markup": markup}
 
     async def registered(delivery: Delivery,
-                         _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                         _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None:
             return None
@@ -721,13 +720,13 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
             name=escape(found[1].need.first_name)), {}
 
     async def register_reminder(delivery: Delivery,
-                                _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                                _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status != "confirmed":
             return None
         return await confirmed(delivery, _user)
 
-    async def eve(delivery: Delivery, _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+    async def eve(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status not in ("confirmed", "registered"):
             return None
@@ -738,13 +737,13 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
             place=escape(_commune_label(view.need.commune_insee))), {}
 
     async def followup(delivery: Delivery,
-                       _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+                       _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
         if found is None or found[1].status not in ("proposed", "accepted", "confirmed"):
             return None
         return followup_message(found[1])
 
-    async def summary(delivery: Delivery, _user: users.Person) -> tuple[str, dict[str, Any]] | None:
+    async def summary(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         c = (await overview(db)).counts
         return _("🗳 Proxies today: {needs} needs and {offers} offers waiting, {p} proposed, "
                  "{a} accepted, {r} registered. /proxies for the details.").format(

@@ -82,7 +82,7 @@ class Place:
 
 
 @dataclass(frozen=True)
-class Person:
+class Requester:
     """Who a request is for: a Telegram user, or a contact of the phone bank."""
 
     first_name: str
@@ -112,7 +112,7 @@ async def _check_station(tx: Tx, place: Place) -> Place:
     return Place(place.commune_insee, place.department, station, place.constituency)
 
 
-async def create_request(db: Database, campaign: Campaign, kind: ProxyKind, person: Person,
+async def create_request(db: Database, campaign: Campaign, kind: ProxyKind, person: Requester,
                          place: Place, rounds: Sequence[str], *, own_place: Place | None = None,
                          recorded_by: int | None = None) -> int:
     """A need or an offer. Refused whole (nothing saved) on a bad round or station, or when

@@ -201,8 +201,8 @@ def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
         from storage.database import Database
         from storage.models import ProxyKind
         from storage.proxies import (
-            Person,
             Place,
+            Requester,
             answer,
             create_request,
             give_holder_details,
@@ -213,10 +213,10 @@ def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
         try:
             campaign = await active_campaign(db)
             place = Place("93066", "93", "12")
-            await create_request(db, campaign, ProxyKind.OFFER, Person("Samir", user_id=1),
+            await create_request(db, campaign, ProxyKind.OFFER, Requester("Samir", user_id=1),
                                  place, ["2024-06-30"])
             need = await create_request(db, campaign, ProxyKind.NEED,
-                                        Person("Nadia", user_id=2), place, ["2024-06-30"])
+                                        Requester("Nadia", user_id=2), place, ["2024-06-30"])
             match = await match_need(db, campaign, need)
             await answer(db, match, "need", True)
             await answer(db, match, "offer", True)

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from storage.models import PollingStation, ProxyKind, ProxyMatch, ProxyRequest
 from storage.proxies import (
-    Person,
     Place,
     ProxyError,
+    Requester,
     answer,
     cancel_request,
     check_holder_details,
@@ -39,11 +39,11 @@ NEED, OFFER = ProxyKind.NEED, ProxyKind.OFFER
 
 
 async def need(db, campaign, name, place, rounds=BOTH, user_id=None):
-    return await create_request(db, campaign, NEED, Person(name, user_id=user_id), place, rounds)
+    return await create_request(db, campaign, NEED, Requester(name, user_id=user_id), place, rounds)
 
 
 async def offer(db, campaign, name, place, rounds=BOTH, user_id=None):
-    return await create_request(db, campaign, OFFER, Person(name, user_id=user_id), place, rounds)
+    return await create_request(db, campaign, OFFER, Requester(name, user_id=user_id), place, rounds)
 
 
 async def holder_of(db, campaign, match_id) -> str:
