@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/updates.py
 	$(BIN)/python bench/proxies.py
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/broadcast.py
 
 # Refresh locales/*.po after changing user-facing text.
 catalogs: $(STAMP)
