@@ -8,7 +8,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from storage import clock
 from storage.audit import write_audit
@@ -97,32 +96,37 @@ async def arrive(db: Database, profile: Profile) -> Arrival:
             user.first_name, user.last_name, user.username, user.language_code) == (
             profile.first_name, profile.last_name, profile.username, profile.language_code):
         return Arrival(user, False)
-    try:
-        return await _save_profile(db, profile)
-    except IntegrityError:
-        # Two first updates of a new person at once (PostgreSQL): the other one created it.
-        return await _save_profile(db, profile)
+    # Two first updates of a new person at once: ON CONFLICT lets one of them create it.
+    return await _save_profile(db, profile)
 
 
 async def ensure_user(db: Database, profile: Profile) -> Person:
     return (await arrive(db, profile)).user
 
 
+# Every new person passes here once, often many at once (an invite link shared in a
+# group), so the row is written through the driver, not the ORM session. The NOT NULL
+# columns get the model's defaults; ON CONFLICT DO NOTHING tells whether this update made it.
+_CREATE = SQL.of(
+    "INSERT INTO users (id, first_name, last_name, username, language_code, is_organizer, "
+    "volunteer_status, trained, blocked, stopped, created_at, generation, recruits, "
+    "leaderboard_opt_out, nudges_sent, forgotten) VALUES (?, ?, ?, ?, ?, FALSE, 'none', "
+    "FALSE, FALSE, FALSE, ?, 0, 0, FALSE, 0, FALSE) ON CONFLICT (id) DO NOTHING")
+_REFRESH = SQL.of("UPDATE users SET first_name = ?, last_name = ?, username = ?, "
+                  "language_code = ?, blocked = FALSE WHERE id = ?")
+
+
 async def _save_profile(db: Database, profile: Profile) -> Arrival:
-    async with db.write() as session:
-        user = await session.get(User, profile.id)
-        is_new = user is None
-        if user is None:
-            user = User(id=profile.id)
-            session.add(user)
-        user.first_name = profile.first_name
-        user.last_name = profile.last_name
-        user.username = profile.username
-        user.language_code = profile.language_code
-        # A person who writes to the bot can be reached again.
-        user.blocked = False
-        await session.flush()
-        return Arrival(Person.of(user), is_new)
+    async with db.fast_write() as tx:
+        created = await tx.run(_CREATE, profile.id, profile.first_name, profile.last_name,
+                               profile.username, profile.language_code, clock.utcnow()) == 1
+        if not created:
+            # A person who writes to the bot can be reached again.
+            await tx.run(_REFRESH, profile.first_name, profile.last_name, profile.username,
+                         profile.language_code, profile.id)
+        row = await tx.one(SELECT_PERSON, profile.id)
+    assert row is not None
+    return Arrival(_person(row), created)
 
 
 async def sync_organizers(db: Database, organizer_ids: list[int]) -> None:
