@@ -32,8 +32,10 @@ from storage.shifts import (
     join_shift,
     leave_shift,
     mark_attendance,
+    my_shifts,
     roster,
     shift_view,
+    signed_up,
 )
 from storage.users import Person
 
@@ -113,7 +115,7 @@ async def shifts_command(message: Message, db: Database, campaigns: CampaignCach
         await message.answer(_("No shift is planned yet."))
         return
     await message.answer(_("📅 <b>Coming shifts</b>"))
-    mine = {shift_id for shift_id, *_rest in await _my_shifts(db, user.id)}
+    mine = set(await my_shifts(db, user.id))
     for view in views:
         markup = join_keyboard(view, view.shift.id in mine)
         if is_organizer:
@@ -121,15 +123,6 @@ async def shifts_command(message: Message, db: Database, campaigns: CampaignCach
                 text=_("Roster"), callback_data=ShiftCB(action="roster",
                                                         shift=view.shift.id or 0).pack())])
         await message.answer(describe(view, campaign), reply_markup=markup)
-
-
-async def _my_shifts(db: Database, user_id: int) -> list[tuple[int]]:
-    from storage.driver import SQL
-
-    async with db.fast_read() as tx:
-        return [(int(r[0]),) for r in await tx.all(SQL.of(
-            "SELECT shift_id FROM shift_signup WHERE user_id = ? AND status = 'joined'"),
-            user_id)]
 
 
 async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Database,
@@ -333,7 +326,7 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         view = await shift_view(db, int(delivery.params["shift"]))
         if view is None or view.shift.cancelled:
             return None
-        if user.id not in await _joined(db, view.shift.id or 0):
+        if user.id not in await signed_up(db, view.shift.id or 0):
             return None
         builder = InlineKeyboardBuilder()
         builder.button(text=_("Yes, I'm coming"), callback_data=ShiftCB(
@@ -345,19 +338,13 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
 
     async def soon(delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         view = await shift_view(db, int(delivery.params["shift"]))
-        if view is None or view.shift.cancelled or user.id not in await _joined(
+        if view is None or view.shift.cancelled or user.id not in await signed_up(
                 db, view.shift.id or 0):
             return None
         return (_("⏰ Your shift starts in 30 minutes:") + "\n" +
                 describe(view, await campaigns.get()), {})
 
     return {"shift_still_coming": still_coming, "shift_soon": soon}
-
-
-async def _joined(db: Database, shift_id: int) -> set[int]:
-    from storage.shifts import signed_up
-
-    return set(await signed_up(db, shift_id))
 
 
 def build_router() -> Router:

@@ -376,13 +376,15 @@ class MatchView:
     birth_date: date | None
 
 
-_VIEW = SQL.of(
+# A match with both sides: by id, or any matches with a WHERE of the caller's.
+_VIEW_FROM = (
     "SELECT m.id, m.status, m.rounds_mask, m.need_answer, m.offer_answer, m.expires_at, "
     "m.holder_voter_number, m.holder_birth_date, "
     "n.id, n.first_name, n.user_id, n.phone, n.commune_insee, n.station, "
     "o.id, o.first_name, o.user_id, o.phone, o.commune_insee, o.station "
     "FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
-    "JOIN proxy_request o ON o.id = m.offer_id WHERE m.id = ?")
+    "JOIN proxy_request o ON o.id = m.offer_id")
+_VIEW = SQL.of(_VIEW_FROM + " WHERE m.id = ?")
 
 
 def _answer(value: Any) -> bool | None:
@@ -700,7 +702,7 @@ async def waiting_on_organizers(db: Database, campaign: Campaign) -> list[MatchV
     by phone."""
     async with db.fast_read() as tx:
         rows = await tx.all(SQL.of(
-            _VIEW.sqlite.replace("WHERE m.id = ?", "")  # the same columns, every match
+            _VIEW_FROM
             + " WHERE (m.status = 'proposed' AND ((n.user_id IS NULL AND m.need_answer IS NULL)"
             " OR (o.user_id IS NULL AND m.offer_answer IS NULL)))"
             " OR (m.status = 'accepted' AND o.user_id IS NULL)"
@@ -711,7 +713,7 @@ async def waiting_on_organizers(db: Database, campaign: Campaign) -> list[MatchV
 async def live_matches_for_reminders(db: Database, campaign: Campaign) -> list[MatchView]:
     async with db.fast_read() as tx:
         rows = await tx.all(SQL.of(
-            _VIEW.sqlite.replace("WHERE m.id = ?", "")
+            _VIEW_FROM
             + " WHERE m.status IN ('confirmed', 'registered')"))
     return [_view(campaign, row) for row in rows]
 

@@ -161,6 +161,14 @@ async def signed_up(db: Database, shift_id: int) -> list[int]:
             shift_id)]
 
 
+async def my_shifts(db: Database, user_id: int) -> list[int]:
+    """The shifts this person has a place in."""
+    async with db.fast_read() as tx:
+        return [int(r[0]) for r in await tx.all(SQL.of(
+            "SELECT shift_id FROM shift_signup WHERE user_id = ? AND status = 'joined'"),
+            user_id)]
+
+
 async def shifts_between(db: Database, start: datetime, end: datetime) -> list[Shift]:
     async with db.read() as session:
         return list((await session.execute(select(Shift).where(
