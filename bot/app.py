@@ -156,7 +156,8 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
                       args=(dp["db"], dp["campaigns"]),
                       max_instances=1, coalesce=True, id="proxies")
     scheduler.add_job(shift_reminders_tick, "interval", seconds=tick_seconds,
-                      args=(dp["db"],), max_instances=1, coalesce=True, id="shift_reminders")
+                      args=(dp["db"], dp["campaigns"]), max_instances=1, coalesce=True,
+                      id="shift_reminders")
     # Broadcasts start on time and their progress message moves every few seconds.
     scheduler.add_job(broadcast_tick, "interval", seconds=min(tick_seconds, 3.0),
                       args=(bot, dp["db"], dp["i18n"]), max_instances=1, coalesce=True,

@@ -132,7 +132,7 @@ async def broadcast_tick(bot: Bot, db: Database, i18n: I18n) -> None:
         log.exception("broadcast tick failed")
 
 
-async def shift_reminders_tick(db: Database) -> None:
+async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
     """The day before a shift (from 11:00): "Still coming?"; 30 minutes before: the address."""
     from datetime import timedelta
     from zoneinfo import ZoneInfo
@@ -146,7 +146,8 @@ async def shift_reminders_tick(db: Database) -> None:
         for shift in await shifts_between(db, now, now + timedelta(minutes=30)):
             rows += [(f"shift-soon:{shift.id}:{uid}", "shift_soon", uid, {"shift": shift.id},
                       False) for uid in await signed_up(db, shift.id or 0)]
-        local = now.astimezone(ZoneInfo("Europe/Paris"))
+        campaign = await campaigns.get()
+        local = now.astimezone(ZoneInfo(campaign.timezone if campaign else "Europe/Paris"))
         if local.hour >= 11:
             tomorrow = local.date() + timedelta(days=1)
             start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=local.tzinfo)

@@ -83,7 +83,7 @@ async def test_an_organizer_opens_a_shift_and_volunteers_fill_it(db, campaign, h
 
     # The day before from 11:00, "still coming?"; "No" frees the place.
     frozen_clock.now = frozen_clock.now.replace(hour=10)  # 12:00 in Paris, 10 June
-    await shift_reminders_tick(db)
+    await shift_reminders_tick(db, harness.dp["campaigns"])
     await deliver(harness)
     assert "Tomorrow's shift: still coming?" in samir.last().text
     await samir.press("No, free my place")
