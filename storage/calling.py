@@ -104,9 +104,13 @@ RECORD_DONE = SQL.of(
     "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
     "status = ?, follow_up = COALESCE(?, follow_up), last_outcome = ?, last_called_at = ? "
     f"{_RECORD_WHERE}")
+# The room is the one of the shift the volunteer is signed up to right now, if any.
 INSERT_CALL = SQL.of(
-    "INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)")
+    "INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, created_at, "
+    "room) VALUES (?, ?, ?, ?, ?, ?, (SELECT sh.room FROM shift_signup s JOIN shift sh "
+    "ON sh.id = s.shift_id WHERE s.user_id = ? AND s.status IN ('joined', 'attended') "
+    "AND sh.starts_at <= ? AND sh.ends_at > ? AND NOT sh.cancelled "
+    "ORDER BY sh.starts_at, sh.id LIMIT 1))")
 RECORDED_BY = SQL.of("SELECT volunteer_id FROM call WHERE contact_id = ? AND lease_seq = ? "
                      "AND outcome <> 'abandoned'")
 HOLDER = SQL.of("SELECT held_by, lease_seq FROM contact WHERE id = ?")
@@ -178,6 +182,12 @@ def _record_statement(rules: QueueRules, outcome: Outcome, call_back_at: datetim
     return RECORD_DONE, (status.value, follow_up, outcome.value, now)
 
 
+async def _insert_call(tx: Tx, contact_id: int, campaign_id: int, volunteer_id: int,
+                       lease_seq: int, outcome: Outcome, now: datetime) -> None:
+    await tx.run(INSERT_CALL, contact_id, campaign_id, volunteer_id, lease_seq, outcome.value,
+                 now, volunteer_id, now, now)
+
+
 async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
                          lease_seq: int, outcome: Outcome, call_back_at: datetime | None = None,
                          now: datetime | None = None) -> RecordResult:
@@ -191,8 +201,7 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
         if row is None:
             return RecordResult(await _why_not(tx, volunteer_id, contact_id, lease_seq))
         campaign_id, phone, first_name = row
-        await tx.run(INSERT_CALL, contact_id, campaign_id, volunteer_id, lease_seq,
-                     outcome.value, now)
+        await _insert_call(tx, contact_id, campaign_id, volunteer_id, lease_seq, outcome, now)
         if outcome is Outcome.DO_NOT_CALL:
             # The list is permanent and global: this number is never called in any campaign.
             await tx.run(ADD_DO_NOT_CALL, phone, now, volunteer_id)
@@ -258,8 +267,8 @@ async def expire_leases(db: Database, rules: QueueRules,
         paused_now: set[int] = set()
         for contact_id, volunteer_id, lease_seq in rows:
             await tx.run(RELEASE, contact_id, lease_seq)
-            await tx.run(INSERT_CALL, contact_id, rules.campaign_id, volunteer_id, lease_seq,
-                         Outcome.ABANDONED.value, now)
+            await _insert_call(tx, contact_id, rules.campaign_id, volunteer_id, lease_seq,
+                               Outcome.ABANDONED, now)
             if volunteer_id not in paused_now and await _pause_if_harvesting(
                     tx, rules, volunteer_id, now):
                 paused_now.add(volunteer_id)

@@ -175,6 +175,12 @@ class Call(SQLModel, table=True):
         UniqueConstraint("contact_id", "lease_seq", name="uq_call_contact_lease"),
         Index("ix_call_campaign_time", "campaign_id", "created_at"),
         Index("ix_call_volunteer_time", "volunteer_id", "created_at"),
+        # /stats groups the day's calls by hour, room and outcome. SQLite has no hash
+        # aggregate: without an index in that very order it sorts every call of the day
+        # (0.5 s for 200,000). PostgreSQL hashes them quickly and stores times as
+        # timestamps, where this expression would not even apply.
+        Index("ix_call_campaign_hour", "campaign_id", text("substr(created_at, 1, 13)"),
+              "room", "outcome").ddl_if(dialect="sqlite"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,6 +190,9 @@ class Call(SQLModel, table=True):
     lease_seq: int
     outcome: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
+    # The room of the shift the volunteer was signed up to when calling; None: remote.
+    # Written with the call, so that /stats does not search the shifts for every call.
+    room: str | None = Field(default=None, max_length=60)
 
 
 class DoNotCall(SQLModel, table=True):
