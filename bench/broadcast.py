@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import random
@@ -64,7 +65,7 @@ from bench._common import (
     table,
     verdict,
 )
-from bot.app import build_bot, build_deliverer, build_dispatcher
+from bot.app import build_bot, build_deliverer, build_dispatcher, settle_heap
 from bot.config import Settings
 from bot.i18n import make_i18n
 from handlers.broadcast import footer
@@ -147,6 +148,11 @@ def _serve_fake(conn: Connection, blocked: list[int], flood_every: int) -> None:
     async def serve() -> None:
         fake = RecordingFake(blocked=set(blocked), flood_every=flood_every)
         await fake.start()
+        # This process imported the bot's modules too (spawn re-imports the benchmark):
+        # a full collection over them would stall the fake for a quarter of a second, as
+        # no Telegram server does. Out of the collector's sight, as the bot does with its own.
+        gc.collect()
+        gc.freeze()
         conn.send(fake.port)
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
         await fake.stop()
@@ -283,6 +289,7 @@ class Sender:
         settings = settings_for(url, api, rate)
         self.bot = build_bot(settings, timeout=10)
         self.deliverer = build_deliverer(build_dispatcher(settings, db), self.bot, settings)
+        settle_heap()  # as `toile run` does once started
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -840,8 +847,10 @@ def report(paces: Sequence[PaceResult], faults: FaultResult | None,
               f"{verdict(not p.problems)}")
     if faults:
         f = faults
+        # A blocked person whose row the crash left `sending` may be marked too (the 403
+        # came back, the crash struck before the row's own mark): more is no fault.
         ok = (not f.twice and not f.missing and not f.problems and f.blocked_shown == 0
-              and f.blocked_marked == f.blocked_to_mark)
+              and f.blocked_marked >= f.blocked_to_mark)
         print(f"faults and a crash: nobody twice {verdict(not f.twice)}; every reachable person "
               f"once (except {f.left_sending} left `sending`: at most once) "
               f"{verdict(not f.missing)}; blocked marked "

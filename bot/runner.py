@@ -13,6 +13,7 @@ from bot.app import (
     build_dispatcher,
     build_scheduler,
     register_commands,
+    settle_heap,
 )
 from bot.config import Settings
 from storage.database import Database
@@ -57,6 +58,7 @@ async def serve(settings: Settings) -> None:
     bot = build_bot(settings)
     dp = build_dispatcher(settings, db)
     scheduler = build_scheduler(dp, bot)
+    settle_heap()
     delivering: asyncio.Task[None] | None = None
     try:
         await register_commands(bot, dp["i18n"], settings.organizer_ids)

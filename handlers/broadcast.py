@@ -3,6 +3,7 @@ progress message with a Cancel button follows the sending."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -27,6 +28,7 @@ from storage.broadcasts import (
     MAX_TEXT,
     BroadcastError,
     Progress,
+    ToSend,
     audience,
     broadcast_to_send,
     cancel_broadcast,
@@ -255,14 +257,31 @@ def progress_text(state: Progress) -> str:
     left = max(0, state.total - state.done)
     return _("📣 {sent} / {total} sent, {unreachable} unreachable, about {minutes} min "
              "left").format(sent=state.sent, total=state.total, unreachable=state.unreachable,
-                            minutes=max(1, round(left / 25 / 60)) if left else 0)
+                            minutes=max(1, round(left / _pace(state) / 60)) if left else 0)
+
+
+def _pace(state: Progress) -> float:
+    """Messages a second so far (paid broadcasts go 40 times faster than the default 25)."""
+    elapsed = (clock.utcnow() - state.started_at).total_seconds() if state.started_at else 0
+    if elapsed < 5 or not state.done:
+        return 25.0  # too early to tell: Telegram's free rate
+    return state.done / elapsed
 
 
 # ---- what the deliverer sends --------------------------------------------------------------------
 
 def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
+    # Read once a second, not once a recipient (a thousand a second for paid broadcasts):
+    # a cancel stops the rows already claimed anyway (outbox.mark_sending).
+    recent: dict[int, tuple[float, ToSend | None]] = {}
+
     async def render(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
-        broadcast = await broadcast_to_send(db, int(delivery.params["broadcast"]))
+        broadcast_id = int(delivery.params["broadcast"])
+        read_at, broadcast = recent.get(broadcast_id, (-1.0, None))
+        if time.monotonic() - read_at > 1.0:
+            broadcast = await broadcast_to_send(db, broadcast_id)
+            recent.clear()  # one broadcast at a time, in practice
+            recent[broadcast_id] = (time.monotonic(), broadcast)
         campaign = await campaigns.get()
         if broadcast is None or broadcast.status == "cancelled" or campaign is None:
             return None

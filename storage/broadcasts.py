@@ -2,8 +2,8 @@
 
 A broadcast is a row until it is due; then its audience becomes one outbox row per person
 (key `broadcast:<id>:<person>`, batch `broadcast:<id>`), which the deliverer sends paced and
-at most once. Cancelling stops the rows not yet sent: those pending are skipped at once, and
-the deliverer checks the broadcast again right before each send.
+at most once. Cancelling stops the rows not yet sent: those pending or claimed are skipped
+at once, and the deliverer's last check before each send (outbox.mark_sending) sees it.
 """
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ async def cancel_broadcast(db: Database, broadcast_id: int, actor_id: int | None
         if not await tx.run(SQL.of("UPDATE broadcast SET status = 'cancelled' WHERE id = ? "
                                    "AND status IN ('scheduled', 'sending')"), broadcast_id):
             return False
+        # Claimed rows too: the deliverer's last check (outbox.mark_sending) then fails.
         await tx.run(SQL.of("UPDATE outbox SET status = 'skipped', error = 'cancelled' "
-                            "WHERE batch = ? AND status = 'pending'"),
+                            "WHERE batch = ? AND status IN ('pending', 'claimed')"),
                      f"broadcast:{broadcast_id}")
         await tx.run(SQL.of("INSERT INTO audit_log (actor_id, action, detail, created_at) "
                             "VALUES (?, 'broadcasts.cancel', ?, ?)"),

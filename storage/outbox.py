@@ -20,6 +20,9 @@ from storage.driver import SQL
 from storage.models import OutboxStatus
 
 MAX_ATTEMPTS = 5
+# Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
+# part of something the person asked for.
+UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,16 @@ async def claim_due(db: Database, limit: int, *, messaging_open: bool,
     return deliveries
 
 
-_SENDING = SQL.of("UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'claimed'")
+# The recipient is read again in the very statement that lets the message go: a /stop, a
+# block or an erasure that landed a moment ago is honoured, even mid-broadcast.
+_STILL_WANTED = (
+    "EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.chat_id AND NOT u.blocked "
+    "AND NOT u.forgotten AND (NOT u.stopped OR outbox.kind NOT IN ("
+    + ", ".join(f"'{kind}'" for kind in sorted(UNSUBSCRIBABLE)) + ")))")
+_SENDING = SQL.of("UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'claimed' "
+                  f"AND {_STILL_WANTED}")
+_UNWANTED = SQL.of("UPDATE outbox SET status = 'skipped', error = 'unreachable or "
+                   f"unsubscribed' WHERE id = ? AND status = 'claimed' AND NOT {_STILL_WANTED}")
 _FINISH = SQL.of("UPDATE outbox SET status = ?, sent_at = ?, message_id = ?, error = ? "
                  "WHERE id = ? AND status IN ('claimed', 'sending')")
 _RETRY = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, error = ? "
@@ -77,10 +89,15 @@ _RETRY = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, error = ? "
 
 
 async def mark_sending(db: Database, delivery: Delivery) -> bool:
-    """Right before the API call. False if the claim was taken back meanwhile (the
-    deliverer stalled for over a minute): then it is someone else's to send."""
+    """Right before the API call. False if the message is not to be sent any more: its
+    recipient has blocked the bot, was erased or (for what /stop covers) unsubscribed
+    (the row is then skipped), it was cancelled (a broadcast), or its claim was taken back
+    meanwhile (the deliverer stalled for over a minute: someone else's to send)."""
     async with db.fast_write() as tx:
-        return await tx.run(_SENDING, delivery.id) == 1
+        if await tx.run(_SENDING, delivery.id) == 1:
+            return True
+        await tx.run(_UNWANTED, delivery.id)
+        return False
 
 
 async def mark_sent(db: Database, delivery: Delivery, message_id: int | None) -> None:

@@ -3,6 +3,7 @@ politely refused at every organizer door."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -128,6 +129,69 @@ async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, 
     assert status.buttons() == []  # nothing left to cancel
 
 
+async def test_a_stop_and_a_cancel_pressed_while_a_broadcast_goes_out_hold_at_once(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    people = [harness.person(200 + i, f"P{i}", "en") for i in range(30)]
+    for person in people:
+        await person.send("/start")
+    await organizer.send("/broadcast")
+    await organizer.send("Call of 18 June")
+    await organizer.press("Everyone")
+    await organizer.press("No shift")
+    await organizer.press("Send now")
+    progress = organizer.last()
+    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+
+    before = len(harness.fake.sent("sendMessage"))  # the organizer's preview among them
+
+    def received() -> list[int]:
+        return [c.params["chat_id"] for c in harness.fake.sent("sendMessage")[before:]
+                if "Call of 18 June" in str(c.params.get("text", ""))]
+
+    arrived = asyncio.Condition()
+    send = harness.fake.api_sendMessage
+
+    async def noticed_send(params):  # type: ignore[no-untyped-def]
+        result = await send(params)
+        async with arrived:
+            arrived.notify_all()
+        return result
+
+    harness.fake.api_sendMessage = noticed_send
+
+    async def until_received(count: int) -> None:
+        async with arrived:
+            await arrived.wait_for(lambda: len(received()) >= count)
+
+    # One round holds everyone (a second's worth at 40 a second): all are claimed, and
+    # their language read, before the first message leaves.
+    harness.dp["settings"].send_rate = 40.0
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    deliverer.ROUND_SECONDS = 1.0
+    sending = asyncio.create_task(deliverer.run_once())
+    await asyncio.wait_for(until_received(5), timeout=10)
+    # Two places down the line (one may already be on its way): they unsubscribe.
+    latecomer = [p for p in people if p.id not in received()][2]
+    await latecomer.send("/stop")
+    await asyncio.wait_for(until_received(10), timeout=10)
+    await organizer.press("Cancel", progress)
+    at_cancel = len(received())
+    await asyncio.wait_for(sending, timeout=10)
+
+    assert latecomer.id not in received()
+    assert len(received()) <= at_cancel + 2  # at most what was already on its way
+    assert len(set(received())) == len(received())
+    async with db.read() as session:
+        outcome = sorted((o.status, o.error or "") for o in (await session.execute(
+            select(Outbox).where(Outbox.kind == "broadcast"))).scalars())
+    assert len(outcome) == 31  # the 30 and the organizer
+    assert outcome.count(("sent", "")) == len(received())
+    assert outcome.count(("skipped", "unreachable or unsubscribed")) == 1
+    assert outcome.count(("skipped", "cancelled")) == 31 - len(received()) - 1
+
+
 async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_cancelled(
         db, campaign, harness, frozen_clock):
     organizer = harness.person(ORGANIZER_ID, "Orga", "en")
@@ -224,3 +288,21 @@ async def test_a_volunteer_is_thanked_at_milestones_and_sees_their_streak(db, ca
     assert camille.sees("🎉 That was your call number 10! Thank you, Camille")
     await camille.send("/me")
     assert "🔥 2 days in a row of calls" in camille.last().text
+
+
+def test_the_time_left_of_a_broadcast_follows_its_actual_pace(frozen_clock):
+    from bot.i18n import make_i18n
+    from handlers.broadcast import progress_text
+    from storage.broadcasts import Progress
+
+    def halfway(seconds: int, done: int) -> Progress:
+        return Progress(1, "sending", 70_000, done, 0, 0,
+                        frozen_clock.now - timedelta(seconds=seconds), None, None)
+
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale("en"):
+        # 10,000 in 10 s: 1,000 a second (paid), so 60,000 more take a minute.
+        assert progress_text(halfway(10, 10_000)).endswith("about 1 min left")
+        # 1,500 in a minute: Telegram's free 25 a second, 68,500 more take 46 minutes.
+        assert progress_text(halfway(60, 1_500)).endswith("about 46 min left")
+        assert progress_text(halfway(1, 0)).endswith("about 47 min left")  # no pace yet
