@@ -544,7 +544,7 @@ async def proxies_command(message: Message, db: Database, campaigns: CampaignCac
     campaign = await organizer_campaign(message, campaigns, is_organizer)
     if campaign is None:
         return
-    view = await overview(db)
+    view = await overview(db, campaign)
     c = view.counts
     lines = [_("🗳 <b>Vote proxies</b>"),
              _("Open needs: {needs} · open offers: {offers}").format(
@@ -744,7 +744,10 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         return followup_message(found[1])
 
     async def summary(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
-        c = (await overview(db)).counts
+        campaign = await campaigns.get()
+        if campaign is None:
+            return None
+        c = (await overview(db, campaign)).counts
         return _("🗳 Proxies today: {needs} needs and {offers} offers waiting, {p} proposed, "
                  "{a} accepted, {r} registered. /proxies for the details.").format(
             needs=c["open_needs"], offers=c["open_offers"], p=c["proposed"],

@@ -672,18 +672,35 @@ class Overview:
     #                                                        open offers, matched
 
 
-async def overview(db: Database) -> Overview:
+def _has_room_sql(rounds: int) -> str:
+    """An offer with a place left in one of its rounds, at least (bit i: round i)."""
+    return "(" + (" OR ".join(
+        "((o.rounds_mask & ?) <> 0 AND (SELECT count(*) FROM proxy_slot s "
+        "WHERE s.offer_id = o.id AND s.round_date = ?) < ?)" for _ in range(rounds))
+        or "1 = 0") + ")"
+
+
+async def overview(db: Database, campaign: Campaign) -> Overview:
+    """The organizers' counts. An offer counts as open while its holder can still carry a
+    vote: one whose places are all taken is not an offer waiting."""
+    dates = round_dates(campaign)
+    room_args: list[Any] = []
+    for i, day in enumerate(dates):
+        room_args += [1 << i, day, campaign.proxy_capacity]
+    open_offer = f"o.kind = 'offer' AND o.status = 'open' AND {_has_room_sql(len(dates))}"
     async with db.fast_read() as tx:
         requests = await tx.all(SQL.of(
-            "SELECT kind, status, count(*) FROM proxy_request GROUP BY 1, 2"))
+            f"SELECT o.kind, CASE WHEN {open_offer} THEN 'open' WHEN o.status = 'open' "
+            "AND o.kind = 'offer' THEN 'full' ELSE o.status END, count(*) "
+            "FROM proxy_request o GROUP BY 1, 2"), *room_args)
         matches = await tx.all(SQL.of("SELECT status, count(*) FROM proxy_match GROUP BY 1"))
         places = await tx.all(SQL.of(
-            "SELECT commune_insee, constituency, "
-            "sum(CASE WHEN kind = 'need' AND status = 'open' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN kind = 'offer' AND status = 'open' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN kind = 'need' AND status IN ('matched', 'registered') "
-            "THEN 1 ELSE 0 END) FROM proxy_request GROUP BY 1, 2 "
-            "ORDER BY 3 DESC, 1 LIMIT 15"))
+            "SELECT o.commune_insee, o.constituency, "
+            "sum(CASE WHEN o.kind = 'need' AND o.status = 'open' THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN {open_offer} THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN o.kind = 'need' AND o.status IN ('matched', 'registered') "
+            "THEN 1 ELSE 0 END) FROM proxy_request o GROUP BY 1, 2 "
+            "ORDER BY 3 DESC, 1 LIMIT 15"), *room_args)
     by = {(str(k), str(s)): int(n) for k, s, n in requests}
     by_match = {str(s): int(n) for s, n in matches}
     counts = {

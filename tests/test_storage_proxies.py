@@ -25,6 +25,7 @@ from storage.proxies import (
     match_all,
     match_need,
     match_view,
+    overview,
 )
 
 ROUND1, ROUND2 = "2024-06-30", "2024-07-07"
@@ -88,6 +89,21 @@ async def test_one_french_proxy_per_holder_per_round(db, campaign, frozen_clock)
     second = await match_need(db, campaign, await need(db, campaign, "D", SAINT_DENIS_12,
                                                        [ROUND2]))
     assert second is not None and await holder_of(db, campaign, second) == "Holder"
+
+
+async def test_a_holder_whose_places_are_all_taken_is_no_offer_waiting(db, campaign,
+                                                                        frozen_clock):
+    await offer(db, campaign, "Holder", SAINT_DENIS_12, rounds=BOTH)
+    await offer(db, campaign, "Other", LYON_3, rounds=[ROUND1])
+    assert (await overview(db, campaign)).counts["open_offers"] == 2
+    await match_need(db, campaign, await need(db, campaign, "A", SAINT_DENIS_12, [ROUND1]))
+    view = await overview(db, campaign)
+    assert view.counts["open_offers"] == 2  # round two is still free
+    await match_need(db, campaign, await need(db, campaign, "B", SAINT_DENIS_12, [ROUND2]))
+    view = await overview(db, campaign)
+    assert view.counts["open_offers"] == 1  # only Lyon's
+    saint_denis = next(row for row in view.by_place if row[0] == "93066")
+    assert saint_denis[3] == 0 and saint_denis[4] == 2  # no offer there, two needs matched
 
 
 async def test_a_holder_covers_only_the_rounds_they_offered(db, campaign, frozen_clock):
