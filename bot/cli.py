@@ -133,30 +133,35 @@ def contacts_import(
     rejects: Annotated[Path | None, typer.Option(help="Write the rejected rows here.")] = None,
 ) -> None:
     """Import contacts; unusable rows are skipped and reported, duplicates merged."""
-    if not file.is_file():
-        typer.echo(f"No such file: {file}", err=True)
-        raise typer.Exit(1)
-    size = file.stat().st_size
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         target = await _campaign(db, campaign)
         with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task("import", total=size)
+            task = bar.add_task("import", total=file.stat().st_size)
             with file.open("rb") as raw:
                 return await import_contacts(
                     db, target, raw, source_label=source,
                     progress=lambda _rows: bar.update(task, completed=raw.tell()))
 
-    try:
-        report = _with_db(work)
-    except ImportFailed as exc:
-        typer.echo(f"Import failed, nothing was written: {exc}", err=True)
-        raise typer.Exit(1) from None
+    report = _import_file(file, work)
     typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
                f"{report.imported} new contacts, {report.merged} merged with a known number, "
                f"{report.do_not_call} on the do-not-call list, {len(report.rejects)} rejected.")
     _show_rejects(report.rejects, rejects)
+
+
+def _import_file(file: Path, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run an importer over `file`. A missing file, or one refused whole, stops here with
+    a clear message: the importers write nothing then."""
+    if not file.is_file():
+        typer.echo(f"No such file: {file}", err=True)
+        raise typer.Exit(1)
+    try:
+        return _with_db(work)
+    except ImportFailed as exc:
+        typer.echo(f"Import failed, nothing was written: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _show_rejects(found: list[Reject], path: Path | None) -> None:
@@ -310,19 +315,12 @@ def stations_import(
     rejects: Annotated[Path | None, typer.Option(help="Write the rejected rows here.")] = None,
 ) -> None:
     """Import polling stations; re-importing a list changes nothing, a newer one updates it."""
-    if not file.is_file():
-        typer.echo(f"No such file: {file}", err=True)
-        raise typer.Exit(1)
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         with file.open("rb") as raw:
             return await import_stations(db, raw)
 
-    try:
-        report = _with_db(work)
-    except ImportFailed as exc:
-        typer.echo(f"Import failed, nothing was written: {exc}", err=True)
-        raise typer.Exit(1) from None
+    report = _import_file(file, work)
     typer.echo(f"{report.rows} rows read ({report.encoding}, '{report.delimiter}' separated): "
                f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged "
                f"stations in {report.communes} commune{'s' * (report.communes != 1)}; "
