@@ -102,7 +102,9 @@ class Deliverer:
         self.renderers = renderers
         self.rate = rate
         self.pacer = Pacer(rate, flood_gate(bot))
-        self.in_flight = asyncio.Semaphore(max_in_flight)
+        # Half a second of sends on their way at once, at least 32: at 1,000 a second a
+        # fixed 32 would cap the rate as soon as Telegram took over 32 ms to answer.
+        self.in_flight = asyncio.Semaphore(max(max_in_flight, math.ceil(rate / 2)))
         self.idle_seconds = idle_seconds
 
     async def run_once(self) -> int:
@@ -121,12 +123,19 @@ class Deliverer:
                 # (outbox.recover_stale_claims).
                 async with asyncio.TaskGroup() as sends:
                     while True:
-                        if not await self._round(sends):
+                        try:
+                            claimed = await self._round(sends)
+                        except Exception:
+                            # Caught here, inside the group: escaping it, the error would
+                            # cancel the sends on their way, leaving their rows `sending`.
+                            log.exception("delivery round failed")
+                            claimed = 0
+                        if not claimed:
                             await asyncio.sleep(self.idle_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("delivery round failed")
+            except Exception:  # the loop must outlive anything else as well
+                log.exception("delivery failed")
                 await asyncio.sleep(self.idle_seconds)
 
     async def _round(self, sends: asyncio.TaskGroup) -> int:
@@ -149,9 +158,17 @@ class Deliverer:
             message = await self._render(delivery, people.get(delivery.chat_id))
             if message is None:
                 continue
-            await self.pacer.slot(delivery.chat_id)
+            # A place among the sends in flight first: waited for after its slot, a send
+            # would leave late, next to the following one.
             await self.in_flight.acquire()
-            sends.create_task(self._send(delivery, *message))
+            try:
+                await self.pacer.slot(delivery.chat_id)
+                task = sends.create_task(self._send(delivery, *message))
+            except BaseException:
+                self.in_flight.release()
+                raise
+            # Released when the task ends, even cancelled before it ever ran.
+            task.add_done_callback(lambda _task: self.in_flight.release())
         return len(batch)
 
     async def _render(self, delivery: Delivery,
@@ -185,8 +202,6 @@ class Deliverer:
             # One row's database hiccup must not stop the sends beside it. Its row stays
             # claimed (due again in a minute) or sending (never sent twice).
             log.exception("delivery of %s failed", delivery.key)
-        finally:
-            self.in_flight.release()
 
     async def _send_and_mark(self, delivery: Delivery, text: str,
                              kwargs: dict[str, Any]) -> None:

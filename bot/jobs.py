@@ -17,7 +17,7 @@ from storage import clock
 from storage.calling import expire_leases
 from storage.campaigns import messaging_window
 from storage.database import Database
-from storage.outbox import recover_stale_claims
+from storage.outbox import close_interrupted_sends, recover_stale_claims
 from storage.users import get_user
 from storage.web import plan_nudges, plan_pledge_reminders
 
@@ -48,9 +48,11 @@ async def expire_leases_tick(bot: Bot, db: Database, campaigns: CampaignCache,
 async def plan_web_messages_tick(db: Database, campaigns: CampaignCache) -> None:
     """Queue the nudges and eve-of-round reminders that are due; the deliverer sends them.
     Planned only inside messaging hours, so a day's nudge is never queued at night. Also
-    hands out again what a dead deliverer had claimed without sending."""
+    hands out again what a dead deliverer had claimed without sending, and closes what it
+    left mid-send."""
     try:
         await recover_stale_claims(db)
+        await close_interrupted_sends(db)
         campaign = await campaigns.get()
         if campaign is None or not messaging_window(campaign).is_open:
             return

@@ -206,7 +206,7 @@ _TO_SEND = SQL.of("SELECT status, text, shift_id FROM broadcast WHERE id = ?")
 
 
 async def broadcast_to_send(db: Database, broadcast_id: int) -> ToSend | None:
-    """Read right before each send (a cancel must stop the rest), hence through the driver."""
+    """What the deliverer sends (read at most once a second, through the driver)."""
     async with db.fast_read() as tx:
         row = await tx.one(_TO_SEND, broadcast_id)
     return ToSend(str(row[0]), str(row[1]), row[2]) if row else None

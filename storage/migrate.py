@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -24,3 +26,14 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def for_this_database(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object`: leaves out what the models create only on another
+    database (`Index(...).ddl_if(dialect=...)`), so that comparing the schema with the
+    models, or autogenerating a revision, does not ask for it here."""
+    def include(obj: Any, name: str | None, type_: str, reflected: bool,
+                compare_to: Any) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return only is None or only.dialect in (None, dialect)
+    return include

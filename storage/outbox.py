@@ -142,6 +142,20 @@ async def put_back(db: Database, delivery: Delivery, due_at: datetime) -> None:
         await tx.run(_PUT_BACK, due_at, delivery.id)
 
 
+_CLOSE_INTERRUPTED = SQL.of(
+    "UPDATE outbox SET status = 'failed', error = 'interrupted while sending: may have "
+    "arrived' WHERE status = 'sending' AND claimed_at < ?")
+# Far longer than any send takes, its retries after a 429 included.
+INTERRUPTED_SEND = timedelta(minutes=15)
+
+
+async def close_interrupted_sends(db: Database, now: datetime | None = None) -> int:
+    """Rows a crash left `sending`: never sent again (they may have arrived), but closed,
+    so that a broadcast they belong to can finish."""
+    async with db.fast_write() as tx:
+        return await tx.run(_CLOSE_INTERRUPTED, (now or clock.utcnow()) - INTERRUPTED_SEND)
+
+
 async def recover_stale_claims(db: Database, now: datetime | None = None) -> int:
     """Claims of a deliverer that died before calling the API: due again."""
     async with db.fast_write() as tx:

@@ -79,6 +79,56 @@ async def test_a_delivery_run_killed_half_way_sends_nobody_twice(db, campaign, h
             # Pending, or claimed without a call yet: sent now, exactly once.
             assert final[uid] == "sent" and seen[uid] == 1
 
+    # A quarter of an hour on, what the crash left mid-send is closed, never sent again.
+    frozen_clock.advance(minutes=15)
+    await plan_web_messages_tick(db, harness.dp["campaigns"])
+    while await second.run_once():
+        pass
+    closed = {r.chat_id: (r.status, r.error) for r in await rows(db)}
+    for uid in ids:
+        if at_crash[uid] == "sending":
+            assert closed[uid] == ("failed", "interrupted while sending: may have arrived")
+    assert {uid: nudges_seen(harness, uid) for uid in ids} == seen
+
+
+async def test_a_database_error_in_one_round_spares_the_sends_on_their_way(
+        db, campaign, harness, frozen_clock, monkeypatch):
+    from bot import delivery
+    from storage import outbox
+
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 30)
+    harness.dp["settings"].send_rate = 100.0  # rounds of 10
+    send = harness.fake.api_sendMessage
+
+    async def slow_send(params):  # Telegram taking its time: sends overlap the next round
+        await asyncio.sleep(0.3)
+        return await send(params)
+
+    harness.fake.api_sendMessage = slow_send
+    claim_due, claims = outbox.claim_due, itertools.count()
+
+    async def failing_once(*args, **kwargs):
+        if next(claims) == 1:
+            raise OSError("disk I/O error")  # the second round's claim
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.outbox, "claim_due", failing_once)
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    deliverer.idle_seconds = 0.05
+    running = asyncio.create_task(deliverer.run())
+    try:
+        for _ in range(200):
+            if all(r.status == "sent" for r in await rows(db)):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert [r.status for r in await rows(db)] == ["sent"] * 30
+    assert [nudges_seen(harness, uid) for uid in ids] == [1] * 30
+    assert [r.getMessage() for r in harness.errors.records] == ["delivery round failed"]
+    harness.expect_errors = True
+
 
 async def test_a_person_who_blocked_the_bot_is_marked_and_skipped(db, campaign, harness,
                                                                  frozen_clock):

@@ -11,25 +11,17 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from storage.database import Database
-from storage.migrate import downgrade, upgrade
+from storage.migrate import downgrade, for_this_database, upgrade
 
 # SQLite cannot reflect an index on an expression: Alembic says so and leaves it out.
 pytestmark = pytest.mark.filterwarnings("ignore:.*expression-based index")
-
-
-def _for_this_database(dialect: str):  # type: ignore[no-untyped-def]
-    """Leave out what the models create only on another database (Index.ddl_if)."""
-    def include(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
-        only = getattr(obj, "_ddl_if", None)
-        return only is None or only.dialect in (None, dialect)
-    return include
 
 
 async def pending_changes(db: Database) -> list:
     async with db.engine.connect() as connection:
         return await connection.run_sync(lambda sync: compare_metadata(
             MigrationContext.configure(sync, opts={
-                "include_object": _for_this_database(sync.dialect.name)}),
+                "include_object": for_this_database(sync.dialect.name)}),
             SQLModel.metadata))
 
 

@@ -58,3 +58,14 @@ async def test_yesterdays_calls_are_not_todays(db, campaign, frozen_clock):
     frozen_clock.advance(hours=10, minutes=1)
     stats = await organizer_stats(db, campaign)
     assert stats.today == 1 and stats.by_hour_room == {0: {"remote": 1}}
+
+
+async def test_sqlite_counts_the_day_off_its_index_with_no_sort(sqlite_db):
+    from storage.driver import SQL
+    from storage.stats import _CALLS_BY_HOUR_ROOM
+
+    async with sqlite_db.fast_read() as tx:
+        plan = " | ".join(str(row[-1]) for row in await tx.all(
+            SQL("EXPLAIN QUERY PLAN " + _CALLS_BY_HOUR_ROOM.sqlite, ""), 1,
+            "2026-06-09 22:00:00"))
+    assert "ix_call_campaign_hour" in plan and "TEMP B-TREE" not in plan, plan

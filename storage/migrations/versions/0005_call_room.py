@@ -21,7 +21,8 @@ _BACKFILL = (
     "UPDATE call SET room = (SELECT sh.room FROM shift_signup s JOIN shift sh "
     "ON sh.id = s.shift_id WHERE s.user_id = call.volunteer_id "
     "AND s.status IN ('joined', 'attended') AND call.created_at >= sh.starts_at "
-    "AND call.created_at < sh.ends_at ORDER BY sh.starts_at, sh.id LIMIT 1)")
+    "AND call.created_at < sh.ends_at AND NOT sh.cancelled "
+    "ORDER BY sh.starts_at, sh.id LIMIT 1)")
 
 
 def upgrade() -> None:
