@@ -135,12 +135,14 @@ async def broadcast_tick(bot: Bot, db: Database, i18n: I18n) -> None:
 
 
 async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
-    """The day before a shift (from 11:00): "Still coming?"; 30 minutes before: the address."""
+    """The day before a shift (from 11:00): "Still coming?"; 30 minutes before: the address;
+    once it is over, its roster to the organizers, to mark who came."""
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from storage.outbox import enqueue
-    from storage.shifts import shifts_between, signed_up
+    from storage.shifts import shifts_between, shifts_ended_between, signed_up
+    from storage.users import organizers
 
     try:
         now = clock.utcnow()
@@ -159,6 +161,12 @@ async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
                 rows += [(f"shift-eve:{shift.id}:{uid}", "shift_still_coming", uid,
                           {"shift": shift.id}, False) for uid in await signed_up(db,
                                                                                   shift.id or 0)]
+        # A shift over (within the day): each organizer gets its roster to mark who came.
+        ended = await shifts_ended_between(db, now - timedelta(days=1), now)
+        if ended:
+            people = [o.id for o in await organizers(db)]
+            rows += [(f"shift-attendance:{shift.id}:{oid}", "shift_attendance", oid,
+                      {"shift": shift.id}, False) for shift in ended for oid in people]
         if rows:
             await enqueue(db, rows)
     except Exception:  # a tick must never kill the scheduler

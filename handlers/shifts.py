@@ -3,12 +3,14 @@ shift reminders the deliverer sends."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime, time, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -83,12 +85,17 @@ def _local(campaign: Campaign | None, moment: datetime) -> datetime:
     return moment.astimezone(ZoneInfo(campaign.timezone if campaign else "Europe/Paris"))
 
 
-def describe(view: ShiftView, campaign: Campaign | None) -> str:
+def where_and_when(view: ShiftView, campaign: Campaign | None) -> str:
     shift = view.shift
     start, end = _local(campaign, shift.starts_at), _local(campaign, shift.ends_at)
     room = _("remote") if shift.room.lower() in ("remote", "à distance") else escape(shift.room)
+    return f"<b>{room}</b> · {start:%d/%m %H:%M}–{end:%H:%M}"
+
+
+def describe(view: ShiftView, campaign: Campaign | None) -> str:
+    shift = view.shift
     places = (_("full") if view.left == 0 else _("{n} places left").format(n=view.left))
-    text = f"<b>{room}</b> · {start:%d/%m %H:%M}–{end:%H:%M} · {places}"
+    text = f"{where_and_when(view, campaign)} · {places}"
     if shift.address:
         text += "\n" + escape(shift.address)
     if shift.note:
@@ -163,24 +170,39 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         await query.message.edit_text(query.message.html_text + "\n\n" + note)
 
 
-async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> None:
+async def roster_screen(db: Database, shift_id: int,
+                        title: str = "") -> tuple[str, InlineKeyboardMarkup] | None:
+    """Everyone signed up with ✅ came / ❌ no-show buttons, and the counts so far: the one
+    screen where an organizer marks attendance. None if nobody joined."""
     people = await roster(db, shift_id)
-    if not isinstance(query.message, Message):
-        return
     if not people:
-        await query.message.answer(_("Nobody has joined this shift yet."))
-        return
-    builder = InlineKeyboardBuilder()
-    lines = [_("Roster:")]
+        return None
     marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
-    for user_id, name, status in people:
-        lines.append(f"{marks.get(status, '·')} {escape(name)}")
+    came = sum(status == "attended" for _u, _n, status in people)
+    missed = sum(status == "no_show" for _u, _n, status in people)
+    lines = ([title] if title else []) + [_("Roster:")]
+    lines += [f"{marks.get(status, '·')} {escape(name)}" for _u, name, status in people]
+    lines.append(_("{came} came, {missed} no-shows, {left} not marked yet.").format(
+        came=came, missed=missed, left=len(people) - came - missed))
+    builder = InlineKeyboardBuilder()
+    for user_id, name, _status in people:
         builder.button(text=f"✅ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
                                                                     came=True))
         builder.button(text=f"❌ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
                                                                     came=False))
     builder.adjust(2)
-    await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
+    return "\n".join(lines), builder.as_markup()
+
+
+async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> None:
+    if not isinstance(query.message, Message):
+        return
+    screen = await roster_screen(db, shift_id)
+    if screen is None:
+        await query.message.answer(_("Nobody has joined this shift yet."))
+        return
+    text, markup = screen
+    await query.message.answer(text, reply_markup=markup)
 
 
 async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Database,
@@ -191,12 +213,14 @@ async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Data
     await mark_attendance(db, callback_data.shift, callback_data.user, callback_data.came,
                           actor_id=user.id)
     await acknowledge(query, _("Noted."))
-    people = await roster(db, callback_data.shift)
-    marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
     if isinstance(query.message, Message):
-        await query.message.edit_text("\n".join(
-            [_("Roster:")] + [f"{marks.get(s, '·')} {escape(n)}" for _u, n, s in people]),
-            reply_markup=query.message.reply_markup)
+        # The screen's first line (which shift, when sent after it) stays as it was.
+        text = query.message.html_text
+        title = text.split("\n", 1)[0] if not text.startswith(_("Roster:")) else ""
+        screen = await roster_screen(db, callback_data.shift, title)
+        if screen is not None:
+            with suppress(TelegramAPIError):  # "not modified": the same mark again
+                await query.message.edit_text(screen[0], reply_markup=screen[1])
 
 
 # ---- /newshift -------------------------------------------------------------------------------
@@ -344,7 +368,18 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         return (_("⏰ Your shift starts in 30 minutes:") + "\n" +
                 describe(view, await campaigns.get()), {})
 
-    return {"shift_still_coming": still_coming, "shift_soon": soon}
+    async def attendance_due(delivery: Delivery,
+                             user: Person) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        if view is None or view.shift.cancelled or not user.is_organizer:
+            return None
+        title = _("🏁 Shift over, who came? {shift}").format(
+            shift=where_and_when(view, await campaigns.get()))
+        screen = await roster_screen(db, view.shift.id or 0, title)
+        return None if screen is None else (screen[0], {"reply_markup": screen[1]})
+
+    return {"shift_still_coming": still_coming, "shift_soon": soon,
+            "shift_attendance": attendance_due}
 
 
 def build_router() -> Router:

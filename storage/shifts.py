@@ -176,6 +176,15 @@ async def shifts_between(db: Database, start: datetime, end: datetime) -> list[S
             .order_by(Shift.starts_at))).scalars())
 
 
+async def shifts_ended_between(db: Database, start: datetime, end: datetime) -> list[Shift]:
+    """Shifts over in [start, end) that someone had joined: their attendance is to mark."""
+    async with db.read() as session:
+        return list((await session.execute(select(Shift).where(
+            Shift.ends_at >= start, Shift.ends_at < end, Shift.cancelled.is_(False),
+            Shift.id.in_(select(ShiftSignup.shift_id).where(  # type: ignore[union-attr]
+                ShiftSignup.status != "left"))).order_by(Shift.ends_at))).scalars())
+
+
 async def export_shifts(db: Database, actor_id: int | None = None) -> list[list[str]]:
     """Every shift with its roster, header first; audited."""
     async with db.write() as session:

@@ -42,7 +42,8 @@ async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, ha
     await organizer.send("/shifts")
     roster_data = next(b["callback_data"] for b in organizer.last().buttons()
                        if b["text"] == "Roster")
-    for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm"):
+    for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm",
+                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1"):
         await eve.press_data(data, organizer.last())
         assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
     async with db.read() as session:
@@ -90,6 +91,45 @@ async def test_an_organizer_opens_a_shift_and_volunteers_fill_it(db, campaign, h
     await samir.press("No, free my place")
     await camille.send("/shifts")
     assert "1 places left" in camille.last().text
+
+
+async def test_when_a_shift_is_over_the_organizers_mark_who_came_in_one_screen(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await open_shift(organizer, room="Lyon", places="3")
+    people = [harness.person(101 + i, name, "en") for i, name in enumerate(
+        ("Camille", "Samir", "Inès"))]
+    for person in people:
+        await person.send("/shifts")
+        await person.press("Join")
+
+    frozen_clock.now = frozen_clock.now.replace(day=11, hour=14)  # 16:00 in Paris: not yet
+    await shift_reminders_tick(db, harness.dp["campaigns"])
+    await deliver(harness)
+    assert not organizer.sees("Shift over")
+    frozen_clock.advance(hours=1, minutes=5)  # 17:05: it ended at 17:00
+    await shift_reminders_tick(db, harness.dp["campaigns"])
+    await shift_reminders_tick(db, harness.dp["campaigns"])  # the next minute: not again
+    await deliver(harness)
+    screens = [m for m in organizer.chat() if m.text.startswith("🏁 Shift over")]
+    assert len(screens) == 1
+    screen = screens[0]
+    assert screen.text.startswith("🏁 Shift over, who came? Lyon · 11/06 14:00–17:00")
+    assert "· Camille" in screen.text and "0 came, 0 no-shows, 3 not marked yet." in screen.text
+
+    await organizer.press("✅ Camille", screen)
+    await organizer.press("✅ Inès", screen)
+    await organizer.press("❌ Samir", screen)
+    # The same message, edited in place with each mark.
+    marked = next(m for m in organizer.chat() if m.message_id == screen.message_id)
+    assert marked.text.startswith("🏁 Shift over, who came? Lyon")
+    assert "✅ Camille" in marked.text and "❌ Samir" in marked.text
+    assert "2 came, 1 no-shows, 0 not marked yet." in marked.text
+    async with db.read() as session:
+        audited = (await session.execute(select(AuditLog).where(
+            AuditLog.action == "shifts.attendance"))).scalars().all()
+    assert len(audited) == 3 and all(a.actor_id == ORGANIZER_ID for a in audited)
 
 
 async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, harness,
