@@ -24,12 +24,13 @@ from bot.notify import acknowledge
 from storage import clock
 from storage.database import Database
 from storage.models import Campaign, Shift
-from storage.outbox import Delivery
+from storage.outbox import Delivery, enqueue
 from storage.shifts import (
     ShiftError,
     ShiftView,
     add_shift,
     answer_still_coming,
+    cancel_shift,
     coming_shifts,
     join_shift,
     leave_shift,
@@ -45,7 +46,7 @@ DATA = "newshift"
 
 
 class ShiftCB(CallbackData, prefix="sh"):
-    action: str  # join | leave | yes | no | roster
+    action: str  # join | leave | yes | no | roster | cancel | cancel_yes
     shift: int
 
 
@@ -126,9 +127,11 @@ async def shifts_command(message: Message, db: Database, campaigns: CampaignCach
     for view in views:
         markup = join_keyboard(view, view.shift.id in mine)
         if is_organizer:
-            markup.inline_keyboard.append([InlineKeyboardButton(
-                text=_("Roster"), callback_data=ShiftCB(action="roster",
-                                                        shift=view.shift.id or 0).pack())])
+            markup.inline_keyboard.append([
+                InlineKeyboardButton(text=_("Roster"), callback_data=ShiftCB(
+                    action="roster", shift=view.shift.id or 0).pack()),
+                InlineKeyboardButton(text=_("🚫 Cancel the shift"), callback_data=ShiftCB(
+                    action="cancel", shift=view.shift.id or 0).pack())])
         await message.answer(describe(view, campaign), reply_markup=markup)
 
 
@@ -136,12 +139,17 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
                         campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     action, shift_id = callback_data.action, callback_data.shift
-    if action == "roster":
+    if action in ("roster", "cancel", "cancel_yes"):
         if not is_organizer:
             await acknowledge(query, _("Only organizers can do that."), show_alert=True)
             return
         await acknowledge(query)
-        await _send_roster(query, db, shift_id)
+        if action == "roster":
+            await _send_roster(query, db, shift_id)
+        elif action == "cancel":
+            await _confirm_cancel(query, db, campaign, shift_id)
+        else:
+            await _cancel(query, db, campaign, shift_id, user.id)
         return
     try:
         if action == "join":
@@ -168,6 +176,34 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
                                       reply_markup=join_keyboard(view, joined))
     elif isinstance(query.message, Message) and changed:
         await query.message.edit_text(query.message.html_text + "\n\n" + note)
+
+
+async def _confirm_cancel(query: CallbackQuery, db: Database, campaign: Campaign | None,
+                          shift_id: int) -> None:
+    view = await shift_view(db, shift_id)
+    if view is None or not isinstance(query.message, Message):
+        return
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Yes, cancel it"), callback_data=ShiftCB(action="cancel_yes",
+                                                                  shift=shift_id))
+    await query.message.answer(_(
+        "Cancel this shift? Those signed up ({n}) will be told.\n{shift}").format(
+        n=len(await signed_up(db, shift_id)), shift=where_and_when(view, campaign)),
+        reply_markup=builder.as_markup())
+
+
+async def _cancel(query: CallbackQuery, db: Database, campaign: Campaign | None, shift_id: int,
+                  actor_id: int) -> None:
+    people = await cancel_shift(db, shift_id, actor_id)
+    if not isinstance(query.message, Message):
+        return
+    if people is None:
+        await query.message.edit_text(_("This shift is over or cancelled already."))
+        return
+    await enqueue(db, [(f"shift-cancelled:{shift_id}:{uid}", "shift_cancelled", uid,
+                        {"shift": shift_id}, False) for uid in people])
+    await query.message.edit_text(
+        _("🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
 
 
 async def roster_screen(db: Database, shift_id: int,
@@ -378,8 +414,16 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         screen = await roster_screen(db, view.shift.id or 0, title)
         return None if screen is None else (screen[0], {"reply_markup": screen[1]})
 
+    async def cancelled(delivery: Delivery,
+                        _user: Person) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        if view is None:
+            return None
+        return _("🚫 The shift {shift} is cancelled. Sorry! /shifts shows the others.").format(
+            shift=where_and_when(view, await campaigns.get())), {}
+
     return {"shift_still_coming": still_coming, "shift_soon": soon,
-            "shift_attendance": attendance_due}
+            "shift_attendance": attendance_due, "shift_cancelled": cancelled}
 
 
 def build_router() -> Router:

@@ -176,6 +176,23 @@ async def shifts_between(db: Database, start: datetime, end: datetime) -> list[S
             .order_by(Shift.starts_at))).scalars())
 
 
+async def cancel_shift(db: Database, shift_id: int, actor_id: int | None) -> list[int] | None:
+    """Cancel a shift not over yet; the people who had a place, to be told. None if it was
+    cancelled already, is over, or does not exist (two organizers at once: one cancels)."""
+    now = clock.utcnow()
+    async with db.write() as session:
+        cancelled = await session.execute(update(Shift).where(
+            Shift.id == shift_id, Shift.cancelled.is_(False), Shift.ends_at > now)
+            .values(cancelled=True))
+        if cancelled.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        people = list((await session.execute(select(ShiftSignup.user_id).where(
+            ShiftSignup.shift_id == shift_id, ShiftSignup.status == "joined"))).scalars())
+        await write_audit(session, actor_id, "shifts.cancel",
+                          f"shift={shift_id} people={len(people)}")
+    return [int(uid) for uid in people]
+
+
 async def shifts_ended_between(db: Database, start: datetime, end: datetime) -> list[Shift]:
     """Shifts over in [start, end) that someone had joined: their attendance is to mark."""
     async with db.read() as session:

@@ -43,7 +43,8 @@ async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, ha
     roster_data = next(b["callback_data"] for b in organizer.last().buttons()
                        if b["text"] == "Roster")
     for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm",
-                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1"):
+                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1", "sh:cancel:1",
+                 "sh:cancel_yes:1"):
         await eve.press_data(data, organizer.last())
         assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
     async with db.read() as session:
@@ -130,6 +131,33 @@ async def test_when_a_shift_is_over_the_organizers_mark_who_came_in_one_screen(
         audited = (await session.execute(select(AuditLog).where(
             AuditLog.action == "shifts.attendance"))).scalars().all()
     assert len(audited) == 3 and all(a.actor_id == ORGANIZER_ID for a in audited)
+
+
+async def test_an_organizer_cancels_a_shift_and_those_signed_up_are_told(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await open_shift(organizer, room="Marseille")
+    camille = harness.person(101, "Camille", "en")
+    await camille.send("/shifts")
+    await camille.press("Join")
+
+    await organizer.send("/shifts")
+    await organizer.press("🚫 Cancel the shift")
+    confirm = organizer.last()
+    assert confirm.text.startswith("Cancel this shift? Those signed up (1) will be told.")
+    yes = confirm.buttons()[0]["callback_data"]
+    await organizer.press("Yes, cancel it", confirm)
+    assert organizer.last().text == "🚫 Shift cancelled; those signed up (1) will be told."
+    await organizer.press_data(yes, confirm)  # a second tap, or a second organizer
+    assert organizer.last().text == "This shift is over or cancelled already."
+    await deliver(harness)
+    assert camille.last().text == ("🚫 The shift Marseille · 11/06 14:00–17:00 is cancelled. "
+                                   "Sorry! /shifts shows the others.")
+    await camille.send("/shifts")
+    assert camille.last().text == "No shift is planned yet."
+    async with db.read() as session:
+        actions = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
+    assert actions == ["shifts.add", "shifts.cancel"]
 
 
 async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, harness,
