@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -69,6 +70,38 @@ async def test_no_answer_comes_back_after_the_delay_at_most_three_times(db, camp
     async with db.read() as s:
         contact = (await s.execute(select(Contact))).scalar_one()
     assert contact.status == ContactStatus.DONE and contact.attempts == 3
+
+
+async def test_among_equal_targets_fewest_attempts_then_import_order(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, numbers_csv(3))  # Personne0, 1, 2 in that order
+    rules = QueueRules.of(campaign)
+    first = await assign_next_contact(db, rules, 1)
+    assert first.first_name == "Personne10000000"
+    await record_outcome(db, rules, 1, first.contact_id, first.lease_seq, Outcome.NO_ANSWER)
+    frozen_clock.advance(hours=2, minutes=1)  # due again, but tried once already
+    order = []
+    for volunteer in (2, 3, 4):
+        card = await assign_next_contact(db, rules, volunteer)
+        order.append((card.first_name, card.attempts))
+    assert order == [("Personne10000001", 0), ("Personne10000002", 0), ("Personne10000000", 1)]
+
+
+def test_call_back_later_never_falls_outside_calling_hours(campaign_in_sqlite):
+    from datetime import UTC, datetime
+
+    from storage.campaigns import call_back_time
+
+    def local(at: datetime) -> str:
+        return at.astimezone(ZoneInfo("Europe/Paris")).strftime("%d/%m %H:%M")
+
+    campaign = campaign_in_sqlite
+    ten = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)  # 10:00 in Paris
+    assert local(call_back_time(campaign, "1h", ten)) == "10/06 11:00"
+    assert local(call_back_time(campaign, "evening", ten)) == "10/06 18:30"
+    assert local(call_back_time(campaign, "tomorrow", ten)) == "11/06 09:00"
+    late = datetime(2026, 6, 10, 18, 30, tzinfo=UTC)  # 20:30: an hour on, calling is closed
+    assert local(call_back_time(campaign, "1h", late)) == "11/06 09:00"
+    assert local(call_back_time(campaign, "evening", late)) == "11/06 09:00"
 
 
 async def test_second_press_stale_card_and_other_volunteers_card_record_nothing(db, campaign, frozen_clock):
