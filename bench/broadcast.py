@@ -13,8 +13,8 @@
    at SEND_RATE --fast-rate (paid broadcasts on) and --slow-rate. Arrival times at the
    server give the pace.
 2. faults: --fault-recipients at --fast-rate, --blocked-share of them blocked the bot (403),
-   every --flood-every-th sendMessage answers 429; the deliverer is cancelled half-way as a
-   crash would stop it, then outbox.recover_stale_claims runs with the clock 2 minutes on,
+   every --flood-every-th sendMessage answers 429; the deliverer, in a process of its own,
+   is killed half-way (SIGKILL), then outbox.recover_stale_claims runs with the clock 2 minutes on,
    and a new deliverer finishes. Nobody may get the message twice.
 3. stats: storage.stats.organizer_stats over --contacts contacts and --calls calls today
    (bulk-loaded with the driver), on SQLite and PostgreSQL; each statement timed apart too.
@@ -394,6 +394,40 @@ async def bench_pace(recipients: int, rate: float, seed: int) -> PaceResult:
 
 # ---- part 2: faults and a crash ------------------------------------------------------------------
 
+def _deliver_until_killed(url: str, api: str, rate: float, t0: float,
+                          conn: Connection) -> None:
+    """A bot process that only delivers, until SIGKILL stops it mid-way."""
+    async def main() -> None:
+        storage.clock.utcnow = lambda: SEND_AT + timedelta(seconds=time.monotonic() - t0)
+        sender = Sender(Database(url), url, api, rate)
+        sender.start()
+        conn.send("started")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class DelivererProcess:
+    """The first deliverer, in a process of its own, so that the crash is a real kill -9:
+    no `finally`, no cancellation, the process simply stops where it is."""
+
+    def __init__(self, url: str, api: str, rate: float, t0: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_deliver_until_killed,
+                                       args=(url, api, rate, t0, child), daemon=True)
+
+    async def start(self) -> None:
+        self.process.start()
+        if not await asyncio.to_thread(self.conn.poll, 120):
+            raise RuntimeError("the deliverer process did not start")
+        self.conn.recv()
+
+    async def kill(self) -> None:
+        self.process.kill()  # SIGKILL
+        await asyncio.to_thread(self.process.join, 30)
+
+
 @dataclass
 class FaultResult:
     recipients: int
@@ -431,8 +465,8 @@ async def bench_faults(recipients: int, rate: float, blocked_share: float, flood
     real_utcnow = storage.clock.utcnow
     # The clock runs from SEND_AT (a 429 the bot's own retries could not absorb is due
     # again 30 s later), and jumps two minutes at the crash.
-    t0, jump = time.perf_counter(), timedelta()
-    storage.clock.utcnow = lambda: SEND_AT + jump + timedelta(seconds=time.perf_counter() - t0)
+    t0, jump = time.monotonic(), timedelta()  # monotonic: the same clock in every process
+    storage.clock.utcnow = lambda: SEND_AT + jump + timedelta(seconds=time.monotonic() - t0)
     # Each 429 closes every send for its retry_after (1 s): at 5 % that, not the rate,
     # sets the pace.
     flood_s = recipients / flood_every * 1.5 if flood_every else 0.0
@@ -442,15 +476,15 @@ async def bench_faults(recipients: int, rate: float, blocked_share: float, flood
         await fake.start()
         setup = await prepare(recipients, seed, "toile-bench-broadcast-faults-")
         started = time.perf_counter()
-        first = Sender(setup.db, setup.url, fake.url, rate)
-        first.start()
+        first = DelivererProcess(setup.url, fake.url, rate, t0)
+        await first.start()
         try:
             await wait_until(setup.db, setup.broadcast_id,
                              lambda s: finished(s) >= recipients // 2,
                              started + recipients / rate * 3 + 60 + flood_s)
         finally:
-            # The crash: the deliverer stops wherever it is, its sends in flight with it.
-            await first.stop()
+            # The crash: kill -9 of the deliverer's process, its sends in flight with it.
+            await first.kill()
         at_crash = await batch_counts(setup.db, setup.broadcast_id)
         async with setup.db.fast_read() as tx:
             left_sending = {int(r[0]) for r in await tx.all(

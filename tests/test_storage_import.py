@@ -108,19 +108,19 @@ csv_garbage = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=csv_garbage)
-async def test_garbage_never_crashes_and_never_half_imports(sqlite_db, payload):
+async def test_garbage_never_crashes_and_never_half_imports(db, payload):
     from tests.conftest import load_example_campaign
 
-    campaign = await load_example_campaign(sqlite_db)
-    before = await count(sqlite_db)
+    campaign = await load_example_campaign(db)
+    before = await count(db)
     try:
-        report = await import_contacts(sqlite_db, campaign, io.BytesIO(payload))
+        report = await import_contacts(db, campaign, io.BytesIO(payload))
     except ImportFailed:
-        assert await count(sqlite_db) == before  # refused whole: nothing written
+        assert await count(db) == before  # refused whole: nothing written
         return
     valid = report.rows - len(report.rejects) - report.do_not_call
     assert report.imported + report.merged == valid
-    assert await count(sqlite_db) == before + report.imported
+    assert await count(db) == before + report.imported
 
 
 async def test_numbers_parsed_in_a_worker_process_give_the_same_result(db, campaign):
