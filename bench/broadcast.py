@@ -399,6 +399,7 @@ def _deliver_until_killed(url: str, api: str, rate: float, t0: float,
     """A bot process that only delivers, until SIGKILL stops it mid-way."""
     async def main() -> None:
         storage.clock.utcnow = lambda: SEND_AT + timedelta(seconds=time.monotonic() - t0)
+        logging.basicConfig(level=logging.ERROR)  # not each 429's warning on the report
         sender = Sender(Database(url), url, api, rate)
         sender.start()
         conn.send("started")
