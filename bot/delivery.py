@@ -89,6 +89,8 @@ class Pacer:
 
 class Deliverer:
     ROUND_SECONDS = 0.1
+    # Telegram's limit for a bot's messages, but for broadcasts it is paid to send faster.
+    FREE_RATE = 25.0
 
     def __init__(self, bot: Bot, db: Database, campaigns: CampaignCache, i18n: I18n,
                  renderers: dict[str, Renderer], *, rate: float = 25.0,
@@ -102,6 +104,10 @@ class Deliverer:
         self.renderers = renderers
         self.rate = rate
         self.pacer = Pacer(rate, flood_gate(bot))
+        # With paid broadcasts the configured rate may be far above the free limit: what is
+        # not a paid broadcast (nudges, reminders, proxies) keeps to the free one as well.
+        self.free_pacer = (Pacer(self.FREE_RATE, flood_gate(bot))
+                           if paid_broadcasts and rate > self.FREE_RATE else None)
         # Half a second of sends on their way at once, at least 32: at 1,000 a second a
         # fixed 32 would cap the rate as soon as Telegram took over 32 ms to answer.
         self.in_flight = asyncio.Semaphore(max(max_in_flight, math.ceil(rate / 2)))
@@ -162,6 +168,8 @@ class Deliverer:
             # would leave late, next to the following one.
             await self.in_flight.acquire()
             try:
+                if self.free_pacer is not None and not self._paid(delivery):
+                    await self.free_pacer.slot(delivery.chat_id)
                 await self.pacer.slot(delivery.chat_id)
                 task = sends.create_task(self._send(delivery, *message))
             except BaseException:
@@ -191,9 +199,12 @@ class Deliverer:
             return None
         if message is None:
             await outbox.mark_skipped(self.db, delivery, "no longer wanted")
-        elif self.paid_broadcasts and delivery.kind == "broadcast":
+        elif self._paid(delivery):
             message[1]["allow_paid_broadcast"] = True
         return message
+
+    def _paid(self, delivery: Delivery) -> bool:
+        return self.paid_broadcasts and delivery.kind == "broadcast"
 
     async def _send(self, delivery: Delivery, text: str, kwargs: dict[str, Any]) -> None:
         try:

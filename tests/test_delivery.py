@@ -197,6 +197,21 @@ async def test_sending_is_paced_under_the_configured_rate(db, campaign, harness,
     assert times[-1] - times[0] >= (len(times) - 1) / 30.0
 
 
+async def test_with_paid_broadcasts_the_other_messages_keep_to_the_free_rate(
+        db, campaign, harness, frozen_clock):
+    ids = await supporters_due_a_nudge(db, campaign, frozen_clock, 30)
+    harness.dp["settings"].send_rate = 500.0  # paid broadcasts: far above the free limit
+    harness.dp["settings"].allow_paid_broadcast = True
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await deliverer.run_once():
+        pass
+    times = sorted(c.at for c in harness.fake.sent("sendMessage"))
+    assert len(times) == len(ids)
+    assert times[-1] - times[0] >= (len(times) - 1) / 25.0  # nudges are not paid for
+    assert not any(c.params.get("allow_paid_broadcast") for c in
+                   harness.fake.sent("sendMessage"))
+
+
 async def test_the_pacer_starts_at_most_the_rate_in_any_second_and_spaces_each_chat():
     from bot.delivery import Pacer
     from bot.telegram_retry import FloodGate
