@@ -58,8 +58,8 @@ from storage.migrate import upgrade
 from storage.models import LIVE_MATCH, Campaign, ProxyKind
 from storage.proxies import (
     _NEEDS_NEAR,
-    Person,
     Place,
+    Requester,
     _candidate_sql,
     create_request,
     dates_of,
@@ -149,7 +149,7 @@ class France:
 @dataclass(frozen=True)
 class Request:
     kind: ProxyKind
-    person: Person
+    person: Requester
     recorded_by: int | None
     place: Place
     own: Place | None
@@ -166,10 +166,10 @@ def make_request(rng: random.Random, town: Town, kind: ProxyKind, serial: int,
     station = str(rng.randint(1, town.stations))
     first_name = rng.choice(FIRST_NAMES)
     if rng.random() < PHONE_BANK_SHARE:
-        person, recorded_by = Person(first_name, phone=f"+336{serial:08d}"), VOLUNTEER_ID
+        person, recorded_by = Requester(first_name, phone=f"+336{serial:08d}"), VOLUNTEER_ID
         constituency = town.constituency  # only the contacts file knows it
     else:
-        person, recorded_by, constituency = Person(first_name, USER_BASE + serial), None, None
+        person, recorded_by, constituency = Requester(first_name, USER_BASE + serial), None, None
     place = Place(town.insee, town.department, station, constituency)
     own = None
     if kind is ProxyKind.OFFER:
