@@ -6,6 +6,7 @@ Only loopback is used: a temp-dir SQLite file or the local PostgreSQL server.
 from __future__ import annotations
 
 import csv
+import logging
 import random
 import resource
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,17 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
         return 0.0
     rank = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values)) - 1))
     return sorted_values[rank]
+
+
+class ErrorCount(logging.Handler):
+    """Errors the bot logged (it swallows some to stay alive): a run must have none."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def verdict(ok: bool) -> str:

@@ -57,6 +57,7 @@ from bench._common import (
     PG_HOST,
     PG_PORT,
     PG_USER,
+    ErrorCount,
     draw_place,
     drop_pg_database,
     postgres_url,
@@ -207,16 +208,6 @@ def achieved_rate(moments: Sequence[float]) -> float:
     span = moments[-1] - moments[0] if len(moments) > 1 else 0.0
     return (len(moments) - 1) / span if span else 0.0
 
-
-class ErrorCount(logging.Handler):
-    """Errors the bot logged (the deliverer swallows some to stay alive)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 # ---- recipients and the broadcast ------------------------------------------------------------

@@ -50,6 +50,7 @@ from aiogram.types import Message
 import storage.clock
 from bench._common import (
     CAMPAIGN_FILE,
+    ErrorCount,
     percentile,
     sqlite_url,
     table,
@@ -112,16 +113,6 @@ class WatchedTelegram(FakeTelegram):
         self._notify(int(params["chat_id"]), int(params["message_id"]))
         return result
 
-
-class ErrorCount(logging.Handler):
-    """Errors the bots logged (handlers swallow some to stay alive): a run must have none."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 # ---- what people send ---------------------------------------------------------------------

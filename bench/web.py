@@ -54,6 +54,7 @@ from bench._common import (
     PG_HOST,
     PG_PORT,
     PG_USER,
+    ErrorCount,
     drop_pg_database,
     postgres_url,
     recreate_pg_database,
@@ -528,16 +529,6 @@ async def bench_database(database: str, web: Web, args: argparse.Namespace,
 
 
 # ---- part 3: nudge pacing ------------------------------------------------------------------
-
-class ErrorCount(logging.Handler):
-    """Errors the bot logged (the deliverer swallows some to stay alive): none expected."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 @dataclass
