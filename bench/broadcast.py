@@ -331,6 +331,17 @@ class PaceResult:
         return achieved_rate(self.arrivals)
 
 
+async def clean_up(setup: Setup | None, fake: FakeProcess, errors: ErrorCount,
+                   real_utcnow: Callable[[], datetime]) -> None:
+    """After a part, whatever happened: the real clock back, the fake and the files gone."""
+    storage.clock.utcnow = real_utcnow
+    fake.kill()
+    logging.getLogger().removeHandler(errors)
+    if setup is not None:
+        await setup.db.dispose()
+        shutil.rmtree(setup.workdir, ignore_errors=True)
+
+
 async def bench_pace(recipients: int, rate: float, seed: int) -> PaceResult:
     errors = ErrorCount()
     logging.getLogger().addHandler(errors)
@@ -360,12 +371,7 @@ async def bench_pace(recipients: int, rate: float, seed: int) -> PaceResult:
             problems.append("the broadcast could not be marked done")
         report = await fake.stop()
     finally:
-        storage.clock.utcnow = real_utcnow
-        fake.kill()
-        logging.getLogger().removeHandler(errors)
-        if setup is not None:
-            await setup.db.dispose()
-            shutil.rmtree(setup.workdir, ignore_errors=True)
+        await clean_up(setup, fake, errors, real_utcnow)
     ok = [a for a in report.arrivals if a.status == 200]
     if len(ok) != len(report.arrivals):
         problems.append(f"{len(report.arrivals) - len(ok)} sendMessage refused")
@@ -500,12 +506,7 @@ async def bench_faults(recipients: int, rate: float, blocked_share: float, flood
             marked = {int(r[0]) for r in await tx.all(_BLOCKED)}
         report = await fake.stop()
     finally:
-        storage.clock.utcnow = real_utcnow
-        fake.kill()
-        logging.getLogger().removeHandler(errors)
-        if setup is not None:
-            await setup.db.dispose()
-            shutil.rmtree(setup.workdir, ignore_errors=True)
+        await clean_up(setup, fake, errors, real_utcnow)
 
     got = Counter(a.chat_id for a in report.arrivals if a.status == 200)
     reachable = [uid for uid in ids if uid not in blocked]
