@@ -145,7 +145,7 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
             return
         await acknowledge(query)
         if action == "roster":
-            await _send_roster(query, db, shift_id)
+            await _send_roster(query, db, campaign, shift_id)
         elif action == "cancel":
             await _confirm_cancel(query, db, campaign, shift_id)
         else:
@@ -206,13 +206,17 @@ async def _cancel(query: CallbackQuery, db: Database, campaign: Campaign | None,
         _("🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
 
 
-async def roster_screen(db: Database, shift_id: int,
-                        title: str = "") -> tuple[str, InlineKeyboardMarkup] | None:
+async def roster_screen(db: Database, view: ShiftView,
+                        campaign: Campaign | None) -> tuple[str, InlineKeyboardMarkup] | None:
     """Everyone signed up with ✅ came / ❌ no-show buttons, and the counts so far: the one
-    screen where an organizer marks attendance. None if nobody joined."""
+    screen where an organizer marks attendance, headed by the shift once it is over. None
+    if nobody joined."""
+    shift_id = view.shift.id or 0
     people = await roster(db, shift_id)
     if not people:
         return None
+    title = (_("🏁 Shift over, who came? {shift}").format(shift=where_and_when(view, campaign))
+             if view.shift.ends_at <= clock.utcnow() else "")
     marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
     came = sum(status == "attended" for _u, _n, status in people)
     missed = sum(status == "no_show" for _u, _n, status in people)
@@ -230,10 +234,12 @@ async def roster_screen(db: Database, shift_id: int,
     return "\n".join(lines), builder.as_markup()
 
 
-async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> None:
-    if not isinstance(query.message, Message):
+async def _send_roster(query: CallbackQuery, db: Database, campaign: Campaign | None,
+                       shift_id: int) -> None:
+    view = await shift_view(db, shift_id)
+    if view is None or not isinstance(query.message, Message):
         return
-    screen = await roster_screen(db, shift_id)
+    screen = await roster_screen(db, view, campaign)
     if screen is None:
         await query.message.answer(_("Nobody has joined this shift yet."))
         return
@@ -242,7 +248,7 @@ async def _send_roster(query: CallbackQuery, db: Database, shift_id: int) -> Non
 
 
 async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Database,
-                     user: Person, is_organizer: bool) -> None:
+                     campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
@@ -250,10 +256,9 @@ async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Data
                           actor_id=user.id)
     await acknowledge(query, _("Noted."))
     if isinstance(query.message, Message):
-        # The screen's first line (which shift, when sent after it) stays as it was.
-        text = query.message.html_text
-        title = text.split("\n", 1)[0] if not text.startswith(_("Roster:")) else ""
-        screen = await roster_screen(db, callback_data.shift, title)
+        view = await shift_view(db, callback_data.shift)
+        screen = None if view is None else await roster_screen(db, view,
+                                                               await campaigns.get())
         if screen is not None:
             with suppress(TelegramAPIError):  # "not modified": the same mark again
                 await query.message.edit_text(screen[0], reply_markup=screen[1])
@@ -409,9 +414,7 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         view = await shift_view(db, int(delivery.params["shift"]))
         if view is None or view.shift.cancelled or not user.is_organizer:
             return None
-        title = _("🏁 Shift over, who came? {shift}").format(
-            shift=where_and_when(view, await campaigns.get()))
-        screen = await roster_screen(db, view.shift.id or 0, title)
+        screen = await roster_screen(db, view, await campaigns.get())
         return None if screen is None else (screen[0], {"reply_markup": screen[1]})
 
     async def cancelled(delivery: Delivery,
