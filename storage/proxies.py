@@ -161,10 +161,12 @@ _NEXT_IDS = SQL(
     "FROM generate_series(1, $1)")
 
 
+# The places an offer `o` has given for one round (bound: the round's date).
+_PLACES_TAKEN = "(SELECT count(*) FROM proxy_slot s WHERE s.offer_id = o.id AND s.round_date = ?)"
+
+
 def _candidate_sql(tier: str, rounds: int) -> SQL:
-    room = " ".join(
-        "AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = o.id AND s.round_date = ?) "
-        "< ?" for _ in range(rounds))
+    room = " ".join(f"AND {_PLACES_TAKEN} < ?" for _ in range(rounds))
     return SQL.of(
         f"SELECT {_OFFER_COLUMNS} FROM proxy_request o WHERE o.kind = 'offer' "
         f"AND o.status = 'open' AND {tier} AND (o.rounds_mask & ?) = ? "
@@ -675,8 +677,7 @@ class Overview:
 def _has_room_sql(rounds: int) -> str:
     """An offer with a place left in one of its rounds, at least (bit i: round i)."""
     return "(" + (" OR ".join(
-        "((o.rounds_mask & ?) <> 0 AND (SELECT count(*) FROM proxy_slot s "
-        "WHERE s.offer_id = o.id AND s.round_date = ?) < ?)" for _ in range(rounds))
+        f"((o.rounds_mask & ?) <> 0 AND {_PLACES_TAKEN} < ?)" for _ in range(rounds))
         or "1 = 0") + ")"
 
 
