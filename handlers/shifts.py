@@ -24,7 +24,7 @@ from bot.notify import acknowledge
 from storage import clock
 from storage.database import Database
 from storage.models import Campaign, Shift
-from storage.outbox import Delivery, enqueue
+from storage.outbox import Delivery
 from storage.shifts import (
     ShiftError,
     ShiftView,
@@ -200,8 +200,6 @@ async def _cancel(query: CallbackQuery, db: Database, campaign: Campaign | None,
     if people is None:
         await query.message.edit_text(_("This shift is over or cancelled already."))
         return
-    await enqueue(db, [(f"shift-cancelled:{shift_id}:{uid}", "shift_cancelled", uid,
-                        {"shift": shift_id}, False) for uid in people])
     await query.message.edit_text(
         _("🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
 

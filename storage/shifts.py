@@ -11,7 +11,7 @@ from storage import clock
 from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, read_time
-from storage.models import Shift, ShiftSignup
+from storage.models import Outbox, Shift, ShiftSignup
 
 MAX_TEXT = 300
 
@@ -177,8 +177,10 @@ async def shifts_between(db: Database, start: datetime, end: datetime) -> list[S
 
 
 async def cancel_shift(db: Database, shift_id: int, actor_id: int | None) -> list[int] | None:
-    """Cancel a shift not over yet; the people who had a place, to be told. None if it was
-    cancelled already, is over, or does not exist (two organizers at once: one cancels)."""
+    """Cancel a shift not over yet and queue a word to each person who had a place, in one
+    transaction: a crash between the two would leave them coming to a closed room. Returns
+    those people; None if it was cancelled already, is over, or does not exist (two
+    organizers at once: one cancels)."""
     now = clock.utcnow()
     async with db.write() as session:
         cancelled = await session.execute(update(Shift).where(
@@ -188,6 +190,10 @@ async def cancel_shift(db: Database, shift_id: int, actor_id: int | None) -> lis
             return None
         people = list((await session.execute(select(ShiftSignup.user_id).where(
             ShiftSignup.shift_id == shift_id, ShiftSignup.status == "joined"))).scalars())
+        # A shift is cancelled once, so these keys cannot be queued already.
+        session.add_all([Outbox(key=f"shift-cancelled:{shift_id}:{uid}", kind="shift_cancelled",
+                                chat_id=uid, params={"shift": shift_id}, quiet_hours=False,
+                                due_at=now, created_at=now) for uid in people])
         await write_audit(session, actor_id, "shifts.cancel",
                           f"shift={shift_id} people={len(people)}")
     return [int(uid) for uid in people]
