@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 
 from storage import clock
+from storage.audit import write_audit
 from storage.database import Database
 from storage.models import Campaign
 
@@ -137,8 +138,10 @@ def _parse_web(web: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def load_campaign(db: Database, fields: dict[str, Any]) -> tuple[Campaign, bool]:
-    """Create or update the campaign by name and make it the active one.
+async def load_campaign(db: Database, fields: dict[str, Any],
+                        actor_id: int | None = None) -> tuple[Campaign, bool]:
+    """Create or update the campaign by name and make it the active one (audited: its script
+    and hours are what every caller reads).
 
     Returns (campaign, created). Contacts already imported get their priority recomputed,
     since the order of target constituencies may have changed.
@@ -161,6 +164,8 @@ async def load_campaign(db: Database, fields: dict[str, Any]) -> tuple[Campaign,
         campaign.active = True
         await session.flush()
         await reprioritize(session, campaign)
+        await write_audit(session, actor_id, "campaign.create" if created else "campaign.update",
+                          f"campaign={campaign.id} name={campaign.name!r}")
         return campaign, created
 
 

@@ -52,8 +52,10 @@ def test_campaign_import_export_round_trip(toile, tmp_path):
     assert exported.exit_code == 0, exported.output
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 8 and lines[1].startswith("+33612345678,Fabrice,Martin")
-    audit = toile("audit")
-    assert "contacts.import" in audit.output and "contacts.export" in audit.output
+    assert toile("campaign", "load", str(ROOT / "examples" / "campaign.toml")).exit_code == 0
+    audit = toile("audit").output
+    assert "campaign.create" in audit and "campaign.update" in audit
+    assert "contacts.import" in audit and "contacts.export" in audit
 
 
 def test_a_non_csv_file_fails_clearly_and_writes_nothing(toile, tmp_path):
