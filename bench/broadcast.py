@@ -17,7 +17,8 @@
    is killed half-way (SIGKILL), then outbox.recover_stale_claims runs with the clock 2 minutes on,
    and a new deliverer finishes. Nobody may get the message twice.
 3. stats: storage.stats.organizer_stats over --contacts contacts and --calls calls today
-   (bulk-loaded with the driver), on SQLite and PostgreSQL; each statement timed apart too.
+   (bulk-loaded with the driver), on SQLite and PostgreSQL; each statement timed apart too,
+   with the volunteers' "Today's callers" ranking (storage.stats.callers_today) beside them.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ from storage.migrate import upgrade
 from storage.models import UNTARGETED_PRIORITY, Campaign
 from storage.stats import (
     _ACTIVE,
+    _CALLERS_TODAY,
     _CALLS_BY_HOUR_ROOM,
     _NEW,
     _PROXIES,
@@ -712,6 +714,8 @@ def stats_queries(campaign: Campaign) -> dict[str, tuple[SQL, tuple[Any, ...]]]:
         "active volunteers": (_ACTIVE, (campaign.id, STATS_AT - timedelta(minutes=15))),
         "proxies matched": (_PROXIES, ()),
         "new supporters": (_NEW, (day,)),
+        # Not part of /stats: the volunteers' "Today's callers" (handlers.me), on the same day.
+        "callers ranking": (_CALLERS_TODAY, (campaign.id, day)),
     }
 
 

@@ -1,10 +1,14 @@
-"""/me: a volunteer's own calls, and the campaign's day."""
+"""/me: a volunteer's own calls, the campaign's day, and today's callers (opt-out)."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from dataclasses import replace
+from html import escape
+
+from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
@@ -12,14 +16,23 @@ from babel.numbers import format_decimal
 from bot.campaign_cache import CampaignCache
 from bot.filters import MenuButton
 from bot.keyboards import outcome_label
+from bot.notify import acknowledge
+from handlers.calling import may_call
 from storage.database import Database
-from storage.models import CALL_OUTCOMES
-from storage.stats import calling_streak, volunteer_counts
+from storage.models import CALL_OUTCOMES, Campaign
+from storage.stats import callers_today, calling_streak, volunteer_counts
 from storage.users import Person
+from storage.web import set_leaderboard_opt_out
+
+RANKING_SIZE = 10
+
+
+class RankingCB(CallbackData, prefix="rank"):
+    action: str  # show | hide | unhide
 
 
 async def me(message: Message, db: Database, campaigns: CampaignCache, user: Person,
-             i18n: I18n) -> None:
+             is_organizer: bool, i18n: I18n) -> None:
     campaign = await campaigns.get()
     if campaign is None:
         await message.answer(_("No campaign is running yet. Come back soon!"))
@@ -39,7 +52,57 @@ async def me(message: Message, db: Database, campaigns: CampaignCache, user: Per
     lines += ["", _("📣 The campaign: {today} calls today, {morning} this morning.").format(
         today=format_decimal(counts.campaign_today, locale=locale),
         morning=format_decimal(counts.campaign_morning, locale=locale))]
-    await message.answer("\n".join(lines))
+    ranking = None
+    if may_call(user, is_organizer):
+        ranking = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=_("🏆 Today's callers"), callback_data=RankingCB(action="show").pack())]])
+    await message.answer("\n".join(lines), reply_markup=ranking)
+
+
+async def ranking_screen(db: Database, campaign: Campaign,
+                         user: Person) -> tuple[str, InlineKeyboardMarkup]:
+    """Today's top callers by first name, where the volunteer stands, and the way out of
+    the rankings (or back in): the same choice as for the recruiters' rankings."""
+    ranking = await callers_today(db, campaign, user.id, RANKING_SIZE)
+    lines = [_("🏆 <b>Today's callers</b>")]
+    medals = {1: "🥇", 2: "🥈", 3: "🥉"}
+    lines += [f"{medals.get(place, f'{place}.')} {escape(name)}: {calls}"
+              for place, (name, calls) in enumerate(ranking.top, start=1)]
+    if not ranking.top:
+        lines.append(_("Nobody has called yet today: the first place is yours to take!"))
+    lines.append("")
+    if user.leaderboard_opt_out:
+        lines.append(_("You are left out of the rankings."))
+    elif ranking.my_rank is None:
+        lines.append(_("Your first call of the day puts you in."))
+    else:
+        lines.append(_("You are number {rank} today, calls made: {calls}. Thank you!").format(
+            rank=ranking.my_rank, calls=ranking.my_calls))
+    toggle = RankingCB(action="unhide" if user.leaderboard_opt_out else "hide")
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("👀 Show me in the rankings") if user.leaderboard_opt_out
+        else _("🙈 Leave me out of the rankings"), callback_data=toggle.pack())]])
+    return "\n".join(lines), keyboard
+
+
+async def ranking_pressed(query: CallbackQuery, callback_data: RankingCB, db: Database,
+                          campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
+    campaign = await campaigns.get()
+    if not may_call(user, is_organizer) or campaign is None:
+        await acknowledge(query, _("The rankings are for the campaign's callers."))
+        return
+    await acknowledge(query)
+    if not isinstance(query.message, Message):
+        return
+    if callback_data.action == "show":
+        text, keyboard = await ranking_screen(db, campaign, user)
+        await query.message.answer(text, reply_markup=keyboard)
+        return
+    opt_out = callback_data.action == "hide"
+    await set_leaderboard_opt_out(db, user.id, opt_out)
+    text, keyboard = await ranking_screen(
+        db, campaign, replace(user, leaderboard_opt_out=opt_out))
+    await query.message.edit_text(text, reply_markup=keyboard)
 
 
 def build_router() -> Router:
@@ -47,4 +110,6 @@ def build_router() -> Router:
     router = Router(name="me")
     router.message.register(me, Command("me"))
     router.message.register(me, MenuButton("👤 My calls"))
+    router.callback_query.register(ranking_pressed, RankingCB.filter(F.action.in_(
+        {"show", "hide", "unhide"})))
     return router

@@ -260,3 +260,41 @@ async def test_asking_twice_to_call_alerts_the_organizers_once(db, campaign, har
     requests = [m for m in harness.fake.chat(ORGANIZER_ID) if "would like to make calls" in m.text]
     assert len(requests) == 1
     assert eve.last().text == "Your request is already with the organizers."
+
+
+async def test_todays_callers_are_ranked_and_anyone_can_step_out(db, campaign, harness,
+                                                                frozen_clock):
+    await load_contacts(db, campaign)
+    camille = await ready_volunteer(db, harness)
+    samir = await ready_volunteer(db, harness, 102, "Samir")
+    for caller, calls in ((camille, 3), (samir, 1)):
+        for _ in range(calls):
+            await caller.send("/call")
+            await caller.press("Will vote")
+
+    await camille.send("/me")
+    await camille.press("🏆 Today's callers")
+    board = camille.last().text
+    assert "🥇 Camille: 3" in board and "🥈 Samir: 1" in board
+    assert "You are number 1 today, calls made: 3." in board
+
+    await samir.send("/me")
+    await samir.press("🏆 Today's callers")
+    shown = samir.last()
+    await samir.press("🙈 Leave me out of the rankings", shown)
+    edited = next(m for m in samir.chat() if m.message_id == shown.message_id)
+    assert "Samir" not in edited.text and "You are left out of the rankings." in edited.text
+    await camille.send("/me")
+    await camille.press("🏆 Today's callers")
+    assert "Samir" not in camille.last().text
+    await samir.press("👀 Show me in the rankings", edited)
+    back = next(m for m in samir.chat() if m.message_id == shown.message_id)
+    assert "🥈 Samir: 1" in back.text and "You are number 2 today, calls made: 1." in back.text
+
+    # Someone who does not call sees no rankings, even with a forged button.
+    eve = harness.person(103, "Eve", "en")
+    await eve.send("/me")
+    assert not eve.last().buttons()
+    await eve.press_data("rank:show", eve.last())
+    assert eve.callback_answers()[-1].get("text") == "The rankings are for the campaign's callers."
+    assert all("Camille" not in m.text for m in eve.chat())

@@ -69,3 +69,32 @@ async def test_sqlite_counts_the_day_off_its_index_with_no_sort(sqlite_db):
             SQL("EXPLAIN QUERY PLAN " + _CALLS_BY_HOUR_ROOM.sqlite, ""), 1,
             "2026-06-09 22:00:00"))
     assert "ix_call_campaign_hour" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_todays_callers_are_ranked_ties_together_and_the_shy_left_out(db, campaign,
+                                                                           frozen_clock):
+    from storage.stats import callers_today
+    from storage.users import Profile, ensure_user
+    from storage.web import set_leaderboard_opt_out
+
+    await import_contacts(db, campaign, numbers_csv(20))
+    rules = QueueRules.of(campaign)
+    for uid, name in [(1, "Amina"), (2, "Samir"), (3, "Inès"), (4, "Eve")]:
+        await ensure_user(db, Profile(uid, name, language_code="fr"))
+    await set_leaderboard_opt_out(db, 4, True)
+    frozen_clock.advance(days=-1)
+    await call(db, rules, 3)  # yesterday's call: not today's ranking
+    frozen_clock.advance(days=1)
+    for uid, calls in [(1, 3), (2, 3), (3, 1), (4, 5)]:
+        for _ in range(calls):
+            await call(db, rules, uid)
+    card = await assign_next_contact(db, rules, 3)  # a skip is not a call
+    await record_outcome(db, rules, 3, card.contact_id, card.lease_seq, Outcome.SKIPPED)
+
+    samir = await callers_today(db, campaign, 2)
+    assert samir.top == [("Amina", 3), ("Samir", 3), ("Inès", 1)]
+    assert (samir.my_rank, samir.my_calls) == (1, 3)  # a tie shares the first place
+    ines = await callers_today(db, campaign, 3, size=2)
+    assert ines.top == [("Amina", 3), ("Samir", 3)] and (ines.my_rank, ines.my_calls) == (3, 1)
+    eve = await callers_today(db, campaign, 4)
+    assert eve.my_rank is None and ("Eve", 5) not in eve.top
