@@ -216,18 +216,22 @@ async def roster_screen(db: Database, view: ShiftView,
     title = (_("🏁 Shift over, who came? {shift}").format(shift=where_and_when(view, campaign))
              if view.shift.ends_at <= clock.utcnow() else "")
     marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
-    came = sum(status == "attended" for _u, _n, status in people)
-    missed = sum(status == "no_show" for _u, _n, status in people)
+    came = sum(p.status == "attended" for p in people)
+    missed = sum(p.status == "no_show" for p in people)
     lines = ([title] if title else []) + [_("Roster:")]
-    lines += [f"{marks.get(status, '·')} {escape(name)}" for _u, name, status in people]
+    for p in people:
+        line = f"{marks.get(p.status, '·')} {escape(p.first_name)}"
+        if p.no_shows_elsewhere:
+            line += " " + _("(no-shows at other shifts: {n})").format(n=p.no_shows_elsewhere)
+        lines.append(line)
     lines.append(_("{came} came, {missed} no-shows, {left} not marked yet.").format(
         came=came, missed=missed, left=len(people) - came - missed))
     builder = InlineKeyboardBuilder()
-    for user_id, name, _status in people:
-        builder.button(text=f"✅ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
-                                                                    came=True))
-        builder.button(text=f"❌ {name}", callback_data=AttendanceCB(shift=shift_id, user=user_id,
-                                                                    came=False))
+    for p in people:
+        builder.button(text=f"✅ {p.first_name}",
+                       callback_data=AttendanceCB(shift=shift_id, user=p.user_id, came=True))
+        builder.button(text=f"❌ {p.first_name}",
+                       callback_data=AttendanceCB(shift=shift_id, user=p.user_id, came=False))
     builder.adjust(2)
     return "\n".join(lines), builder.as_markup()
 

@@ -133,14 +133,24 @@ async def answer_still_coming(db: Database, shift_id: int, user_id: int, coming:
             coming, coming, shift_id, user_id) == 1
 
 
-async def roster(db: Database, shift_id: int) -> list[tuple[int, str, str]]:
-    """(user id, first name, status) of everyone signed up, in the order they joined."""
+@dataclass(frozen=True)
+class RosterLine:
+    user_id: int
+    first_name: str
+    status: str  # joined | attended | no_show
+    no_shows_elsewhere: int  # in the campaign's other shifts: who to call the day before
+
+
+async def roster(db: Database, shift_id: int) -> list[RosterLine]:
+    """Everyone signed up, in the order they joined."""
     async with db.fast_read() as tx:
         rows = await tx.all(SQL.of(
-            "SELECT s.user_id, coalesce(u.first_name, ''), s.status FROM shift_signup s "
+            "SELECT s.user_id, coalesce(u.first_name, ''), s.status, "
+            "(SELECT count(*) FROM shift_signup o WHERE o.user_id = s.user_id "
+            "AND o.status = 'no_show' AND o.shift_id <> s.shift_id) FROM shift_signup s "
             "LEFT JOIN users u ON u.id = s.user_id WHERE s.shift_id = ? AND s.status <> 'left' "
             "ORDER BY s.joined_at"), shift_id)
-    return [(int(u), str(n), str(s)) for u, n, s in rows]
+    return [RosterLine(int(u), str(n), str(s), int(missed)) for u, n, s, missed in rows]
 
 
 async def mark_attendance(db: Database, shift_id: int, user_id: int, came: bool,

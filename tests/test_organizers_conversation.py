@@ -23,9 +23,9 @@ async def deliver(harness) -> None:
         pass
 
 
-async def open_shift(organizer, room="Saint-Denis", places="2") -> None:
+async def open_shift(organizer, room="Saint-Denis", places="2", day="11/06") -> None:
     await organizer.send("/newshift")
-    for answer in (room, "6 rue de la République", "11/06 14:00", "17:00", places, "-"):
+    for answer in (room, "6 rue de la République", f"{day} 14:00", "17:00", places, "-"):
         await organizer.send(answer)
     await organizer.press("Open this shift")
 
@@ -131,6 +131,17 @@ async def test_when_a_shift_is_over_the_organizers_mark_who_came_in_one_screen(
         audited = (await session.execute(select(AuditLog).where(
             AuditLog.action == "shifts.attendance"))).scalars().all()
     assert len(audited) == 3 and all(a.actor_id == ORGANIZER_ID for a in audited)
+
+    # Samir and Inès join the next shift: its roster shows Samir missed one before.
+    await open_shift(organizer, room="Marseille", day="13/06")
+    for person in people[1:]:
+        await person.send("/shifts")
+        await person.press("Join")
+    await organizer.send("/shifts")
+    await organizer.press("Roster")
+    roster = organizer.last().text
+    assert "· Samir (no-shows at other shifts: 1)" in roster
+    assert "· Inès\n" in roster and "Camille" not in roster
 
 
 async def test_an_organizer_cancels_a_shift_and_those_signed_up_are_told(
