@@ -136,8 +136,10 @@ FREE = "(held_by IS NULL OR lease_expires_at <= ?)"
 CLAIM_SQL = (
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
-    f"AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id LIMIT 1{{lock}}) "
-    f"AND status = 'open' AND {FREE} RETURNING {CARD}")
+    f"AND NOT waiting AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id "
+    f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
+WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
+            "waiting AND due_at <= ? ORDER BY due_at LIMIT 500{lock})")
 INSERT_CALL_SQL = ("INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)")
 INSERT_DNC_SQL = ("INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
@@ -154,10 +156,10 @@ def record_statement(outcome: Outcome, rules: QueueRules, now: datetime,
     params: list[Any] = []
     if outcome in RETRY_OUTCOMES:
         sets += ["status = CASE WHEN attempts + 1 >= ? THEN 'done' ELSE 'open' END",
-                 "attempts = attempts + 1", "due_at = ?"]
+                 "attempts = attempts + 1", "due_at = ?", "waiting = TRUE"]
         params += [rules.max_attempts, stamp(now + timedelta(minutes=rules.retry_delay_minutes))]
     elif outcome is Outcome.CALL_BACK:
-        sets += ["attempts = attempts + 1", "due_at = ?"]
+        sets += ["attempts = attempts + 1", "due_at = ?", "waiting = TRUE"]
         params.append(stamp(now))
     else:
         sets += ["attempts = attempts + 1", "status = ?"]
@@ -189,6 +191,7 @@ class BareSqlite:
         self.idle: list[aiosqlite.Connection] = []
         self.opened: list[aiosqlite.Connection] = []
         self.claim_sql = CLAIM_SQL.format(lock="")
+        self.wake_sql = WAKE_SQL.format(lock="")
 
     async def _connect(self) -> aiosqlite.Connection:
         if len(self.opened) >= self.max_connections:
@@ -228,6 +231,7 @@ class BareSqlite:
             if held:
                 row = next(iter(held))
                 return Claimed(row[0], row[1], True)
+            await con.execute(self.wake_sql, (at,))
             rows = await con.execute_fetchall(
                 self.claim_sql, (volunteer_id, lease, self.rules.campaign_id, at, at, at))
             row = next(iter(rows), None)
@@ -258,6 +262,7 @@ class BarePostgres:
         self.pool, self.rules = pool, rules
         self.held_sql = numbered(HELD_SQL)
         self.claim_sql = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
+        self.wake_sql = numbered(WAKE_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
         self.insert_call_sql = numbered(INSERT_CALL_SQL)
         self.insert_dnc_sql = numbered(INSERT_DNC_SQL)
         self.dnc_contacts_sql = numbered(DNC_CONTACTS_SQL)
@@ -269,6 +274,7 @@ class BarePostgres:
             held = await con.fetchrow(self.held_sql, volunteer_id, self.rules.campaign_id, now)
             if held is not None:
                 return Claimed(held[0], held[1], True)
+            await con.execute(self.wake_sql, now)
             row = await con.fetchrow(self.claim_sql, volunteer_id, lease, self.rules.campaign_id,
                                      now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)

@@ -710,7 +710,7 @@ def stats_queries(campaign: Campaign) -> dict[str, tuple[SQL, tuple[Any, ...]]]:
     day = local_day_start(campaign, STATS_AT)
     return {
         "calls by room, hour, outcome": (_CALLS_BY_HOUR_ROOM, (campaign.id, day)),
-        "queue left": (_QUEUE_LEFT, (campaign.id,)),
+        "queue left": (_QUEUE_LEFT, (campaign.id, campaign.id)),
         "active volunteers": (_ACTIVE, (campaign.id, STATS_AT - timedelta(minutes=15))),
         "proxies matched": (_PROXIES, ()),
         "new supporters": (_NEW, (day,)),

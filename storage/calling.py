@@ -80,10 +80,16 @@ HELD = SQL.of(
 HELD_CARD = SQL.of(
     f"SELECT {_CARD_SQL_COLUMNS} FROM contact WHERE id = ? AND held_by = ? AND lease_seq = ? "
     "AND campaign_id = ? AND status = 'open'")
+# Contacts called back later or left unanswered wait outside the queue index, flagged
+# `waiting`, until due: each claim first wakes those whose time has come, a bounded batch in
+# due order (SKIP LOCKED on PostgreSQL: two volunteers do not queue for the same rows).
+WAKE_DUE = SQL.of(
+    "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
+    "AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
-    "AND due_at <= ? AND (held_by IS NULL OR lease_expires_at <= ?) "
+    "AND NOT waiting AND due_at <= ? AND (held_by IS NULL OR lease_expires_at <= ?) "
     # Belt and braces: a number put on the list mid-import is never handed out.
     "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
     "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
@@ -96,10 +102,11 @@ RECORD_RELEASE = SQL.of(
 RECORD_RETRY = SQL.of(
     "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
     "status = CASE WHEN attempts + 1 >= ? THEN 'done' ELSE 'open' END, due_at = ?, "
+    "waiting = TRUE, "
     f"last_outcome = ?, last_called_at = ? {_RECORD_WHERE}")
 RECORD_CALL_BACK = SQL.of(
     "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
-    f"due_at = ?, last_outcome = ?, last_called_at = ? {_RECORD_WHERE}")
+    f"due_at = ?, waiting = TRUE, last_outcome = ?, last_called_at = ? {_RECORD_WHERE}")
 RECORD_DONE = SQL.of(
     "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, attempts = attempts + 1, "
     "status = ?, follow_up = COALESCE(?, follow_up), last_outcome = ?, last_called_at = ? "
@@ -148,6 +155,7 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
         held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
+        await tx.run(WAKE_DUE, now)
         claimed = await tx.one(CLAIM, volunteer_id,
                                now + timedelta(minutes=rules.lease_minutes),
                                rules.campaign_id, now, now, now)

@@ -135,13 +135,18 @@ class Contact(SQLModel, table=True):
         # Also the do-not-call lookup: "campaign_id IN (all campaigns) AND phone = ?" walks it,
         # so no second index on phone slows down every import.
         UniqueConstraint("campaign_id", "phone", name="uq_contact_campaign_phone"),
-        # The queue: an ordered walk over open contacts, no temp B-tree for ORDER BY.
+        # The queue: an ordered walk over open contacts, no temp B-tree for ORDER BY. Those
+        # waiting for their retry time are left out: otherwise the walk stepped over every
+        # unanswered number of the day to reach the next fresh one.
         Index(
             "ix_contact_queue",
             "campaign_id", "priority", "attempts", "id",
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open' AND NOT waiting"),
+            postgresql_where=text("status = 'open' AND NOT waiting"),
         ),
+        # Where waiting contacts are woken once due (storage.calling.WAKE_DUE).
+        Index("ix_contact_waiting", "due_at", sqlite_where=text("waiting"),
+              postgresql_where=text("waiting")),
         Index("ix_contact_held_by", "held_by", sqlite_where=text("held_by IS NOT NULL"),
               postgresql_where=text("held_by IS NOT NULL")),
     )
@@ -161,6 +166,8 @@ class Contact(SQLModel, table=True):
     status: str = Field(default=ContactStatus.OPEN, max_length=8)
     attempts: int = 0
     due_at: datetime = EPOCH
+    # Set with a due_at in the future (no answer, call back later), cleared once it is due.
+    waiting: bool = False
     held_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     lease_expires_at: datetime | None = None
     # Bumped on every hand-out: a card's buttons carry it, so a stale card can't record.

@@ -66,3 +66,49 @@ async def test_calls_made_before_rooms_were_stored_get_the_room_of_their_shift(t
     with sqlite3.connect(path) as con:
         rooms = con.execute("SELECT lease_seq, room FROM call ORDER BY lease_seq").fetchall()
     assert rooms == [(1, "Lyon"), (2, None)]  # the second came after the shift
+
+
+async def test_contacts_tried_before_the_waiting_flag_wait_and_come_back_when_due(
+        tmp_path, frozen_clock):
+    import sqlite3
+
+    from storage.calling import QueueRules, assign_next_contact, record_outcome
+    from storage.campaigns import load_campaign, parse_campaign_file
+    from storage.models import Outcome
+    from tests.conftest import ROOT
+
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        await asyncio.wrap_future(pool.submit(upgrade, url, "0006"))
+    db = Database(url)
+    try:
+        campaign, _ = await load_campaign(db, parse_campaign_file(ROOT / "examples"
+                                                                  / "campaign.toml"))
+    finally:
+        await db.dispose()
+    due_later = frozen_clock.now.replace(hour=frozen_clock.now.hour + 2).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(path) as con:  # an unanswered number, due in two hours; a fresh one
+        con.executemany(
+            "INSERT INTO contact (campaign_id, phone, first_name, priority, status, attempts, "
+            "due_at, lease_seq) VALUES (?, ?, ?, 0, 'open', ?, ?, 0)",
+            [(campaign.id, "+33600000001", "Tried", 1, due_later),
+             (campaign.id, "+33600000002", "Fresh", 0, "1970-01-01 00:00:00.000000")])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        await asyncio.wrap_future(pool.submit(upgrade, url))
+    with sqlite3.connect(path) as con:
+        flags = con.execute("SELECT first_name, waiting FROM contact ORDER BY id").fetchall()
+    assert flags == [("Tried", 1), ("Fresh", 0)]
+
+    db = Database(url)
+    try:
+        rules = QueueRules.of(campaign)
+        fresh = await assign_next_contact(db, rules, 1)
+        assert fresh.first_name == "Fresh"
+        await record_outcome(db, rules, 1, fresh.contact_id, fresh.lease_seq, Outcome.WILL_VOTE)
+        assert await assign_next_contact(db, rules, 2) is None  # not due yet
+        frozen_clock.advance(hours=2)
+        assert (await assign_next_contact(db, rules, 2)).first_name == "Tried"
+    finally:
+        await db.dispose()

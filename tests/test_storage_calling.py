@@ -86,6 +86,26 @@ async def test_among_equal_targets_fewest_attempts_then_import_order(db, campaig
     assert order == [("Personne10000001", 0), ("Personne10000002", 0), ("Personne10000000", 1)]
 
 
+async def test_more_unanswered_numbers_due_than_one_wake_up_batch_all_come_back(
+        db, campaign, frozen_clock):
+    from storage.calling import WAKE_DUE
+
+    count = 520  # one more batch than WAKE_DUE wakes at once
+    assert "LIMIT 500" in WAKE_DUE.sqlite
+    await import_contacts(db, campaign, numbers_csv(count))
+    rules = QueueRules.of(campaign)
+    for volunteer in range(count):
+        card = await assign_next_contact(db, rules, volunteer)
+        await record_outcome(db, rules, volunteer, card.contact_id, card.lease_seq,
+                             Outcome.NO_ANSWER)
+    assert await assign_next_contact(db, rules, 9999) is None  # all waiting
+    frozen_clock.advance(hours=2, minutes=1)
+    handed = [await assign_next_contact(db, rules, 10_000 + v) for v in range(count)]
+    assert all(card is not None and card.attempts == 1 for card in handed)
+    assert len({card.contact_id for card in handed}) == count
+    assert await assign_next_contact(db, rules, 9999) is None
+
+
 def test_call_back_later_never_falls_outside_calling_hours(campaign_in_sqlite):
     from datetime import UTC, datetime
 
