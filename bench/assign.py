@@ -139,7 +139,8 @@ CLAIM_SQL = (
     f"AND NOT waiting AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id "
     f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
 WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
-            "waiting AND due_at <= ? ORDER BY due_at LIMIT 500{lock})")
+            "waiting AND campaign_id = ? AND status = 'open' AND due_at <= ? ORDER BY due_at "
+            "LIMIT 500{lock})")
 INSERT_CALL_SQL = ("INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)")
 INSERT_DNC_SQL = ("INSERT INTO do_not_call (phone, added_at, added_by) VALUES (?, ?, ?) "
@@ -231,7 +232,7 @@ class BareSqlite:
             if held:
                 row = next(iter(held))
                 return Claimed(row[0], row[1], True)
-            await con.execute(self.wake_sql, (at,))
+            await con.execute(self.wake_sql, (self.rules.campaign_id, at))
             rows = await con.execute_fetchall(
                 self.claim_sql, (volunteer_id, lease, self.rules.campaign_id, at, at, at))
             row = next(iter(rows), None)
@@ -274,7 +275,7 @@ class BarePostgres:
             held = await con.fetchrow(self.held_sql, volunteer_id, self.rules.campaign_id, now)
             if held is not None:
                 return Claimed(held[0], held[1], True)
-            await con.execute(self.wake_sql, now)
+            await con.execute(self.wake_sql, self.rules.campaign_id, now)
             row = await con.fetchrow(self.claim_sql, volunteer_id, lease, self.rules.campaign_id,
                                      now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)

@@ -85,7 +85,7 @@ HELD_CARD = SQL.of(
 # due order (SKIP LOCKED on PostgreSQL: two volunteers do not queue for the same rows).
 WAKE_DUE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
-    "AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
+    "AND campaign_id = ? AND status = 'open' AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
@@ -155,7 +155,7 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
         held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
-        await tx.run(WAKE_DUE, now)
+        await tx.run(WAKE_DUE, rules.campaign_id, now)
         claimed = await tx.one(CLAIM, volunteer_id,
                                now + timedelta(minutes=rules.lease_minutes),
                                rules.campaign_id, now, now, now)

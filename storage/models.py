@@ -144,9 +144,9 @@ class Contact(SQLModel, table=True):
             sqlite_where=text("status = 'open' AND NOT waiting"),
             postgresql_where=text("status = 'open' AND NOT waiting"),
         ),
-        # Where waiting contacts are woken once due (storage.calling.WAKE_DUE).
-        Index("ix_contact_waiting", "due_at", sqlite_where=text("waiting"),
-              postgresql_where=text("waiting")),
+        # Where waiting contacts are woken once due (storage.calling.WAKE_DUE) and counted.
+        Index("ix_contact_waiting", "campaign_id", "status", "due_at",
+              sqlite_where=text("waiting"), postgresql_where=text("waiting")),
         Index("ix_contact_held_by", "held_by", sqlite_where=text("held_by IS NOT NULL"),
               postgresql_where=text("held_by IS NOT NULL")),
     )

@@ -85,11 +85,10 @@ _CALLS_BY_HOUR_ROOM = SQL(
     "WHERE campaign_id = $1 AND created_at >= $2 AND outcome NOT IN ('skipped', 'abandoned') "
     "GROUP BY 1, 2, 3")
 # In two parts, each along its own partial index: those in the queue now, and those waiting
-# for their time (contact.waiting). The unary plus keeps SQLite off the (campaign, phone)
-# index, which would have it visit every contact of the campaign to find the waiting ones.
+# for their time (contact.waiting).
 _QUEUE_LEFT = SQL.of(
     "SELECT (SELECT count(*) FROM contact WHERE campaign_id = ? AND status = 'open' "
-    "AND NOT waiting) + (SELECT count(*) FROM contact WHERE waiting AND +campaign_id = ? "
+    "AND NOT waiting) + (SELECT count(*) FROM contact WHERE waiting AND campaign_id = ? "
     "AND status = 'open')")
 _ACTIVE = SQL.of(
     "SELECT count(*) FROM (SELECT held_by AS v FROM contact WHERE held_by IS NOT NULL "

@@ -31,7 +31,8 @@ def upgrade() -> None:
     op.create_index('ix_contact_queue', 'contact', ['campaign_id', 'priority', 'attempts', 'id'],
                     unique=False, sqlite_where=sa.text(OPEN_NOT_WAITING),
                     postgresql_where=sa.text(OPEN_NOT_WAITING))
-    op.create_index('ix_contact_waiting', 'contact', ['due_at'], unique=False,
+    op.create_index('ix_contact_waiting', 'contact', ['campaign_id', 'status', 'due_at'],
+                    unique=False,
                     sqlite_where=sa.text('waiting'), postgresql_where=sa.text('waiting'))
 
 
