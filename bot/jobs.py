@@ -161,12 +161,17 @@ async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
                 rows += [(f"shift-eve:{shift.id}:{uid}", "shift_still_coming", uid,
                           {"shift": shift.id}, False) for uid in await signed_up(db,
                                                                                   shift.id or 0)]
-        # A shift over (within the day): each organizer gets its roster to mark who came.
+        # A shift over (within the day): each organizer gets its roster to mark who came,
+        # and each volunteer still down for it is asked whether they made it.
         ended = await shifts_ended_between(db, now - timedelta(days=1), now)
         if ended:
             people = [o.id for o in await organizers(db)]
             rows += [(f"shift-attendance:{shift.id}:{oid}", "shift_attendance", oid,
                       {"shift": shift.id}, False) for shift in ended for oid in people]
+            for shift in ended:
+                rows += [(f"shift-came:{shift.id}:{uid}", "shift_did_you_come", uid,
+                          {"shift": shift.id}, True) for uid in await signed_up(db,
+                                                                                 shift.id or 0)]
         if rows:
             await enqueue(db, rows)
     except Exception:  # a tick must never kill the scheduler

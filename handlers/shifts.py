@@ -32,6 +32,7 @@ from storage.shifts import (
     answer_still_coming,
     cancel_shift,
     coming_shifts,
+    confirm_own_attendance,
     join_shift,
     leave_shift,
     mark_attendance,
@@ -46,7 +47,7 @@ DATA = "newshift"
 
 
 class ShiftCB(CallbackData, prefix="sh"):
-    action: str  # join | leave | yes | no | roster | cancel | cancel_yes
+    action: str  # join | leave | yes | no | came | missed | roster | cancel | cancel_yes
     shift: int
 
 
@@ -158,12 +159,21 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         elif action == "leave":
             changed = await leave_shift(db, shift_id, user.id)
             note = _("Your place is freed. Thank you for saying so.")
-        else:
+        elif action in ("yes", "no"):
             coming = action == "yes"
             changed = await answer_still_coming(db, shift_id, user.id, coming)
             note = (_("👍 Great, see you there!") if coming else
                     _("Thank you for telling us: your place is freed.")) if changed else (
                 _("Already noted."))
+        elif action in ("came", "missed"):
+            came = action == "came"
+            changed = await confirm_own_attendance(db, shift_id, user.id, came)
+            note = (_("🙏 Thank you for coming!") if came else
+                    _("Thank you for telling us. See you another time!")) if changed else (
+                _("Already noted."))
+        else:
+            await acknowledge(query)
+            return
     except ShiftError as exc:
         await acknowledge(query, _error(exc.reason), show_alert=True)
         return
@@ -419,6 +429,22 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         screen = await roster_screen(db, view, await campaigns.get())
         return None if screen is None else (screen[0], {"reply_markup": screen[1]})
 
+    async def did_you_come(delivery: Delivery,
+                           user: Person) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        # Not asked of someone an organizer has marked already.
+        if view is None or view.shift.cancelled or user.id not in await signed_up(
+                db, view.shift.id or 0):
+            return None
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_("✅ I came"), callback_data=ShiftCB(
+            action="came", shift=view.shift.id or 0))
+        builder.button(text=_("❌ I couldn't come"), callback_data=ShiftCB(
+            action="missed", shift=view.shift.id or 0))
+        return (_("🏁 The shift {shift} is over. Did you make it?").format(
+            shift=where_and_when(view, await campaigns.get())),
+            {"reply_markup": builder.as_markup()})
+
     async def cancelled(delivery: Delivery,
                         _user: Person) -> tuple[str, dict[str, Any]] | None:
         view = await shift_view(db, int(delivery.params["shift"]))
@@ -428,7 +454,8 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
             shift=where_and_when(view, await campaigns.get())), {}
 
     return {"shift_still_coming": still_coming, "shift_soon": soon,
-            "shift_attendance": attendance_due, "shift_cancelled": cancelled}
+            "shift_attendance": attendance_due, "shift_did_you_come": did_you_come,
+            "shift_cancelled": cancelled}
 
 
 def build_router() -> Router:

@@ -133,6 +133,17 @@ async def answer_still_coming(db: Database, shift_id: int, user_id: int, coming:
             coming, coming, shift_id, user_id) == 1
 
 
+async def confirm_own_attendance(db: Database, shift_id: int, user_id: int, came: bool) -> bool:
+    """A volunteer's own word once the shift is over. An organizer's mark stands: only a
+    place not marked yet takes it. Returns whether it was recorded."""
+    async with db.fast_write() as tx:
+        return await tx.run(SQL.of(
+            "UPDATE shift_signup SET status = ? WHERE shift_id = ? AND user_id = ? "
+            "AND status = 'joined' AND shift_id IN (SELECT id FROM shift WHERE ends_at <= ? "
+            "AND NOT cancelled)"),
+            "attended" if came else "no_show", shift_id, user_id, clock.utcnow()) == 1
+
+
 @dataclass(frozen=True)
 class RosterLine:
     user_id: int

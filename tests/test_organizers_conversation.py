@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.app import build_deliverer
 from bot.jobs import broadcast_tick, shift_reminders_tick
 from storage.models import AuditLog, Outbox, Shift
+from storage.shifts import roster as shift_roster
 from storage.users import get_user
 from tests.conversation import ORGANIZER_ID
 from tests.test_calling_conversation import load_contacts, ready_volunteer
@@ -386,3 +387,53 @@ def test_the_time_left_of_a_broadcast_follows_its_actual_pace(frozen_clock):
         # 1,500 in a minute: Telegram's free 25 a second, 68,500 more take 46 minutes.
         assert progress_text(halfway(60, 1_500)).endswith("about 46 min left")
         assert progress_text(halfway(1, 0)).endswith("about 47 min left")  # no pace yet
+
+
+async def test_after_a_shift_volunteers_say_whether_they_came_and_organizers_marks_stand(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await open_shift(organizer, room="Lyon", places="3")
+    camille, samir, ines = people = [harness.person(101 + i, name, "en") for i, name in
+                                     enumerate(("Camille", "Samir", "Inès"))]
+    for person in people:
+        await person.send("/shifts")
+        await person.press("Join")
+
+    frozen_clock.now = frozen_clock.now.replace(day=11, hour=15, minute=5)  # 17:05 in Paris
+    await shift_reminders_tick(db, harness.dp["campaigns"])
+    await deliver(harness)
+    question = "🏁 The shift Lyon · 11/06 14:00–17:00 is over. Did you make it?"
+    assert all(person.last().text == question for person in people)
+    screen = next(m for m in organizer.chat() if m.text.startswith("🏁 Shift over"))
+    await organizer.press("❌ Samir", screen)  # the organizer saw he was not there
+
+    asked = camille.last()
+    came = next(b["callback_data"] for b in asked.buttons() if b["text"] == "✅ I came")
+    await camille.press("✅ I came")
+    assert camille.callback_answers()[-1]["text"] == "🙏 Thank you for coming!"
+    answered = next(m for m in camille.chat() if m.message_id == asked.message_id)
+    assert answered.text.endswith("🙏 Thank you for coming!") and not answered.buttons()
+    await ines.press("❌ I couldn't come")
+    await samir.press("✅ I came")  # the organizer's mark stands
+    assert samir.callback_answers()[-1]["text"] == "Already noted."
+    await camille.press_data(came, answered)  # twice (a replayed press): once
+    assert camille.callback_answers()[-1]["text"] == "Already noted."
+
+    roster = await shift_roster(db, 1)
+    assert {p.first_name: p.status for p in roster} == {
+        "Camille": "attended", "Samir": "no_show", "Inès": "no_show"}
+    await shift_reminders_tick(db, harness.dp["campaigns"])  # the next minute: not asked again
+    await deliver(harness)
+    assert sum(m.text.startswith(question) for m in camille.chat()) == 1
+
+
+async def test_nobody_says_they_came_to_a_shift_not_over(db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await open_shift(organizer, room="Lyon")
+    camille = harness.person(101, "Camille", "en")
+    await camille.send("/shifts")
+    await camille.press("Join")
+    await camille.press_data("sh:came:1", camille.last())  # a forged button, before the end
+    assert camille.callback_answers()[-1]["text"] == "Already noted."
+    assert (await shift_roster(db, 1))[0].status == "joined"
