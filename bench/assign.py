@@ -139,7 +139,7 @@ CLAIM_SQL = (
     f"AND NOT waiting AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id "
     f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
 WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
-            "waiting AND campaign_id = ? AND status = 'open' AND due_at <= ? ORDER BY due_at "
+            "waiting AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at "
             "LIMIT 500{lock})")
 INSERT_CALL_SQL = ("INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -271,11 +271,12 @@ class BarePostgres:
     async def claim(self, volunteer_id: int) -> Claimed | None:
         now = datetime.now(UTC)
         lease = now + timedelta(minutes=self.rules.lease_minutes)
+        async with self.pool.acquire() as con:
+            await con.execute(self.wake_sql, self.rules.campaign_id, now)  # committed apart
         async with self.pool.acquire() as con, con.transaction():
             held = await con.fetchrow(self.held_sql, volunteer_id, self.rules.campaign_id, now)
             if held is not None:
                 return Claimed(held[0], held[1], True)
-            await con.execute(self.wake_sql, self.rules.campaign_id, now)
             row = await con.fetchrow(self.claim_sql, volunteer_id, lease, self.rules.campaign_id,
                                      now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)

@@ -141,6 +141,9 @@ def training_text(script: str, volunteer_name: str) -> str:
         "4. After the call, tap the outcome. The number disappears from the chat and the "
         "next contact is one tap away.\n\n"
         "You hold one contact at a time. If you can't call now, tap ⏭ to give it back."
+    ) + "\n\n" + _(
+        "Your first name and your count of the day appear in the callers' ranking that "
+        "other callers see under /me; the button there takes you out of it."
     ) + "\n\n" + _("<b>The script</b>") + f"\n<i>{escape(example)}</i>"
 
 

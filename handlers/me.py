@@ -67,7 +67,7 @@ async def ranking_screen(db: Database, campaign: Campaign,
     lines = [_("🏆 <b>Today's callers</b>")]
     medals = {1: "🥇", 2: "🥈", 3: "🥉"}
     lines += [f"{medals.get(place, f'{place}.')} {escape(name)}: {calls}"
-              for place, (name, calls) in enumerate(ranking.top, start=1)]
+              for place, name, calls in ranking.top]
     if not ranking.top:
         lines.append(_("Nobody has called yet today: the first place is yours to take!"))
     lines.append("")

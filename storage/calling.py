@@ -83,9 +83,10 @@ HELD_CARD = SQL.of(
 # Contacts called back later or left unanswered wait outside the queue index, flagged
 # `waiting`, until due: each claim first wakes those whose time has come, a bounded batch in
 # due order (SKIP LOCKED on PostgreSQL: two volunteers do not queue for the same rows).
+# `waiting AND status = 'open'` is the partial index's condition, repeated word for word.
 WAKE_DUE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
-    "AND campaign_id = ? AND status = 'open' AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
+    "AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
@@ -149,13 +150,20 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
                               now: datetime | None = None) -> Card | None:
     """The volunteer's held contact if they have one, else the next free one, or None."""
     now = now or clock.utcnow()
+    if not db.is_sqlite:
+        # Committed on its own: inside the claim's transaction, the rows it wakes would stay
+        # locked and unseen by the other volunteers until this claim ends, and those
+        # claiming meanwhile would be told nobody is left. (SQLite's writers take turns.)
+        async with db.fast_write() as tx:
+            await tx.run(WAKE_DUE, rules.campaign_id, now)
     async with db.fast_write() as tx:
         if not db.is_sqlite:  # SQLite writers are serialized already
             await tx.one(SERIALIZE_VOLUNTEER, volunteer_id)
         held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
-        await tx.run(WAKE_DUE, rules.campaign_id, now)
+        if db.is_sqlite:
+            await tx.run(WAKE_DUE, rules.campaign_id, now)
         claimed = await tx.one(CLAIM, volunteer_id,
                                now + timedelta(minutes=rules.lease_minutes),
                                rules.campaign_id, now, now, now)

@@ -144,9 +144,11 @@ class Contact(SQLModel, table=True):
             sqlite_where=text("status = 'open' AND NOT waiting"),
             postgresql_where=text("status = 'open' AND NOT waiting"),
         ),
-        # Where waiting contacts are woken once due (storage.calling.WAKE_DUE) and counted.
-        Index("ix_contact_waiting", "campaign_id", "status", "due_at",
-              sqlite_where=text("waiting"), postgresql_where=text("waiting")),
+        # Where waiting contacts are woken once due (storage.calling.WAKE_DUE) and counted;
+        # one done or on the do-not-call list while it waited leaves it.
+        Index("ix_contact_waiting", "campaign_id", "due_at",
+              sqlite_where=text("waiting AND status = 'open'"),
+              postgresql_where=text("waiting AND status = 'open'")),
         Index("ix_contact_held_by", "held_by", sqlite_where=text("held_by IS NOT NULL"),
               postgresql_where=text("held_by IS NOT NULL")),
     )

@@ -88,8 +88,8 @@ _CALLS_BY_HOUR_ROOM = SQL(
 # for their time (contact.waiting).
 _QUEUE_LEFT = SQL.of(
     "SELECT (SELECT count(*) FROM contact WHERE campaign_id = ? AND status = 'open' "
-    "AND NOT waiting) + (SELECT count(*) FROM contact WHERE waiting AND campaign_id = ? "
-    "AND status = 'open')")
+    "AND NOT waiting) + (SELECT count(*) FROM contact WHERE waiting AND status = 'open' "
+    "AND campaign_id = ?)")
 _ACTIVE = SQL.of(
     "SELECT count(*) FROM (SELECT held_by AS v FROM contact WHERE held_by IS NOT NULL "
     "UNION SELECT volunteer_id FROM call WHERE campaign_id = ? AND created_at >= ?) a")
@@ -184,7 +184,7 @@ async def calling_streak(db: Database, campaign: Campaign, volunteer_id: int,
 class CallerRanking:
     """Today's callers by calls, for the volunteers' leaderboard."""
 
-    top: list[tuple[str, int]]  # first name, calls today
+    top: list[tuple[int, str, int]]  # place (shared by a tie), first name, calls today
     my_rank: int | None  # None: no call today, or left out of the rankings
     my_calls: int
 
@@ -213,5 +213,5 @@ async def callers_today(db: Database, campaign: Campaign, volunteer_id: int, siz
         rank = ranked[-1][0] if ranked and ranked[-1][3] == calls else place
         ranked.append((rank, int(uid), str(name or ""), int(calls)))
     mine = next((r for r in ranked if r[1] == volunteer_id), None)
-    return CallerRanking([(name, calls) for _r, _u, name, calls in ranked[:size]],
+    return CallerRanking([(rank, name, calls) for rank, _u, name, calls in ranked[:size]],
                          mine[0] if mine else None, mine[3] if mine else 0)

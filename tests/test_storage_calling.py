@@ -106,6 +106,46 @@ async def test_more_unanswered_numbers_due_than_one_wake_up_batch_all_come_back(
     assert await assign_next_contact(db, rules, 9999) is None
 
 
+async def test_a_claim_in_progress_hides_none_of_the_numbers_it_woke(
+        postgres_url, frozen_clock, monkeypatch):
+    """PostgreSQL only: SQLite's writers take turns, so no claim runs beside another."""
+    from storage import calling
+    from storage.driver import PostgresTx
+    from tests.conftest import load_example_campaign, make_postgres
+
+    db = await make_postgres(postgres_url)
+    try:
+        campaign = await load_example_campaign(db)
+        await import_contacts(db, campaign, numbers_csv(2))
+        rules = QueueRules.of(campaign)
+        for volunteer in (1, 2):
+            card = await assign_next_contact(db, rules, volunteer)
+            await record_outcome(db, rules, volunteer, card.contact_id, card.lease_seq,
+                                 Outcome.NO_ANSWER)
+        frozen_clock.advance(hours=2, minutes=1)  # both due again
+
+        claimed, go_on = asyncio.Event(), asyncio.Event()
+        one = PostgresTx.one
+
+        async def first_claim_stalls(self, sql, *args):
+            row = await one(self, sql, *args)
+            if sql is calling.CLAIM and args[0] == 10:
+                claimed.set()
+                await go_on.wait()  # its transaction stays open
+            return row
+
+        monkeypatch.setattr(PostgresTx, "one", first_claim_stalls)
+        first = asyncio.create_task(assign_next_contact(db, rules, 10))
+        await asyncio.wait_for(claimed.wait(), 5)
+        second = await asyncio.wait_for(assign_next_contact(db, rules, 11), 5)
+        go_on.set()
+        first_card = await first
+        assert second is not None and first_card is not None
+        assert second.contact_id != first_card.contact_id
+    finally:
+        await db.dispose()
+
+
 def test_call_back_later_never_falls_outside_calling_hours(campaign_in_sqlite):
     from datetime import UTC, datetime
 

@@ -17,6 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 OPEN = "status = 'open'"
 OPEN_NOT_WAITING = "status = 'open' AND NOT waiting"
+WAITING = "waiting AND status = 'open'"
 
 
 def upgrade() -> None:
@@ -31,9 +32,8 @@ def upgrade() -> None:
     op.create_index('ix_contact_queue', 'contact', ['campaign_id', 'priority', 'attempts', 'id'],
                     unique=False, sqlite_where=sa.text(OPEN_NOT_WAITING),
                     postgresql_where=sa.text(OPEN_NOT_WAITING))
-    op.create_index('ix_contact_waiting', 'contact', ['campaign_id', 'status', 'due_at'],
-                    unique=False,
-                    sqlite_where=sa.text('waiting'), postgresql_where=sa.text('waiting'))
+    op.create_index('ix_contact_waiting', 'contact', ['campaign_id', 'due_at'], unique=False,
+                    sqlite_where=sa.text(WAITING), postgresql_where=sa.text(WAITING))
 
 
 def downgrade() -> None:
