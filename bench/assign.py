@@ -139,7 +139,7 @@ CLAIM_SQL = (
     f"AND NOT waiting AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id "
     f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
 WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
-            "waiting AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at "
+            "waiting AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at, id "
             "LIMIT 500{lock})")
 INSERT_CALL_SQL = ("INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -263,7 +263,7 @@ class BarePostgres:
         self.pool, self.rules = pool, rules
         self.held_sql = numbered(HELD_SQL)
         self.claim_sql = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
-        self.wake_sql = numbered(WAKE_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
+        self.wake_sql = numbered(WAKE_SQL.format(lock=" FOR UPDATE"))
         self.insert_call_sql = numbered(INSERT_CALL_SQL)
         self.insert_dnc_sql = numbered(INSERT_DNC_SQL)
         self.dnc_contacts_sql = numbered(DNC_CONTACTS_SQL)

@@ -158,7 +158,8 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
             note = _("✅ See you there!") if changed else _("You are already in.")
         elif action == "leave":
             changed = await leave_shift(db, shift_id, user.id)
-            note = _("Your place is freed. Thank you for saying so.")
+            note = (_("Your place is freed. Thank you for saying so.") if changed else
+                    _("Nothing to change: this shift is over, or you are not in it."))
         elif action in ("yes", "no"):
             coming = action == "yes"
             changed = await answer_still_coming(db, shift_id, user.id, coming)

@@ -82,11 +82,15 @@ HELD_CARD = SQL.of(
     "AND campaign_id = ? AND status = 'open'")
 # Contacts called back later or left unanswered wait outside the queue index, flagged
 # `waiting`, until due: each claim first wakes those whose time has come, a bounded batch in
-# due order (SKIP LOCKED on PostgreSQL: two volunteers do not queue for the same rows).
+# due order. On PostgreSQL a second volunteer waits for the first one's wake-up to commit
+# (FOR UPDATE, not SKIP LOCKED): skipped, its rows would look still asleep, and that
+# volunteer be told nobody is left. Rows are locked in one total order: no deadlock.
 # `waiting AND status = 'open'` is the partial index's condition, repeated word for word.
-WAKE_DUE = SQL.of(
+_WAKE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
-    "AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at LIMIT 500 {lock})")
+    "AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at, id LIMIT 500 "
+    "{lock})")
+WAKE_DUE = SQL(_WAKE.sqlite, _WAKE.postgres.replace("FOR UPDATE SKIP LOCKED", "FOR UPDATE"))
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "

@@ -117,11 +117,16 @@ async def join_shift(db: Database, shift_id: int, user_id: int) -> bool:
     return True
 
 
+# Only before the shift is over: a stale button pressed afterwards must not take someone
+# off the roster, where they would escape being counted as a no-show.
+_NOT_OVER = "shift_id IN (SELECT id FROM shift WHERE ends_at > ? AND NOT cancelled)"
+
+
 async def leave_shift(db: Database, shift_id: int, user_id: int) -> bool:
     async with db.fast_write() as tx:
         return await tx.run(SQL.of("UPDATE shift_signup SET status = 'left' WHERE shift_id = ? "
-                                   "AND user_id = ? AND status = 'joined'"),
-                            shift_id, user_id) == 1
+                                   f"AND user_id = ? AND status = 'joined' AND {_NOT_OVER}"),
+                            shift_id, user_id, clock.utcnow()) == 1
 
 
 async def answer_still_coming(db: Database, shift_id: int, user_id: int, coming: bool) -> bool:
@@ -129,8 +134,9 @@ async def answer_still_coming(db: Database, shift_id: int, user_id: int, coming:
     async with db.fast_write() as tx:
         return await tx.run(SQL.of(
             "UPDATE shift_signup SET still_coming = ?, status = CASE WHEN ? THEN status "
-            "ELSE 'left' END WHERE shift_id = ? AND user_id = ? AND status = 'joined'"),
-            coming, coming, shift_id, user_id) == 1
+            "ELSE 'left' END WHERE shift_id = ? AND user_id = ? AND status = 'joined' "
+            f"AND {_NOT_OVER}"),
+            coming, coming, shift_id, user_id, clock.utcnow()) == 1
 
 
 async def confirm_own_attendance(db: Database, shift_id: int, user_id: int, came: bool) -> bool:

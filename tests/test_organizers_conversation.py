@@ -423,9 +423,55 @@ async def test_after_a_shift_volunteers_say_whether_they_came_and_organizers_mar
     roster = await shift_roster(db, 1)
     assert {p.first_name: p.status for p in roster} == {
         "Camille": "attended", "Samir": "no_show", "Inès": "no_show"}
-    await shift_reminders_tick(db, harness.dp["campaigns"])  # the next minute: not asked again
+
+
+async def test_someone_who_never_answers_is_asked_once_and_stale_buttons_change_nothing(
+        db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await open_shift(organizer, room="Lyon")
+    camille = harness.person(101, "Camille", "en")
+    await camille.send("/shifts")
+    await camille.press("Join")
+    frozen_clock.now = frozen_clock.now.replace(hour=10)  # 12:00 the day before
+    await shift_reminders_tick(db, harness.dp["campaigns"])
     await deliver(harness)
-    assert sum(m.text.startswith(question) for m in camille.chat()) == 1
+    still_coming = camille.last()
+    assert still_coming.text.startswith("📅 Tomorrow's shift: still coming?")
+
+    frozen_clock.now = frozen_clock.now.replace(day=11, hour=15, minute=5)  # over
+    for _ in range(5):  # five ticks, a minute apart
+        await shift_reminders_tick(db, harness.dp["campaigns"])
+        await deliver(harness)
+        frozen_clock.advance(minutes=1)
+    question = "🏁 The shift Lyon · 11/06 14:00–17:00 is over. Did you make it?"
+    assert sum(m.text == question for m in camille.chat()) == 1
+
+    # Yesterday's "No, free my place" and a forged Leave, pressed after the shift: she
+    # stays on the roster, to be counted.
+    await camille.press("No, free my place", still_coming)
+    await camille.press_data("sh:leave:1", camille.last())
+    assert camille.callback_answers()[-1]["text"] == (
+        "Nothing to change: this shift is over, or you are not in it.")
+    await camille.press_data("sh:bogus:1", camille.last())  # an unknown action: nothing
+    assert (await shift_roster(db, 1))[0].status == "joined"
+
+
+async def test_nobody_says_they_came_to_a_cancelled_shift(db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await open_shift(organizer, room="Lyon")
+    camille = harness.person(101, "Camille", "en")
+    await camille.send("/shifts")
+    await camille.press("Join")
+    await organizer.send("/shifts")
+    await organizer.press("🚫 Cancel the shift")
+    await organizer.press("Yes, cancel it")
+    frozen_clock.now = frozen_clock.now.replace(day=11, hour=15, minute=5)  # its end, passed
+    await shift_reminders_tick(db, harness.dp["campaigns"])
+    await deliver(harness)
+    assert not camille.sees("Did you make it?")
+    await camille.press_data("sh:came:1", camille.last())  # forged
+    assert camille.callback_answers()[-1]["text"] == "Already noted."
+    assert (await shift_roster(db, 1))[0].status == "joined"
 
 
 async def test_nobody_says_they_came_to_a_shift_not_over(db, campaign, harness, frozen_clock):

@@ -6,6 +6,7 @@ import asyncio
 import io
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.calling import QueueRules, Recorded, assign_next_contact, expire_leases, record_outcome
@@ -106,8 +107,9 @@ async def test_more_unanswered_numbers_due_than_one_wake_up_batch_all_come_back(
     assert await assign_next_contact(db, rules, 9999) is None
 
 
+@pytest.mark.parametrize("stalled", ["after its wake-up", "after its claim"])
 async def test_a_claim_in_progress_hides_none_of_the_numbers_it_woke(
-        postgres_url, frozen_clock, monkeypatch):
+        postgres_url, frozen_clock, monkeypatch, stalled):
     """PostgreSQL only: SQLite's writers take turns, so no claim runs beside another."""
     from storage import calling
     from storage.driver import PostgresTx
@@ -124,24 +126,35 @@ async def test_a_claim_in_progress_hides_none_of_the_numbers_it_woke(
                                  Outcome.NO_ANSWER)
         frozen_clock.advance(hours=2, minutes=1)  # both due again
 
-        claimed, go_on = asyncio.Event(), asyncio.Event()
-        one = PostgresTx.one
+        stalls, go_on = asyncio.Event(), asyncio.Event()
+        run, one = PostgresTx.run, PostgresTx.one
 
-        async def first_claim_stalls(self, sql, *args):
+        async def stall_once():
+            if not stalls.is_set():
+                stalls.set()
+                await go_on.wait()  # the first volunteer's transaction stays open
+
+        async def stalling_run(self, sql, *args):
+            result = await run(self, sql, *args)
+            if sql is calling.WAKE_DUE and stalled == "after its wake-up":
+                await stall_once()
+            return result
+
+        async def stalling_one(self, sql, *args):
             row = await one(self, sql, *args)
-            if sql is calling.CLAIM and args[0] == 10:
-                claimed.set()
-                await go_on.wait()  # its transaction stays open
+            if sql is calling.CLAIM and stalled == "after its claim":
+                await stall_once()
             return row
 
-        monkeypatch.setattr(PostgresTx, "one", first_claim_stalls)
+        monkeypatch.setattr(PostgresTx, "run", stalling_run)
+        monkeypatch.setattr(PostgresTx, "one", stalling_one)
         first = asyncio.create_task(assign_next_contact(db, rules, 10))
-        await asyncio.wait_for(claimed.wait(), 5)
-        second = await asyncio.wait_for(assign_next_contact(db, rules, 11), 5)
+        await asyncio.wait_for(stalls.wait(), 5)
+        second = asyncio.create_task(assign_next_contact(db, rules, 11))
+        await asyncio.sleep(0.1)  # the second volunteer claims while the first is stalled
         go_on.set()
-        first_card = await first
-        assert second is not None and first_card is not None
-        assert second.contact_id != first_card.contact_id
+        cards = await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert None not in cards and cards[0].contact_id != cards[1].contact_id
     finally:
         await db.dispose()
 
