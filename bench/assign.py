@@ -273,12 +273,13 @@ class BarePostgres:
         lease = now + timedelta(minutes=self.rules.lease_minutes)
         async with self.pool.acquire() as con:
             await con.execute(self.wake_sql, self.rules.campaign_id, now)  # committed apart
-        async with self.pool.acquire() as con, con.transaction():
-            held = await con.fetchrow(self.held_sql, volunteer_id, self.rules.campaign_id, now)
-            if held is not None:
-                return Claimed(held[0], held[1], True)
-            row = await con.fetchrow(self.claim_sql, volunteer_id, lease, self.rules.campaign_id,
-                                     now, now, now)
+            async with con.transaction():
+                held = await con.fetchrow(self.held_sql, volunteer_id, self.rules.campaign_id,
+                                          now)
+                if held is not None:
+                    return Claimed(held[0], held[1], True)
+                row = await con.fetchrow(self.claim_sql, volunteer_id, lease,
+                                         self.rules.campaign_id, now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)
 
     async def record(self, volunteer_id: int, contact_id: int, lease_seq: int,

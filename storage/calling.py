@@ -154,20 +154,15 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
                               now: datetime | None = None) -> Card | None:
     """The volunteer's held contact if they have one, else the next free one, or None."""
     now = now or clock.utcnow()
-    if not db.is_sqlite:
-        # Committed on its own: inside the claim's transaction, the rows it wakes would stay
-        # locked and unseen by the other volunteers until this claim ends, and those
-        # claiming meanwhile would be told nobody is left. (SQLite's writers take turns.)
-        async with db.fast_write() as tx:
-            await tx.run(WAKE_DUE, rules.campaign_id, now)
-    async with db.fast_write() as tx:
+    # The wake-up is committed before the claim: inside the claim's transaction, the rows it
+    # wakes would stay locked and unseen by the other volunteers until this claim ends, and
+    # those claiming meanwhile would be told nobody is left.
+    async with db.fast_write(committed_first=(WAKE_DUE, (rules.campaign_id, now))) as tx:
         if not db.is_sqlite:  # SQLite writers are serialized already
             await tx.one(SERIALIZE_VOLUNTEER, volunteer_id)
         held = await tx.one(HELD, volunteer_id, rules.campaign_id, now)
         if held is not None:
             return _card(held, already_held=True)
-        if db.is_sqlite:
-            await tx.run(WAKE_DUE, rules.campaign_id, now)
         claimed = await tx.one(CLAIM, volunteer_id,
                                now + timedelta(minutes=rules.lease_minutes),
                                rules.campaign_id, now, now, now)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.driver import InlineSqliteTx, PostgresTx, SqliteTx, Tx
+from storage.driver import SQL, InlineSqliteTx, PostgresTx, SqliteTx, Tx
 
 _IMMEDIATE = "toile_immediate"
 INLINE_BUSY_MS = 20
@@ -75,17 +75,25 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def fast_write(self, *, long: bool = False) -> AsyncIterator[Tx]:
+    async def fast_write(self, *, long: bool = False,
+                         committed_first: tuple[SQL, tuple[Any, ...]] | None = None
+                         ) -> AsyncIterator[Tx]:
         """A write transaction on the driver itself, for the hot path (storage.driver).
 
         On SQLite a short transaction runs right on the event loop: its statements take tens
         of microseconds, far less than the trips to a driver thread they would otherwise
         cost. If another process holds the database (the CLI importing), or for `long`
-        work such as an import, it runs in aiosqlite's thread instead, which may wait."""
+        work such as an import, it runs in aiosqlite's thread instead, which may wait.
+
+        `committed_first` is a statement for others to see at once: on PostgreSQL it runs
+        on the same connection, committed on its own, before the transaction begins; on
+        SQLite, whose writers take turns anyway, first inside it."""
         if not self.is_sqlite:
             async with self.engine.connect() as sa_connection:
                 raw = await sa_connection.get_raw_connection()
                 driver = raw.driver_connection  # asyncpg.Connection
+                if committed_first is not None:  # outside a transaction block: autocommit
+                    await PostgresTx(driver).run(committed_first[0], *committed_first[1])
                 async with driver.transaction():  # type: ignore[union-attr]
                     yield PostgresTx(driver)
             return
@@ -93,10 +101,14 @@ class Database:
             inline = None if long else self._inline_connection("writer")
             if inline is not None and _begin_now(inline):
                 async with _inline_transaction(inline) as tx:
+                    if committed_first is not None:
+                        await tx.run(committed_first[0], *committed_first[1])
                     yield tx
                 return
             connection = await self._sqlite_writer()
             async with _async_transaction(connection) as tx:
+                if committed_first is not None:
+                    await tx.run(committed_first[0], *committed_first[1])
                 yield tx
 
     @asynccontextmanager

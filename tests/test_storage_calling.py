@@ -6,7 +6,6 @@ import asyncio
 import io
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from storage.calling import QueueRules, Recorded, assign_next_contact, expire_leases, record_outcome
@@ -107,54 +106,68 @@ async def test_more_unanswered_numbers_due_than_one_wake_up_batch_all_come_back(
     assert await assign_next_contact(db, rules, 9999) is None
 
 
-@pytest.mark.parametrize("stalled", ["after its wake-up", "after its claim"])
+async def two_numbers_due_again(db: Database) -> tuple[Campaign, QueueRules]:
+    from tests.conftest import load_example_campaign
+
+    campaign = await load_example_campaign(db)
+    await import_contacts(db, campaign, numbers_csv(2))
+    rules = QueueRules.of(campaign)
+    for volunteer in (1, 2):
+        card = await assign_next_contact(db, rules, volunteer)
+        await record_outcome(db, rules, volunteer, card.contact_id, card.lease_seq,
+                             Outcome.NO_ANSWER)
+    return campaign, rules
+
+
 async def test_a_claim_in_progress_hides_none_of_the_numbers_it_woke(
-        postgres_url, frozen_clock, monkeypatch, stalled):
+        postgres_url, frozen_clock, monkeypatch):
     """PostgreSQL only: SQLite's writers take turns, so no claim runs beside another."""
     from storage import calling
     from storage.driver import PostgresTx
-    from tests.conftest import load_example_campaign, make_postgres
+    from tests.conftest import make_postgres
 
     db = await make_postgres(postgres_url)
     try:
-        campaign = await load_example_campaign(db)
-        await import_contacts(db, campaign, numbers_csv(2))
-        rules = QueueRules.of(campaign)
-        for volunteer in (1, 2):
-            card = await assign_next_contact(db, rules, volunteer)
-            await record_outcome(db, rules, volunteer, card.contact_id, card.lease_seq,
-                                 Outcome.NO_ANSWER)
+        _campaign, rules = await two_numbers_due_again(db)
         frozen_clock.advance(hours=2, minutes=1)  # both due again
+        claimed, go_on = asyncio.Event(), asyncio.Event()
+        one = PostgresTx.one
 
-        stalls, go_on = asyncio.Event(), asyncio.Event()
-        run, one = PostgresTx.run, PostgresTx.one
-
-        async def stall_once():
-            if not stalls.is_set():
-                stalls.set()
-                await go_on.wait()  # the first volunteer's transaction stays open
-
-        async def stalling_run(self, sql, *args):
-            result = await run(self, sql, *args)
-            if sql is calling.WAKE_DUE and stalled == "after its wake-up":
-                await stall_once()
-            return result
-
-        async def stalling_one(self, sql, *args):
+        async def first_claim_stalls(self, sql, *args):
             row = await one(self, sql, *args)
-            if sql is calling.CLAIM and stalled == "after its claim":
-                await stall_once()
+            if sql is calling.CLAIM and not claimed.is_set():
+                claimed.set()
+                await go_on.wait()  # its transaction stays open
             return row
 
-        monkeypatch.setattr(PostgresTx, "run", stalling_run)
-        monkeypatch.setattr(PostgresTx, "one", stalling_one)
+        monkeypatch.setattr(PostgresTx, "one", first_claim_stalls)
         first = asyncio.create_task(assign_next_contact(db, rules, 10))
-        await asyncio.wait_for(stalls.wait(), 5)
-        second = asyncio.create_task(assign_next_contact(db, rules, 11))
-        await asyncio.sleep(0.1)  # the second volunteer claims while the first is stalled
+        await asyncio.wait_for(claimed.wait(), 5)
+        second = await asyncio.wait_for(assign_next_contact(db, rules, 11), 5)
         go_on.set()
-        cards = await asyncio.wait_for(asyncio.gather(first, second), 5)
-        assert None not in cards and cards[0].contact_id != cards[1].contact_id
+        first_card = await first
+        assert second is not None and first_card is not None
+        assert second.contact_id != first_card.contact_id
+    finally:
+        await db.dispose()
+
+
+async def test_a_wake_up_in_progress_elsewhere_hides_nothing(postgres_url, frozen_clock):
+    """PostgreSQL only. Rows another wake-up holds, not committed yet, are waited for: skipped,
+    they would look asleep, and the volunteer be told nobody is left."""
+    from storage import calling, clock
+    from tests.conftest import make_postgres
+
+    db = await make_postgres(postgres_url)
+    try:
+        campaign, rules = await two_numbers_due_again(db)
+        frozen_clock.advance(hours=2, minutes=1)
+        async with db.fast_write() as other:  # someone else's wake-up, still uncommitted
+            await other.run(calling.WAKE_DUE, campaign.id, clock.utcnow())
+            claim = asyncio.create_task(assign_next_contact(db, rules, 11))
+            await asyncio.sleep(0.2)
+        card = await asyncio.wait_for(claim, 5)
+        assert card is not None
     finally:
         await db.dispose()
 
