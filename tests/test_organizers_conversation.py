@@ -425,13 +425,18 @@ async def test_after_a_shift_volunteers_say_whether_they_came_and_organizers_mar
         "Camille": "attended", "Samir": "no_show", "Inès": "no_show"}
 
 
-async def test_someone_who_never_answers_is_asked_once_and_stale_buttons_change_nothing(
-        db, campaign, harness, frozen_clock):
+async def camille_joins_a_shift_in_lyon(harness):
     organizer = harness.person(ORGANIZER_ID, "Orga", "en")
     await open_shift(organizer, room="Lyon")
     camille = harness.person(101, "Camille", "en")
     await camille.send("/shifts")
     await camille.press("Join")
+    return organizer, camille
+
+
+async def test_someone_who_never_answers_is_asked_once_and_stale_buttons_change_nothing(
+        db, campaign, harness, frozen_clock):
+    _organizer, camille = await camille_joins_a_shift_in_lyon(harness)
     frozen_clock.now = frozen_clock.now.replace(hour=10)  # 12:00 the day before
     await shift_reminders_tick(db, harness.dp["campaigns"])
     await deliver(harness)
@@ -457,11 +462,7 @@ async def test_someone_who_never_answers_is_asked_once_and_stale_buttons_change_
 
 
 async def test_nobody_says_they_came_to_a_cancelled_shift(db, campaign, harness, frozen_clock):
-    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
-    await open_shift(organizer, room="Lyon")
-    camille = harness.person(101, "Camille", "en")
-    await camille.send("/shifts")
-    await camille.press("Join")
+    organizer, camille = await camille_joins_a_shift_in_lyon(harness)
     await organizer.send("/shifts")
     await organizer.press("🚫 Cancel the shift")
     await organizer.press("Yes, cancel it")
@@ -475,11 +476,7 @@ async def test_nobody_says_they_came_to_a_cancelled_shift(db, campaign, harness,
 
 
 async def test_nobody_says_they_came_to_a_shift_not_over(db, campaign, harness, frozen_clock):
-    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
-    await open_shift(organizer, room="Lyon")
-    camille = harness.person(101, "Camille", "en")
-    await camille.send("/shifts")
-    await camille.press("Join")
+    _organizer, camille = await camille_joins_a_shift_in_lyon(harness)
     await camille.press_data("sh:came:1", camille.last())  # a forged button, before the end
     assert camille.callback_answers()[-1]["text"] == "Already noted."
     assert (await shift_roster(db, 1))[0].status == "joined"
