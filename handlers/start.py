@@ -45,7 +45,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
     text = _(
         "<b>What I can do</b>\n"
         "/call: your next contact to call\n"
-        "/me: your calls, today and in total\n"
+        "/me: your calls, today and in total, and today's callers\n"
         "/invite: your link to bring three people\n"
         "/proxy: give your vote to someone, or carry someone's vote\n"
         "/shifts: phoning shifts to join\n"
