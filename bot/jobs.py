@@ -162,7 +162,8 @@ async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
                           {"shift": shift.id}, False) for uid in await signed_up(db,
                                                                                   shift.id or 0)]
         # A shift over (within the day): each organizer gets its roster to mark who came,
-        # and each volunteer still down for it is asked whether they made it.
+        # and each volunteer still down for it is asked whether they made it (an organizer
+        # who called in it marks it on the roster instead).
         ended = await shifts_ended_between(db, now - timedelta(days=1), now)
         if ended:
             people = [o.id for o in await organizers(db)]
@@ -170,8 +171,8 @@ async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
                       {"shift": shift.id}, False) for shift in ended for oid in people]
             for shift in ended:
                 rows += [(f"shift-came:{shift.id}:{uid}", "shift_did_you_come", uid,
-                          {"shift": shift.id}, True) for uid in await signed_up(db,
-                                                                                 shift.id or 0)]
+                          {"shift": shift.id}, True)
+                         for uid in await signed_up(db, shift.id or 0) if uid not in people]
         if rows:
             await enqueue(db, rows)
     except Exception:  # a tick must never kill the scheduler

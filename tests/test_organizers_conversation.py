@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.app import build_deliverer
 from bot.jobs import broadcast_tick, shift_reminders_tick
 from storage.models import AuditLog, Outbox, Shift
+from storage.shifts import join_shift
 from storage.shifts import roster as shift_roster
 from storage.users import get_user
 from tests.conversation import ORGANIZER_ID
@@ -314,7 +315,6 @@ async def test_stats_for_the_wall(db, campaign, harness, frozen_clock):
                           ends_at=frozen_clock.now + timedelta(hours=3), capacity=10))
     camille = await ready_volunteer(db, harness)
     samir = await ready_volunteer(db, harness, 102, "Samir")
-    from storage.shifts import join_shift
 
     await join_shift(db, 1, camille.id)
     for volunteer, outcome in ((camille, "Will vote"), (camille, "No answer"),
@@ -393,18 +393,20 @@ async def test_after_a_shift_volunteers_say_whether_they_came_and_organizers_mar
         db, campaign, harness, frozen_clock):
     organizer = harness.person(ORGANIZER_ID, "Orga", "en")
     await organizer.send("/start")
-    await open_shift(organizer, room="Lyon", places="3")
+    await open_shift(organizer, room="Lyon", places="4")
     camille, samir, ines = people = [harness.person(101 + i, name, "en") for i, name in
                                      enumerate(("Camille", "Samir", "Inès"))]
     for person in people:
         await person.send("/shifts")
         await person.press("Join")
+    assert await join_shift(db, 1, ORGANIZER_ID)  # an organizer calls in it too
 
     frozen_clock.now = frozen_clock.now.replace(day=11, hour=15, minute=5)  # 17:05 in Paris
     await shift_reminders_tick(db, harness.dp["campaigns"])
     await deliver(harness)
     question = "🏁 The shift Lyon · 11/06 14:00–17:00 is over. Did you make it?"
     assert all(person.last().text == question for person in people)
+    assert not organizer.sees(question)  # the roster is where an organizer marks it
     screen = next(m for m in organizer.chat() if m.text.startswith("🏁 Shift over"))
     await organizer.press("❌ Samir", screen)  # the organizer saw he was not there
 
@@ -422,7 +424,7 @@ async def test_after_a_shift_volunteers_say_whether_they_came_and_organizers_mar
 
     roster = await shift_roster(db, 1)
     assert {p.first_name: p.status for p in roster} == {
-        "Camille": "attended", "Samir": "no_show", "Inès": "no_show"}
+        "Camille": "attended", "Samir": "no_show", "Inès": "no_show", "Orga": "joined"}
 
 
 async def camille_joins_a_shift_in_lyon(harness):
