@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
-import gc
 import logging
 import multiprocessing
 import random
@@ -154,8 +153,7 @@ def _serve_fake(conn: Connection, blocked: list[int], flood_every: int) -> None:
         # This process imported the bot's modules too (spawn re-imports the benchmark):
         # a full collection over them would stall the fake for a quarter of a second, as
         # no Telegram server does. Out of the collector's sight, as the bot does with its own.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         conn.send(fake.port)
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
         await fake.stop()

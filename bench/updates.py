@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import argparse
 import asyncio
 import cProfile
-import gc
 import io
 import itertools
 import logging
@@ -333,8 +332,7 @@ async def _serve_bot(spec: BotSpec, conn: Connection) -> None:
         bot, dp = build_echo(spec.api_url, spec.timeout)
         # Spawned, this process imported Toile's modules too, which a bare echo bot would
         # not have: frozen, walking them does not slow the reference down.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
     profiler = cProfile.Profile() if spec.profile_sort else None
     runner = InProcess(bot, dp)
     cpu_start = time.process_time()
@@ -473,8 +471,7 @@ async def main_async(args: argparse.Namespace) -> None:
         # The fake server runs here, next to the people; this process imported the bot's
         # modules too. A full collection over them would stall the fake for a quarter of a
         # second, as no Telegram server does: out of the collector's sight.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         print(f"{args.contacts:,} contacts imported, {args.volunteers} volunteers approved and "
               f"trained; fake Bot API on {fake.url}; {args.warmup:g} s warm-up, "
               f"{args.seconds:g} s measured per phase; bots "
