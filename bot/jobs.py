@@ -166,13 +166,14 @@ async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
         # who called in it marks it on the roster instead).
         ended = await shifts_ended_between(db, now - timedelta(days=1), now)
         if ended:
-            people = [o.id for o in await organizers(db)]
+            organizer_ids = {o.id for o in await organizers(db)}
             rows += [(f"shift-attendance:{shift.id}:{oid}", "shift_attendance", oid,
-                      {"shift": shift.id}, False) for shift in ended for oid in people]
+                      {"shift": shift.id}, False) for shift in ended for oid in organizer_ids]
             for shift in ended:
                 rows += [(f"shift-came:{shift.id}:{uid}", "shift_did_you_come", uid,
                           {"shift": shift.id}, True)
-                         for uid in await signed_up(db, shift.id or 0) if uid not in people]
+                         for uid in await signed_up(db, shift.id or 0)
+                         if uid not in organizer_ids]
         if rows:
             await enqueue(db, rows)
     except Exception:  # a tick must never kill the scheduler

@@ -150,7 +150,7 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         elif action == "cancel":
             await _confirm_cancel(query, db, campaign, shift_id)
         else:
-            await _cancel(query, db, campaign, shift_id, user.id)
+            await _cancel(query, db, shift_id, user.id)
         return
     try:
         if action == "join":
@@ -203,8 +203,7 @@ async def _confirm_cancel(query: CallbackQuery, db: Database, campaign: Campaign
         reply_markup=builder.as_markup())
 
 
-async def _cancel(query: CallbackQuery, db: Database, campaign: Campaign | None, shift_id: int,
-                  actor_id: int) -> None:
+async def _cancel(query: CallbackQuery, db: Database, shift_id: int, actor_id: int) -> None:
     people = await cancel_shift(db, shift_id, actor_id)
     if not isinstance(query.message, Message):
         return

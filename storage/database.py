@@ -100,13 +100,10 @@ class Database:
         async with self._write_lock:
             inline = None if long else self._inline_connection("writer")
             if inline is not None and _begin_now(inline):
-                async with _inline_transaction(inline) as tx:
-                    if committed_first is not None:
-                        await tx.run(committed_first[0], *committed_first[1])
-                    yield tx
-                return
-            connection = await self._sqlite_writer()
-            async with _async_transaction(connection) as tx:
+                transaction = _inline_transaction(inline)
+            else:
+                transaction = _async_transaction(await self._sqlite_writer())
+            async with transaction as tx:
                 if committed_first is not None:
                     await tx.run(committed_first[0], *committed_first[1])
                 yield tx

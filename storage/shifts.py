@@ -117,9 +117,11 @@ async def join_shift(db: Database, shift_id: int, user_id: int) -> bool:
     return True
 
 
-# Only before the shift is over: a stale button pressed afterwards must not take someone
-# off the roster, where they would escape being counted as a no-show.
+# Leaving only before the shift is over: a stale button pressed afterwards must not take
+# someone off the roster, where they would escape being counted as a no-show. Saying one
+# came only after. A cancelled shift takes neither.
 _NOT_OVER = "shift_id IN (SELECT id FROM shift WHERE ends_at > ? AND NOT cancelled)"
+_OVER = "shift_id IN (SELECT id FROM shift WHERE ends_at <= ? AND NOT cancelled)"
 
 
 async def leave_shift(db: Database, shift_id: int, user_id: int) -> bool:
@@ -145,8 +147,7 @@ async def confirm_own_attendance(db: Database, shift_id: int, user_id: int, came
     async with db.fast_write() as tx:
         return await tx.run(SQL.of(
             "UPDATE shift_signup SET status = ? WHERE shift_id = ? AND user_id = ? "
-            "AND status = 'joined' AND shift_id IN (SELECT id FROM shift WHERE ends_at <= ? "
-            "AND NOT cancelled)"),
+            f"AND status = 'joined' AND {_OVER}"),
             "attended" if came else "no_show", shift_id, user_id, clock.utcnow()) == 1
 
 
