@@ -2,6 +2,13 @@
 
 It keeps each chat as a person would see it: sent messages appear, edits change them,
 deletions remove them. Tests (and the benchmarks) drive the real aiogram stack against it.
+
+It refuses what Telegram refuses, with Telegram's own 400 descriptions, so that no screen
+can pass the tests and then fail in production: texts over 4,096 UTF-16 code units (after
+entity parsing), captions over 1,024, callback data outside 1-64 bytes, more than 100
+inline buttons or about 10 KB of reply markup, buttons without text, URL buttons that are
+not http(s) or tg://, callback answers over 200 characters, and an edit that changes
+nothing ("message is not modified").
 """
 
 from __future__ import annotations
@@ -25,8 +32,45 @@ ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a",
                 "tg-spoiler", "span", "blockquote", "tg-emoji"}
 
 
-class BadMarkup(ValueError):
-    pass
+# Telegram's limits (https://core.telegram.org/bots/api and what its servers answer).
+MAX_TEXT = 4096  # UTF-16 code units, after entity parsing
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64  # bytes
+MAX_INLINE_BUTTONS = 100
+MAX_MARKUP_BYTES = 10 * 1024  # the serialized reply markup
+MAX_CALLBACK_ANSWER = 200
+URL_SCHEMES = ("http://", "https://", "tg://")
+
+TOO_LONG = "Bad Request: message is too long"
+EDIT_TOO_LONG = "Bad Request: MESSAGE_TOO_LONG"
+EMPTY = "Bad Request: message text is empty"
+CAPTION_TOO_LONG = "Bad Request: message caption is too long"
+DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
+URL_INVALID = "Bad Request: BUTTON_URL_INVALID"
+TEXT_INVALID = "Bad Request: BUTTON_TEXT_INVALID"
+MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup of "
+                "the message")
+NOT_FOUND = "Bad Request: message to edit not found"
+
+
+class BadRequest(ValueError):
+    """A request Telegram answers with 400 and this description."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class BadMarkup(BadRequest):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Bad Request: can't parse entities: {reason}")
+
+
+# Telegram's synonyms: <strong> and <b> make the same entity.
+_SAME_ENTITY = {"strong": "b", "em": "i", "ins": "u", "strike": "s", "del": "s"}
+Entity = tuple[str, tuple[tuple[str, str | None], ...], int, int]
 
 
 class _TelegramHTML(HTMLParser):
@@ -35,30 +79,90 @@ class _TelegramHTML(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
-        self.open: list[str] = []
+        self.open: list[tuple[str, tuple[tuple[str, str | None], ...], int]] = []
+        self.entities: list[Entity] = []
+        self.length = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in ALLOWED_TAGS:
             raise BadMarkup(f"Unsupported start tag \"{tag}\"")
-        self.open.append(tag)
+        self.open.append((tag, tuple(attrs), self.length))
 
     def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open.pop() != tag:
+        if not self.open or self.open[-1][0] != tag:
             raise BadMarkup(f"Unmatched end tag \"{tag}\"")
+        name, attrs, start = self.open.pop()
+        if self.length > start:  # an empty entity is dropped, as Telegram does
+            self.entities.append((_SAME_ENTITY.get(name, name), attrs, start, self.length))
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        self.length += len(data)
 
 
-def rendered(text: str, parse_mode: str | None) -> str:
+def parsed(text: str, parse_mode: str | None) -> tuple[str, tuple[Entity, ...]]:
+    """What the person sees, and its formatting (two edits that differ only by the latter
+    still modify the message)."""
     if parse_mode != "HTML":
-        return text
+        return text, ()
     parser = _TelegramHTML()
     parser.feed(text)
     parser.close()
     if parser.open:
-        raise BadMarkup(f"Unclosed tag \"{parser.open[-1]}\"")
-    return "".join(parser.text)
+        raise BadMarkup(f"Unclosed tag \"{parser.open[-1][0]}\"")
+    return "".join(parser.text), tuple(sorted(parser.entities, key=lambda e: (e[2], e[3])))
+
+
+def rendered(text: str, parse_mode: str | None) -> str:
+    return parsed(text, parse_mode)[0]
+
+
+def utf16_length(text: str) -> int:
+    """Telegram counts lengths in UTF-16 code units: an emoji outside the BMP counts two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def checked_text(text: str, *, limit: int = MAX_TEXT, too_long: str = TOO_LONG) -> str:
+    # Telegram trims the text first: only whitespace is an empty message.
+    if not text.strip():
+        raise BadRequest(EMPTY)
+    if utf16_length(text.strip()) > limit:
+        raise BadRequest(too_long)
+    return text
+
+
+def checked_markup(markup: Any) -> dict[str, Any] | None:
+    """The reply markup as Telegram would take it, or the 400 it would answer."""
+    if markup is None or markup == "":
+        return None
+    if not isinstance(markup, dict):
+        raise BadRequest("Bad Request: can't parse reply keyboard markup JSON object")
+    if len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode()) > (
+            MAX_MARKUP_BYTES):
+        raise BadRequest(MARKUP_TOO_LONG)
+    inline = markup.get("inline_keyboard")
+    rows = inline if inline is not None else markup.get("keyboard") or []
+    buttons = [button for row in rows for button in row]
+    if inline is not None and len(buttons) > MAX_INLINE_BUTTONS:
+        raise BadRequest(MARKUP_TOO_LONG)
+    for button in buttons:
+        text = button if isinstance(button, str) else button.get("text", "")
+        if not str(text).strip():
+            raise BadRequest(TEXT_INVALID)
+        if inline is None or isinstance(button, str):
+            continue
+        if "callback_data" in button:
+            data = str(button["callback_data"]).encode()
+            if not 1 <= len(data) <= MAX_CALLBACK_DATA:
+                raise BadRequest(DATA_INVALID)
+        if "url" in button and not str(button["url"]).startswith(URL_SCHEMES):
+            raise BadRequest(URL_INVALID)
+    return markup
+
+
+def _same_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
+    # No markup and an empty inline keyboard show the same message.
+    return None if not markup or markup == {"inline_keyboard": []} else markup
 
 
 @dataclass
@@ -77,6 +181,7 @@ class ShownMessage:
     text: str
     reply_markup: dict[str, Any] | None = None
     edits: int = 0
+    entities: tuple[Entity, ...] = ()
 
     def buttons(self) -> list[dict[str, Any]]:
         if not self.reply_markup:
@@ -183,10 +288,9 @@ class FakeTelegram:
         handler = getattr(self, f"api_{method}", None)
         try:
             result = await handler(params) if handler else True
-        except BadMarkup as exc:
+        except BadRequest as exc:
             return web.json_response({"ok": False, "error_code": 400,
-                                      "description": f"Bad Request: can't parse entities: {exc}"},
-                                     status=400)
+                                      "description": exc.description}, status=400)
         return web.json_response({"ok": True, "result": result})
 
     def _refused(self, params: dict[str, Any]) -> web.Response | None:
@@ -236,37 +340,53 @@ class FakeTelegram:
 
     async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
-        text = rendered(str(params.get("text", "")), params.get("parse_mode"))
-        shown = ShownMessage(next(self._ids), chat_id, text, params.get("reply_markup"))
+        text, entities = parsed(str(params.get("text", "")), params.get("parse_mode"))
+        checked_text(text)
+        markup = checked_markup(params.get("reply_markup"))
+        shown = ShownMessage(next(self._ids), chat_id, text, markup, entities=entities)
         self.chats[chat_id][shown.message_id] = shown
         return self._message(shown)
 
     async def api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
-        shown = ShownMessage(next(self._ids), chat_id, "[photo] " + str(params.get("caption", "")))
+        caption, _entities = parsed(str(params.get("caption", "")), params.get("parse_mode"))
+        if utf16_length(caption.strip()) > MAX_CAPTION:
+            raise BadRequest(CAPTION_TOO_LONG)
+        markup = checked_markup(params.get("reply_markup"))
+        shown = ShownMessage(next(self._ids), chat_id, "[photo] " + caption, markup)
         self.chats[chat_id][shown.message_id] = shown
         return self._message(shown)
 
-    def _find(self, params: dict[str, Any]) -> ShownMessage | None:
-        return self.chats[int(params["chat_id"])].get(int(params["message_id"]))
+    async def api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        if utf16_length(str(params.get("text", ""))) > MAX_CALLBACK_ANSWER:
+            raise BadRequest(EDIT_TOO_LONG)
+        return True
 
-    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        text = rendered(str(params.get("text", "")), params.get("parse_mode"))
-        shown = self._find(params)
+    def _find(self, params: dict[str, Any]) -> ShownMessage:
+        shown = self.chats[int(params["chat_id"])].get(int(params["message_id"]))
         if shown is None:
-            return True
-        shown.text = text
-        shown.reply_markup = params.get("reply_markup")
+            raise BadRequest(NOT_FOUND)
+        return shown
+
+    def _edit(self, shown: ShownMessage, text: str, entities: tuple[Entity, ...],
+              markup: dict[str, Any] | None) -> dict[str, Any]:
+        if (text, entities, _same_markup(markup)) == (
+                shown.text, shown.entities, _same_markup(shown.reply_markup)):
+            raise BadRequest(NOT_MODIFIED)
+        shown.text, shown.entities, shown.reply_markup = text, entities, markup
         shown.edits += 1
         return self._message(shown)
 
-    async def api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        text, entities = parsed(str(params.get("text", "")), params.get("parse_mode"))
+        checked_text(text, too_long=EDIT_TOO_LONG)
+        markup = checked_markup(params.get("reply_markup"))
+        return self._edit(self._find(params), text, entities, markup)
+
+    async def api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        markup = checked_markup(params.get("reply_markup"))
         shown = self._find(params)
-        if shown is None:
-            return True
-        shown.reply_markup = params.get("reply_markup")
-        shown.edits += 1
-        return self._message(shown)
+        return self._edit(shown, shown.text, shown.entities, markup)
 
     async def api_deleteMessage(self, params: dict[str, Any]) -> bool:
         self.chats[int(params["chat_id"])].pop(int(params["message_id"]), None)
