@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -145,9 +146,16 @@ def parse_pledge_names(text: str) -> list[str]:
         raise PledgeError("count")
     if any(len(n) > MAX_NAME for n in names):
         raise PledgeError("long")
-    if any(re.search(r"\d", n) for n in names):  # a phone number is not a first name
+    if any(_has_number(n) for n in names):  # a phone number is not a first name
         raise PledgeError("digits")
     return names
+
+
+def _has_number(name: str) -> bool:
+    """Any character of Unicode's Number categories (Nd, Nl, No): ASCII and Arabic-Indic
+    digits, superscripts ⁰⁶, fullwidth ０６, circled ⑥... Han numerals such as 一 are letters
+    (Lo) that names use: they stay."""
+    return any(unicodedata.category(c).startswith("N") for c in name)
 
 
 async def save_pledge(db: Database, user_id: int, names: list[str]) -> None:

@@ -135,6 +135,28 @@ def test_pledge_names_are_three_first_names():
         assert caught.value.reason == reason
 
 
+@pytest.mark.parametrize("number", [
+    "⁰⁶¹²³⁴⁵⁶⁷⁸",  # superscripts
+    "٠٦١٢٣٤٥٦٧٨",  # Arabic-Indic
+    "۰۶۱۲۳۴۵۶۷۸",  # extended Arabic-Indic (Persian, Urdu)
+    "０６１２３４５６７８",  # fullwidth
+    "०६१२३४५६७८",  # Devanagari
+    "₀₆₁₂₃₄₅₆₇₈",  # subscripts
+    "⓪⑥①②③④⑤⑥⑦⑧",  # circled
+    "𝟎𝟔𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖",  # mathematical bold, outside the BMP
+    "Léa ⁶",  # a single one, in a name
+])
+def test_a_pledge_refuses_every_digit_so_no_phone_number_gets_in(number):
+    with pytest.raises(PledgeError) as caught:
+        parse_pledge_names(f"Fabrice, Élodie, {number}")
+    assert caught.value.reason == "digits"
+
+
+def test_a_pledge_takes_names_of_every_script():
+    names = ["Ἀθηνᾶ", "محمد", "一郎"]  # 一 is a numeral, but a letter of a name: not a digit
+    assert parse_pledge_names(", ".join(names)) == names
+
+
 async def outbox_rows(db, kind: str) -> list[Outbox]:
     async with db.read() as session:
         return list((await session.execute(

@@ -148,6 +148,8 @@ async def test_a_pledge_to_remind_three_people_and_the_reminder_on_the_eve(db, c
     assert "exactly three first names" in camille.last().text
     await camille.send("Fabrice, 06 12 34 56 78, Nicolas")
     assert "no phone numbers" in camille.last().text
+    await camille.send("Fabrice, ⁰⁶ ¹² ³⁴ ⁵⁶ ⁷⁸, Nicolas")  # digits that are not ASCII
+    assert "no phone numbers" in camille.last().text
     await camille.send("Fabrice, Élodie et Nicolas")
     assert camille.last().text == ("🗳 Thank you! I will remind you the day before each round "
                                    "(Premier tour, Second tour): Fabrice, Élodie, Nicolas.")
