@@ -107,7 +107,7 @@ class WatchedTelegram(FakeTelegram):
         self._notify(int(params["chat_id"]), result["message_id"])
         return result
 
-    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         result = await super().api_editMessageText(params)
         self._notify(int(params["chat_id"]), int(params["message_id"]))
         return result

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import CallbackQuery, Message
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import pick_locale
@@ -30,6 +30,38 @@ async def acknowledge(query: CallbackQuery, text: str | None = None,
         await query.answer(text, show_alert=show_alert)
     except TelegramAPIError as exc:
         log.info("could not answer callback query: %s", exc)
+
+
+# What Telegram answers to an edit that would leave the message as it is: a double tap, or
+# two organizers pressing the same button. The message shows what was asked: success.
+NOT_MODIFIED = "message is not modified"
+
+
+def not_modified(exc: TelegramAPIError) -> bool:
+    return isinstance(exc, TelegramBadRequest) and NOT_MODIFIED in exc.message
+
+
+async def edit_in_place(message: Message | InaccessibleMessage | None, text: str | None = None,
+                        *, reply_markup: InlineKeyboardMarkup | None = None,
+                        **kwargs: Any) -> bool:
+    """Edit the message a button was pressed on: its text (and markup), or only its markup
+    when `text` is None. Best effort, after the commit: the state is recorded already, so
+    "message is not modified" is done, and any other refusal (400, 403, 429 beyond the
+    retries, a timeout) is logged and survived. Returns whether the message shows it."""
+    if not isinstance(message, Message):  # too old for the bot to see, or an inline one
+        return False
+    try:
+        if text is None:
+            await message.edit_reply_markup(reply_markup=reply_markup)
+        else:
+            await message.edit_text(text, reply_markup=reply_markup, **kwargs)
+    except TelegramAPIError as exc:
+        if not_modified(exc):
+            return True
+        log.warning("could not edit message %s in chat %s: %s", message.message_id,
+                    message.chat.id, exc)
+        return False
+    return True
 
 
 async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,

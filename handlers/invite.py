@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.filters import MenuButton, PrivateChat
-from bot.notify import acknowledge, send_localized
+from bot.notify import acknowledge, edit_in_place, send_localized
 from storage.database import Database
 from storage.outbox import Delivery
 from storage.users import Person, get_user
@@ -67,6 +67,16 @@ def share_button(link: str) -> InlineKeyboardButton:
                    "Join us, it takes a minute:")
     url = f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(invitation, safe='')}"
     return InlineKeyboardButton(text=_("📤 Share my link"), url=url)
+
+
+def rankings_note(opt_out: bool, changed: bool) -> str:
+    """The answer to "leave me out of the rankings" / "show me", here and in /me's callers'
+    rankings: a second tap on the same message says it is done already."""
+    if changed:
+        return (_("Done: you are left out of the rankings.") if opt_out
+                else _("Done: you are in the rankings again."))
+    return (_("Already done: you are left out of the rankings.") if opt_out
+            else _("Already done: you are in the rankings."))
 
 
 async def invite_message(bot: Bot, db: Database, user: Person) -> tuple[str, dict[str, Any]]:
@@ -124,17 +134,18 @@ async def welcome_through_link(message: Message, bot: Bot, db: Database, i18n: I
 
 async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: Database,
                   user: Person, state: FSMContext) -> None:
-    await acknowledge(query)
     if callback_data.action in ("hide", "show"):
-        await set_leaderboard_opt_out(db, user.id, callback_data.action == "hide")
+        opt_out = callback_data.action == "hide"
+        changed = await set_leaderboard_opt_out(db, user.id, opt_out)
+        await acknowledge(query, rankings_note(opt_out, changed))
         if isinstance(query.message, Message):
             text, kwargs = await invite_message(bot, db, user)
-            await query.message.edit_text(text, **kwargs)
+            await edit_in_place(query.message, text, **kwargs)
         return
+    await acknowledge(query)
     if callback_data.action == "cancel":
         await state.set_state(None)  # set_state, not clear: a shown card's data stays
-        if isinstance(query.message, Message):
-            await query.message.edit_text(_("All right, no pledge for now."))
+        await edit_in_place(query.message, _("All right, no pledge for now."))
         return
     await state.set_state(PledgeStates.names)
     cancel = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
@@ -174,7 +185,8 @@ async def pledge_done(query: CallbackQuery, callback_data: PledgeDoneCB, db: Dat
     await acknowledge(query, _("Thank you! Every vote counts.") if first
                       else _("Already noted, thank you!"))
     if first and isinstance(query.message, Message):
-        await query.message.edit_text(query.message.html_text + "\n\n" + _("✅ Done, thank you!"))
+        await edit_in_place(query.message,
+                            query.message.html_text + "\n\n" + _("✅ Done, thank you!"))
 
 
 # ---- what the deliverer sends -----------------------------------------------------------------

@@ -16,8 +16,9 @@ from babel.numbers import format_decimal
 from bot.campaign_cache import CampaignCache
 from bot.filters import MenuButton
 from bot.keyboards import outcome_label
-from bot.notify import acknowledge
+from bot.notify import acknowledge, edit_in_place
 from handlers.calling import may_call
+from handlers.invite import rankings_note
 from storage.database import Database
 from storage.models import CALL_OUTCOMES, Campaign
 from storage.stats import callers_today, calling_streak, volunteer_counts
@@ -91,18 +92,19 @@ async def ranking_pressed(query: CallbackQuery, callback_data: RankingCB, db: Da
     if not may_call(user, is_organizer) or campaign is None:
         await acknowledge(query, _("The rankings are for the campaign's callers."))
         return
-    await acknowledge(query)
-    if not isinstance(query.message, Message):
-        return
     if callback_data.action == "show":
-        text, keyboard = await ranking_screen(db, campaign, user)
-        await query.message.answer(text, reply_markup=keyboard)
+        await acknowledge(query)
+        if isinstance(query.message, Message):
+            text, keyboard = await ranking_screen(db, campaign, user)
+            await query.message.answer(text, reply_markup=keyboard)
         return
     opt_out = callback_data.action == "hide"
-    await set_leaderboard_opt_out(db, user.id, opt_out)
+    changed = await set_leaderboard_opt_out(db, user.id, opt_out)
+    await acknowledge(query, rankings_note(opt_out, changed))
     text, keyboard = await ranking_screen(
         db, campaign, replace(user, leaderboard_opt_out=opt_out))
-    await query.message.edit_text(text, reply_markup=keyboard)
+    await edit_in_place(query.message, text, reply_markup=keyboard)
+
 
 
 def build_router() -> Router:

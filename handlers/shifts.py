@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
-from bot.notify import acknowledge
+from bot.notify import acknowledge, edit_in_place
 from storage import clock
 from storage.database import Database
 from storage.models import Campaign, Shift
@@ -180,13 +180,12 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         return
     await acknowledge(query, note)
     view = await shift_view(db, shift_id)
-    if view is not None and isinstance(query.message, Message) and action in ("join",
-                                                                              "leave"):
-        joined = action == "join"
-        await query.message.edit_text(describe(view, campaign),
-                                      reply_markup=join_keyboard(view, joined))
+    if view is not None and action in ("join", "leave"):
+        # A second tap shows what the first did: Telegram answers "not modified".
+        await edit_in_place(query.message, describe(view, campaign),
+                            reply_markup=join_keyboard(view, action == "join"))
     elif isinstance(query.message, Message) and changed:
-        await query.message.edit_text(query.message.html_text + "\n\n" + note)
+        await edit_in_place(query.message, query.message.html_text + "\n\n" + note)
 
 
 async def _confirm_cancel(query: CallbackQuery, db: Database, campaign: Campaign | None,
@@ -208,10 +207,10 @@ async def _cancel(query: CallbackQuery, db: Database, shift_id: int, actor_id: i
     if not isinstance(query.message, Message):
         return
     if people is None:
-        await query.message.edit_text(_("This shift is over or cancelled already."))
+        await edit_in_place(query.message, _("This shift is over or cancelled already."))
         return
-    await query.message.edit_text(
-        _("🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
+    await edit_in_place(query.message, _(
+        "🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
 
 
 async def roster_screen(db: Database, view: ShiftView,
@@ -376,10 +375,12 @@ async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: 
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
-    if callback_data.action != "confirm" or "capacity" not in data:
+    if "capacity" not in data:  # a second tap, or a stale preview: it was settled already
+        await acknowledge(query, _("Nothing to do: this was settled already."))
+        return
+    if callback_data.action != "confirm":
         await acknowledge(query)
-        if isinstance(query.message, Message):
-            await query.message.edit_text(_("All right, no shift was opened."))
+        await edit_in_place(query.message, _("All right, no shift was opened."))
         return
     try:
         shift = await add_shift(db, room=data["room"], address=data["address"],
@@ -391,9 +392,9 @@ async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: 
         return
     await acknowledge(query, _("Shift opened."))
     view = await shift_view(db, shift.id or 0)
-    if isinstance(query.message, Message) and view is not None:
-        await query.message.edit_text(
-            _("✅ Shift opened:") + "\n" + describe(view, await campaigns.get()))
+    if view is not None:
+        await edit_in_place(query.message,
+                            _("✅ Shift opened:") + "\n" + describe(view, await campaigns.get()))
 
 
 # ---- what the deliverer sends ------------------------------------------------------------------

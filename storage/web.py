@@ -117,12 +117,14 @@ async def progress(db: Database, user_id: int) -> Progress:
                     bool(opt[0]) if opt else False)
 
 
-_SET_OPT_OUT = SQL.of("UPDATE users SET leaderboard_opt_out = ? WHERE id = ?")
+_SET_OPT_OUT = SQL.of("UPDATE users SET leaderboard_opt_out = ? WHERE id = ? "
+                      "AND leaderboard_opt_out <> ?")
 
 
-async def set_leaderboard_opt_out(db: Database, user_id: int, opt_out: bool) -> None:
+async def set_leaderboard_opt_out(db: Database, user_id: int, opt_out: bool) -> bool:
+    """Leave the rankings (or come back). False if it was so already: a double tap."""
     async with db.fast_write() as tx:
-        await tx.run(_SET_OPT_OUT, opt_out, user_id)
+        return await tx.run(_SET_OPT_OUT, opt_out, user_id, opt_out) == 1
 
 
 # ---- the vote-tripling pledge ---------------------------------------------------------------

@@ -94,7 +94,8 @@ async def build_small_web(db, frozen_clock):
 
 async def test_web_stats_count_generations_days_and_leaders(db, campaign, frozen_clock):
     await build_small_web(db, frozen_clock)
-    await set_leaderboard_opt_out(db, 2, True)
+    assert await set_leaderboard_opt_out(db, 2, True)
+    assert not await set_leaderboard_opt_out(db, 2, True)  # a double tap: nothing to change
     stats = await web_stats(db, campaign)
     assert stats.supporters == 7
     assert stats.today == 2  # Zoé and Hugo, on 2 June in Paris
