@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Annotated
 
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0)
     # Paid broadcasts (Telegram Stars): up to 1,000 messages a second for broadcasts.
     allow_paid_broadcast: bool = False
+
+    def rejoin_secret(self) -> bytes:
+        """The key of the hash a forgotten recruit's node keeps (storage/personal.py):
+        derived from the bot's token, the one secret the bot always holds and that never
+        sits in the database. A new token only means a rejoin after it counts again."""
+        return hashlib.sha256(b"toile rejoin key\0" + self.bot_token.encode()).digest()
 
     @field_validator("organizer_ids", mode="before")
     @classmethod

@@ -9,14 +9,17 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.config import Settings
 from bot.notify import acknowledge
 from handlers.calling import forget_card_messages
 from storage.database import Database
-from storage.users import Person, forget_person
+from storage.forget import forget_person
+from storage.users import Person
 
 
 class ForgetCB(CallbackData, prefix="forget"):
@@ -34,21 +37,30 @@ async def forget_command(message: Message) -> None:
 
 
 async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Database,
-                           user: Person, state: FSMContext) -> None:
+                           settings: Settings, user: Person, state: FSMContext) -> None:
     await acknowledge(query)
     if not callback_data.confirm:
         text = _("Nothing was erased.")
     else:
-        await forget_person(db, user.id)
+        await forget_person(db, user.id, rejoin_secret=settings.rejoin_secret())
         # A card still on screen goes too: its number is not theirs to keep.
         await forget_card_messages(query, state)
-        await state.clear()
+        await forget_conversations(state, user.id)
         text = _("Done: your data is erased. Thank you for your help.")
     if isinstance(query.message, Message):
         with suppress(TelegramAPIError):
             await query.message.edit_text(text)
         if callback_data.confirm:
             await query.message.answer("👋", reply_markup=ReplyKeyboardRemove())
+
+
+async def forget_conversations(state: FSMContext, user_id: int) -> None:
+    """Their conversation state and data (in memory or in Redis) go: in the chat pressed
+    and in their private chat, wherever /forget was pressed."""
+    await state.clear()
+    private = StorageKey(bot_id=state.key.bot_id, chat_id=user_id, user_id=user_id)
+    if private != state.key:
+        await FSMContext(storage=state.storage, key=private).clear()
 
 
 def build_router() -> Router:

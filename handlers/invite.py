@@ -13,11 +13,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.filters import MenuButton, PrivateChat
-from bot.notify import acknowledge, edit_in_place, send_localized
+from bot.notify import acknowledge, edit_in_place
 from storage.database import Database
 from storage.outbox import Delivery
 from storage.users import Person, get_user
@@ -103,31 +103,27 @@ async def invite(message: Message, bot: Bot, db: Database, user: Person) -> None
     await message.answer(text, **kwargs)
 
 
-async def welcome_through_link(message: Message, bot: Bot, db: Database, i18n: I18n,
+async def welcome_through_link(message: Message, db: Database, settings: Settings,
                                user: Person, payload: str) -> bool:
-    """/start <code> from someone new: record who brought them and tell that person, once.
-    Returns whether the link counted."""
-    attribution = await attribute_referral(db, user.id, payload)
+    """/start <code> from someone new: record who brought them (the referrer's "joined
+    through you" is queued with it) and welcome them. Returns whether the link counted."""
+    attribution = await attribute_referral(db, user.id, payload,
+                                           rejoin_secret=settings.rejoin_secret())
     if attribution is None:
         return False
     referrer = await get_user(db, attribution.referrer_id)
     if referrer is not None and not referrer.blocked and not referrer.forgotten:
-        name = escape(user.first_name)
-
-        def joined() -> tuple[str, dict[str, Any]]:
-            if attribution.recruits < GOAL:
-                return _("🕸 {name} joined through you: {n} of 3!").format(
-                    name=name, n=attribution.recruits), {}
-            if attribution.recruits == GOAL:
-                return _("🎉 {name} joined through you: that makes 3! Thank you.").format(
-                    name=name), {}
-            return _("🕸 {name} joined through you: that makes {n}!").format(
-                name=name, n=attribution.recruits), {}
-
-        await send_localized(bot, db, i18n, referrer, joined)
         await message.answer(_("Welcome! {name} invited you. 🕸").format(
             name=escape(referrer.first_name)))
-    return True
+    return attribution.counted
+
+
+def joined_text(name: str, recruits: int) -> str:
+    if recruits < GOAL:
+        return _("🕸 {name} joined through you: {n} of 3!").format(name=name, n=recruits)
+    if recruits == GOAL:
+        return _("🎉 {name} joined through you: that makes 3! Thank you.").format(name=name)
+    return _("🕸 {name} joined through you: that makes {n}!").format(name=name, n=recruits)
 
 
 # ---- the pledge -------------------------------------------------------------------------------
@@ -219,7 +215,14 @@ def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
             callback_data=PledgeDoneCB(round=delivery.params["round"]).pack())]])
         return text, {"reply_markup": markup}
 
-    return {"nudge": nudge, "pledge_reminder": pledge_reminder}
+    async def joined(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
+        recruit = await get_user(db, int(delivery.params.get("recruit", 0)))
+        # Erased before this went out: someone joined all the same.
+        name = (escape(recruit.first_name) if recruit is not None and not recruit.forgotten
+                else _("Someone"))
+        return joined_text(name, int(delivery.params.get("n", 0))), {}
+
+    return {"nudge": nudge, "pledge_reminder": pledge_reminder, "web_joined": joined}
 
 
 def build_router() -> Router:

@@ -82,7 +82,9 @@ async def reply_from_organizer(message: Message, bot: Bot, db: Database, i18n: I
     if volunteer_id is None:
         return
     volunteer = await get_user(db, volunteer_id)
-    if volunteer is None:
+    if volunteer is None or volunteer.forgotten:  # the question stays, under an anonymous id
+        await message.reply(_("This person has erased their data since: your answer "
+                              "reaches nobody."))
         return
     answer_html = message.html_text
     sent = await send_localized(bot, db, i18n, volunteer, lambda: (

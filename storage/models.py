@@ -70,6 +70,9 @@ class User(SQLModel, table=True):
               sqlite_where=text("recruits < 3 AND nudges_sent < 3"),
               postgresql_where=text("recruits < 3 AND nudges_sent < 3")),
         Index("ix_users_invite_code", "invite_code", unique=True),
+        Index("ix_users_rejoin_key", "rejoin_key", unique=True,
+              sqlite_where=text("rejoin_key IS NOT NULL"),
+              postgresql_where=text("rejoin_key IS NOT NULL")),
     )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -98,6 +101,10 @@ class User(SQLModel, table=True):
     last_nudge_at: datetime | None = None
     # /forget: the node stays (the web keeps its shape), nothing of the person does.
     forgotten: bool = False
+    # On a forgotten recruit's node only: HMAC(the bot's secret, "<telegram id>:<referrer>"),
+    # so that the same person rejoining through the same link is not counted twice. Without
+    # the secret it tells nothing of who it was (see storage/personal.py).
+    rejoin_key: str | None = Field(default=None, max_length=64)
 
 
 class Campaign(SQLModel, table=True):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from storage import clock
 from storage.audit import write_audit
@@ -250,56 +249,3 @@ async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
     """/stop: no more broadcasts; /start again lifts it."""
     async with db.write() as session:
         await session.execute(update(User).where(User.id == user_id).values(stopped=stopped))
-
-
-async def forget_person(db: Database, user_id: int) -> None:
-    """/forget: erase the person. Their calls stay counted for the campaign, under an
-    anonymous number; a card they held goes back to the queue. In the spider's web their
-    node stays, anonymous, so that the people they brought still count: it moves to a new
-    anonymous id (the Telegram id is personal data too)."""
-    from storage.models import Call, Contact, DoNotCall, Outbox, Pledge, PledgeRound
-
-    anonymous = -(secrets.randbelow(2**62) + 1)  # negative: never a Telegram id
-    async with db.write() as session:
-        await session.execute(update(Contact).where(Contact.held_by == user_id)
-                              .values(held_by=None, lease_expires_at=None))
-        await session.execute(update(Call).where(Call.volunteer_id == user_id)
-                              .values(volunteer_id=anonymous))
-        # The number stays on the list (that is the point of it), not who put it there.
-        await session.execute(update(DoNotCall).where(DoNotCall.added_by == user_id)
-                              .values(added_by=None))
-        await _forget_proxies(session, user_id)
-        for table in (Pledge, PledgeRound, Outbox):
-            column = table.chat_id if table is Outbox else table.user_id  # type: ignore[attr-defined]
-            await session.execute(delete(table).where(column == user_id))
-        user = await session.get(User, user_id)
-        if user is None:
-            return
-        if user.referred_by is not None or user.recruits:
-            session.add(User(id=anonymous, forgotten=True, stopped=True,
-                             referred_by=user.referred_by, generation=user.generation,
-                             recruits=user.recruits, created_at=user.created_at,
-                             nudges_sent=3))
-            await session.flush()
-            await session.execute(update(User).where(User.referred_by == user_id)
-                                  .values(referred_by=anonymous))
-        await session.delete(user)
-
-
-async def _forget_proxies(session: Any, user_id: int) -> None:
-    """Their needs and offers go, with their matches; whoever was matched with them goes
-    back to the queue (a need reopens, an offer's room is freed)."""
-    from storage.models import ProxyMatch, ProxyRequest, ProxySlot
-
-    mine = select(ProxyRequest.id).where(ProxyRequest.user_id == user_id)
-    matches = list((await session.execute(select(ProxyMatch).where(
-        (ProxyMatch.need_id.in_(mine)) | (ProxyMatch.offer_id.in_(mine))))).scalars())
-    for match in matches:
-        await session.execute(delete(ProxySlot).where(ProxySlot.match_id == match.id))
-        # (Their own need, reopened here, is deleted just below.)
-        await session.execute(update(ProxyRequest).where(
-            ProxyRequest.id == match.need_id, ProxyRequest.status == "matched")
-            .values(status="open"))
-        await session.delete(match)
-    await session.flush()
-    await session.execute(delete(ProxyRequest).where(ProxyRequest.user_id == user_id))

@@ -23,6 +23,7 @@ from storage.database import Database
 from storage.driver import SQL, read_time
 from storage.models import Campaign
 from storage.outbox import ENQUEUE
+from storage.personal import rejoin_key
 
 GOAL = 3  # everyone brings three
 # Deep-link payloads: at most 64 characters of A-Za-z0-9_- (Telegram's own limit).
@@ -64,6 +65,8 @@ class Attribution:
 
     referrer_id: int
     recruits: int  # the referrer's count, this join included
+    # False: someone forgotten, back through the same link, who was counted already.
+    counted: bool = True
 
 
 _REFERRER = SQL.of("SELECT id, generation FROM users WHERE invite_code = ?")
@@ -71,14 +74,24 @@ _REFERRER = SQL.of("SELECT id, generation FROM users WHERE invite_code = ?")
 _ATTACH = SQL.of("UPDATE users SET referred_by = ?, generation = ? "
                  "WHERE id = ? AND referred_by IS NULL AND recruits = 0 AND id <> ?")
 _COUNT_RECRUIT = SQL.of("UPDATE users SET recruits = recruits + 1 WHERE id = ? RETURNING recruits")
+_RECRUITS = SQL.of("SELECT recruits FROM users WHERE id = ?")
+_FORGOTTEN_NODE = SQL.of("SELECT id, recruits FROM users WHERE rejoin_key = ? "
+                         "AND referred_by = ? AND forgotten")
+_DROP_NODE = SQL.of("DELETE FROM users WHERE id = ?")
+# A node that brought people before keeps them, out of the referrer's count.
+_DETACH_NODE = SQL.of("UPDATE users SET rejoin_key = NULL, referred_by = NULL WHERE id = ?")
 
 
-async def attribute_referral(db: Database, new_user_id: int, payload: str) -> Attribution | None:
-    """Record that `new_user_id` came through the link with this payload.
+async def attribute_referral(db: Database, new_user_id: int, payload: str, *,
+                             rejoin_secret: bytes | None = None) -> Attribution | None:
+    """Record that `new_user_id` came through the link with this payload, and queue the
+    referrer's "joined through you" in the same transaction.
 
     The caller passes only people who have just arrived; anything else (an unknown or
     malformed code, one's own code, a person already attributed) changes nothing and
-    returns None."""
+    returns None. Someone who erased their data and comes back through the same link takes
+    their anonymous node's place: not counted, nobody told (needs the bot's secret, which
+    made the node's key)."""
     if not PAYLOAD.fullmatch(payload):
         return None
     async with db.fast_write() as tx:
@@ -88,8 +101,21 @@ async def attribute_referral(db: Database, new_user_id: int, payload: str) -> At
         referrer_id, generation = int(referrer[0]), int(referrer[1])
         if not await tx.run(_ATTACH, referrer_id, generation + 1, new_user_id, referrer_id):
             return None
+        if rejoin_secret is not None:
+            node = await tx.one(_FORGOTTEN_NODE,
+                                rejoin_key(rejoin_secret, new_user_id, referrer_id), referrer_id)
+            if node is not None:
+                await tx.run(_DETACH_NODE if node[1] else _DROP_NODE, node[0])
+                row = await tx.one(_RECRUITS, referrer_id)
+                return Attribution(referrer_id, int(row[0]) if row else 0, counted=False)
         row = await tx.one(_COUNT_RECRUIT, referrer_id)
-    return Attribution(referrer_id, int(row[0]) if row else 0)
+        recruits = int(row[0]) if row else 0
+        # Keyed by the count, not by the newcomer: an outbox key names its recipient only.
+        stamp = tx.value(clock.utcnow())
+        await tx.run(ENQUEUE, f"web-joined:{referrer_id}:{recruits}", "web_joined",
+                     referrer_id, json.dumps({"recruit": new_user_id, "n": recruits}), False,
+                     stamp, stamp, None)
+    return Attribution(referrer_id, recruits)
 
 
 @dataclass(frozen=True)
@@ -103,15 +129,15 @@ class Progress:
         return len(self.recruits)
 
 
-_RECRUITS = SQL.of("SELECT first_name, forgotten FROM users WHERE referred_by = ? "
-                   "ORDER BY created_at, id")
+_RECRUITS_OF = SQL.of("SELECT first_name, forgotten FROM users WHERE referred_by = ? "
+                      "ORDER BY created_at, id")
 _OPT_OUT = SQL.of("SELECT leaderboard_opt_out FROM users WHERE id = ?")
 
 
 async def progress(db: Database, user_id: int) -> Progress:
     code = await invite_code(db, user_id)
     async with db.fast_read() as tx:
-        rows = await tx.all(_RECRUITS, user_id)
+        rows = await tx.all(_RECRUITS_OF, user_id)
         opt = await tx.one(_OPT_OUT, user_id)
     return Progress(code, ["" if forgotten else str(name) for name, forgotten in rows],
                     bool(opt[0]) if opt else False)

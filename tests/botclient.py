@@ -39,12 +39,15 @@ class Person:
     first_name: str
     language_code: str = "fr"
     username: str | None = None
+    last_name: str | None = None
 
     def _user(self) -> dict[str, Any]:
         user = {"id": self.id, "is_bot": False, "first_name": self.first_name,
                 "language_code": self.language_code}
         if self.username:
             user["username"] = self.username
+        if self.last_name:
+            user["last_name"] = self.last_name
         return user
 
     async def send(self, text: str, reply_to: ShownMessage | None = None) -> None:
@@ -107,8 +110,8 @@ class Harness:
     errors: ErrorCollector = field(default_factory=ErrorCollector)
 
     def person(self, user_id: int, first_name: str, language_code: str = "fr",
-               username: str | None = None) -> Person:
-        return Person(self, user_id, first_name, language_code, username)
+               username: str | None = None, last_name: str | None = None) -> Person:
+        return Person(self, user_id, first_name, language_code, username, last_name)
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.dp.feed_update(self.bot, Update.model_validate(update,

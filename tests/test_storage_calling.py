@@ -308,7 +308,7 @@ async def test_200_volunteers_with_contacts_to_spare(db, campaign, frozen_clock)
 
 
 async def test_forget_frees_the_held_card_and_anonymises_calls(db, campaign, frozen_clock):
-    from storage.users import forget_person
+    from storage.forget import forget_person
 
     await import_contacts(db, campaign, numbers_csv(2))
     await ensure_user(db, Profile(9, "Zoé", username="zoe"))

@@ -257,7 +257,8 @@ async def test_proposals_carry_a_deadline(db, campaign, frozen_clock):
 
 
 async def test_forget_erases_proxy_data_and_frees_the_other_side(db, campaign, frozen_clock):
-    from storage.users import Profile, ensure_user, forget_person
+    from storage.forget import forget_person
+    from storage.users import Profile, ensure_user
 
     await ensure_user(db, Profile(7, "Samir"))
     await offer(db, campaign, "Samir", SAINT_DENIS_12, user_id=7)

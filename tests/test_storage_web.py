@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from storage.forget import forget_person
 from storage.models import Outbox, User
 from storage.outbox import claim_due
-from storage.users import Profile, ensure_user, forget_person, get_user, set_stopped
+from storage.users import Profile, ensure_user, get_user, set_stopped
 from storage.web import (
     PledgeError,
     attribute_referral,

@@ -1,0 +1,221 @@
+"""/forget in storage, on SQLite and PostgreSQL: every table the schema declares is known to
+the map of personal data, and a person who did everything the bot offers leaves no trace."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import SQLModel
+
+from storage.broadcasts import create_broadcast, set_progress_message, start_due
+from storage.calling import QueueRules, assign_next_contact, record_outcome
+from storage.contacts import import_contacts
+from storage.models import AuditLog, Contact, Outcome, ProxyKind, ProxyRequest, User
+from storage.outbox import enqueue
+from storage.proxies import Place, Requester, answer, create_request, match_need
+from storage.relay import record_relay
+from storage.shifts import add_shift, join_shift, mark_attendance
+from storage.users import Profile, decide_volunteer, ensure_user, set_organizer
+from storage.web import attribute_referral, confirm_pledge_round, invite_code, save_pledge
+from tests.traces import Someone, traces
+
+ZEPHYRIN = Someone(7_301_234_567, "Zéphyrin", "Barbentane", "zephyrin_b", "+33699887766")
+AURELIEN = Someone(7_309_999_001, "Aurélien", "Castagnède", "aurelien_c", "+33611110000")
+LISA, ZOE, NADIA, ORGANIZER = 7_001, 7_002, 7_003, 900
+SECRET = b"the bot's own secret"
+ROUND1, ROUND2 = "2024-06-30", "2024-07-07"
+SAINT_DENIS_12 = Place("93066", "93", "12", "Seine-Saint-Denis 1")
+LYON_3 = Place("69383", "69", "3", "Rhône 3")
+
+
+def forget(db, user_id):
+    from storage.forget import forget_person
+
+    return forget_person(db, user_id, rejoin_secret=SECRET)
+
+
+def numbers_csv(count: int) -> io.BytesIO:
+    lines = ["telephone,prenom,circonscription"]
+    lines += [f"06{i:08d},Personne{i},Seine-Saint-Denis 1" for i in range(20_000_000,
+                                                                          20_000_000 + count)]
+    return io.BytesIO("\n".join(lines).encode())
+
+
+async def everything_of(db, campaign, clock, z: Someone) -> None:
+    """Someone who did all the bot offers: joined through a link and brought someone, pledged,
+    called (a number on the do-not-call list, a card held), carries a vote in a live match and
+    recorded a contact's need, took the last place of a shift and came to another, asked the
+    organizers and got an answer, and is due a nudge and a broadcast."""
+    await set_organizer(db, ORGANIZER, True, actor_id=None)
+    await ensure_user(db, Profile(LISA, "Lisa"))
+    await ensure_user(db, Profile(z.id, z.first_name, z.last_name, z.username, "fr"))
+    await attribute_referral(db, z.id, await invite_code(db, LISA))
+    await ensure_user(db, Profile(ZOE, "Zoé"))
+    await attribute_referral(db, ZOE, await invite_code(db, z.id))
+    await save_pledge(db, z.id, ["Ana", "Bea", "Cleo"])
+    await confirm_pledge_round(db, z.id, ROUND1)
+
+    await decide_volunteer(db, z.id, True, actor_id=ORGANIZER)
+    await import_contacts(db, campaign, numbers_csv(5))
+    rules = QueueRules.of(campaign)
+    for outcome in (Outcome.WILL_VOTE, Outcome.DO_NOT_CALL):
+        card = await assign_next_contact(db, rules, z.id)
+        await record_outcome(db, rules, z.id, card.contact_id, card.lease_seq, outcome)
+    held = await assign_next_contact(db, rules, z.id)
+
+    await ensure_user(db, Profile(NADIA, "Nadia"))
+    offer = await create_request(db, campaign, ProxyKind.OFFER,
+                                 Requester(z.first_name, user_id=z.id, phone=z.phone),
+                                 SAINT_DENIS_12, [ROUND1, ROUND2])
+    need = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=NADIA),
+                                SAINT_DENIS_12, [ROUND1, ROUND2])
+    match = await match_need(db, campaign, need)
+    await answer(db, match, "need", True)
+    await answer(db, match, "offer", True)
+    assert offer
+    await create_request(db, campaign, ProxyKind.NEED,
+                         Requester("Jeanne", contact_id=held.contact_id, phone="+33600000001"),
+                         LYON_3, [ROUND1], recorded_by=z.id)
+
+    tomorrow = clock.now + timedelta(days=1)
+    full = await add_shift(db, room="Lyon", address="1 rue X", starts_at=tomorrow,
+                           ends_at=tomorrow + timedelta(hours=3), capacity=1, actor_id=ORGANIZER)
+    await join_shift(db, full.id, z.id)
+    other = await add_shift(db, room="Marseille", address="", starts_at=tomorrow,
+                            ends_at=tomorrow + timedelta(hours=2), capacity=5,
+                            actor_id=ORGANIZER)
+    await join_shift(db, other.id, z.id)
+    await mark_attendance(db, other.id, z.id, True, actor_id=ORGANIZER)
+
+    await record_relay(db, z.id, -100777, 555)
+    await record_relay(db, z.id, z.id, 556, answer=f"{z.first_name}, call {z.phone} back")
+
+    await enqueue(db, [(f"nudge:{z.id}:1", "nudge", z.id, {}, True)])
+    await create_broadcast(db, text="Come tomorrow", visible_length=13, footer="",
+                           audience_kind="everyone", audience_value=None, shift_id=None,
+                           scheduled_at=None, actor_id=ORGANIZER)
+    await start_due(db)
+
+
+def test_every_table_and_column_of_the_schema_is_in_the_map_of_personal_data():
+    from storage.personal import PERSONAL_DATA, How
+
+    schema = {table.name: {column.name for column in table.columns}
+              for table in SQLModel.metadata.sorted_tables}
+    mapped = {table: set(columns) for table, columns in PERSONAL_DATA.items()}
+    unmapped = {t: sorted(cols - mapped.get(t, set())) for t, cols in schema.items()
+                if cols - mapped.get(t, set())}
+    assert not unmapped, f"classify these in storage/personal.py: {unmapped}"
+    stale = {t: sorted(cols - schema.get(t, set())) for t, cols in mapped.items()
+             if cols - schema.get(t, set())}
+    assert not stale, f"no longer in the schema: {stale}"
+    for table, columns in PERSONAL_DATA.items():
+        for column, rule in columns.items():
+            if rule.how in (How.KEPT, How.NOT_A_USERS):
+                assert rule.why, f"{table}.{column} is kept: say why"
+
+
+def test_every_step_the_map_names_is_one_forget_takes():
+    from storage.forget import STEPS
+    from storage.personal import PERSONAL_DATA
+
+    named = {rule.step for columns in PERSONAL_DATA.values() for rule in columns.values()
+             if rule.step}
+    assert named == set(STEPS)
+
+
+async def test_a_person_who_did_everything_leaves_no_trace_anywhere(db, campaign, frozen_clock):
+    await everything_of(db, campaign, frozen_clock, ZEPHYRIN)
+    before = await traces(db, ZEPHYRIN)
+    # The fill reaches every table that holds something of a person on Telegram.
+    assert {"users", "pledge", "pledge_round", "call", "do_not_call", "contact",
+            "proxy_request", "shift_signup", "relay", "audit_log", "outbox"} <= set(before)
+
+    await forget(db, ZEPHYRIN.id)
+
+    assert await traces(db, ZEPHYRIN) == {}
+
+
+async def test_an_organizer_forgotten_stays_accountable_in_the_audit_log_only(db, campaign,
+                                                                           frozen_clock):
+    a = AURELIEN
+    await set_organizer(db, ORGANIZER, True, actor_id=None)
+    await ensure_user(db, Profile(a.id, a.first_name, a.last_name, a.username, "fr"))
+    await set_organizer(db, a.id, True, actor_id=ORGANIZER)
+    tomorrow = frozen_clock.now + timedelta(days=1)
+    await add_shift(db, room="Lyon", address="", starts_at=tomorrow,
+                    ends_at=tomorrow + timedelta(hours=3), capacity=3, actor_id=a.id)
+    broadcast = await create_broadcast(
+        db, text="Come tomorrow", visible_length=13, footer="", audience_kind="everyone",
+        audience_value=None, shift_id=None, scheduled_at=None, actor_id=a.id,
+        progress_chat_id=a.id)
+    await set_progress_message(db, broadcast.id, a.id, 77)
+    await start_due(db)
+
+    await forget(db, a.id)
+
+    left = await traces(db, a)
+    assert set(left) == {"audit_log"}
+    assert all(trace.startswith("actor_id=") for trace in left["audit_log"])
+    async with db.read() as session:
+        entries = list((await session.execute(select(AuditLog))).scalars())
+    # Who made them an organizer stays accountable; whom it was about is anonymous.
+    added = [e for e in entries if e.action == "organizers.add"][-1]
+    assert added.actor_id == ORGANIZER and added.detail.startswith("user=-")
+    assert all(e.actor_id == a.id for e in entries if e.action in ("shifts.add",
+                                                                   "broadcasts.create"))
+
+
+async def test_what_forget_frees_goes_back_to_the_others(db, campaign, frozen_clock):
+    from storage.proxies import match_view
+    from storage.shifts import coming_shifts
+
+    await everything_of(db, campaign, frozen_clock, ZEPHYRIN)
+    await forget(db, ZEPHYRIN.id)
+    rules = QueueRules.of(campaign)
+    async with db.read() as session:
+        assert (await session.execute(select(Contact).where(
+            Contact.held_by.is_not(None)))).scalars().all() == []
+        nadia = (await session.execute(select(ProxyRequest).where(
+            ProxyRequest.user_id == NADIA))).scalar_one()
+        node = (await session.execute(select(User).where(User.forgotten))).scalar_one()
+    assert nadia.status == "open"  # the other side goes back to the queue
+    assert node.recruits == 1 and node.referred_by == LISA  # the web keeps its shape
+    await ensure_user(db, Profile(8_000, "Bruno"))
+    full = next(v for v in await coming_shifts(db) if v.shift.room == "Lyon")
+    assert full.left == 1
+    assert await join_shift(db, full.shift.id, 8_000)
+    assert await assign_next_contact(db, rules, 8_000) is not None
+    offer = await create_request(db, campaign, ProxyKind.OFFER, Requester("Omar", user_id=8_000),
+                                 SAINT_DENIS_12, [ROUND1, ROUND2])
+    assert offer
+    match = await match_need(db, campaign, nadia.id)
+    assert (await match_view(db, campaign, match)).offer.first_name == "Omar"
+
+
+async def test_a_rejoin_through_the_same_link_is_not_a_second_recruit(db, campaign,
+                                                                      frozen_clock):
+    from storage.web import progress
+
+    await ensure_user(db, Profile(LISA, "Lisa"))
+    code = await invite_code(db, LISA)
+    z = ZEPHYRIN
+    await ensure_user(db, Profile(z.id, z.first_name))
+    assert (await attribute_referral(db, z.id, code, rejoin_secret=SECRET)).counted
+    await forget(db, z.id)
+    await ensure_user(db, Profile(z.id, z.first_name))
+    again = await attribute_referral(db, z.id, code, rejoin_secret=SECRET)
+    assert again is not None and not again.counted
+    lisa = await progress(db, LISA)
+    assert lisa.recruits == [z.first_name]  # back in their place, counted once
+    async with db.read() as session:
+        assert (await session.get(User, LISA)).recruits == 1
+        assert (await session.execute(select(User).where(User.forgotten))).first() is None
+    # Someone else through the same link still counts.
+    await ensure_user(db, Profile(ZOE, "Zoé"))
+    assert (await attribute_referral(db, ZOE, code, rejoin_secret=SECRET)).counted
+    # What the anonymous node keeps tells nothing without the secret: no Telegram id in it.
+    await forget(db, z.id)
+    assert await traces(db, z) == {}

@@ -1,0 +1,145 @@
+"""/forget as people live it, through the fake Bot API: nothing of the person is left, what
+they held goes back to the others, and coming back through the same link counts once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import select
+
+from storage.models import ProxyKind, ProxyRequest
+from storage.proxies import Place, Requester, answer, create_request, match_need, match_view
+from storage.shifts import add_shift
+from storage.users import Profile, ensure_user
+from tests.conversation import ORGANIZER_ID
+from tests.test_calling_conversation import PHONE, load_contacts, numbers_in, ready_volunteer
+from tests.test_web_conversation import deliver_all, invite_code_of
+from tests.traces import Someone, traces
+
+ZEPHYRIN = Someone(7_301_234_567, "Zéphyrin", "Barbentane", "zephyrin_b", "+33699887766")
+SAINT_DENIS_12 = Place("93066", "93", "12", "Seine-Saint-Denis 1")
+ROUNDS = ["2024-06-30", "2024-07-07"]
+
+
+async def test_rejoining_through_the_same_link_after_forget_does_not_count_twice(
+        db, campaign, harness, frozen_clock):
+    lisa = harness.person(101, "Lisa", "en")
+    await lisa.send("/start")
+    code = await invite_code_of(lisa)
+    fabrice = harness.person(201, "Fabrice", "en")
+    await fabrice.send(f"/start {code}")
+    await deliver_all(harness)
+    assert lisa.last().text == "🕸 Fabrice joined through you: 1 of 3!"
+
+    await fabrice.send("/forget")
+    await fabrice.press("Yes, erase")
+    await fabrice.send(f"/start {code}")
+    await deliver_all(harness)
+
+    assert [m.text for m in lisa.chat() if "joined through you:" in m.text] == [
+        "🕸 Fabrice joined through you: 1 of 3!"]  # not told again
+    await lisa.send("/invite")
+    assert "1 of your 3 so far: Fabrice" in lisa.last().text
+
+
+async def test_the_referrer_is_told_even_when_the_bot_stops_right_after_the_join(
+        db, campaign, harness, frozen_clock, monkeypatch):
+    import handlers.invite
+
+    lisa = harness.person(101, "Lisa", "en")
+    await lisa.send("/start")
+    code = await invite_code_of(lisa)
+    attribute = handlers.invite.attribute_referral
+
+    async def then_stop(*args, **kwargs):
+        attributed = await attribute(*args, **kwargs)
+        raise RuntimeError("the process stops here, the join committed")
+        return attributed
+
+    monkeypatch.setattr(handlers.invite, "attribute_referral", then_stop)
+    harness.expect_errors = True
+    await harness.person(201, "Fabrice", "en").send(f"/start {code}")
+    monkeypatch.undo()
+
+    await deliver_all(harness)  # the deliverer, after the restart
+    assert lisa.sees("🕸 Fabrice joined through you: 1 of 3!")
+
+
+async def test_forget_while_holding_a_card_a_full_shifts_place_a_proxy_and_a_question(
+        db, campaign, harness, frozen_clock):
+    z = ZEPHYRIN
+    await load_contacts(db, campaign)
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    lisa = harness.person(101, "Lisa", "en")
+    await lisa.send("/start")
+    code = await invite_code_of(lisa)
+    zephyrin = harness.person(z.id, z.first_name, "en", username=z.username,
+                              last_name=z.last_name)
+    await zephyrin.send(f"/start {code}")
+    await deliver_all(harness)
+    await ready_volunteer(db, harness, z.id, z.first_name)
+    # A card in hand.
+    await zephyrin.send("/call")
+    held = numbers_in(zephyrin)
+    assert len(held) == 1
+    # The last place of a shift.
+    tomorrow = frozen_clock.now + timedelta(days=1)
+    await add_shift(db, room="Lyon", address="1 quai Augagneur", starts_at=tomorrow,
+                    ends_at=tomorrow + timedelta(hours=3), capacity=1, actor_id=ORGANIZER_ID)
+    await zephyrin.send("/shifts")
+    await zephyrin.press("Join")
+    bruno = await ready_volunteer(db, harness, 103, "Bruno")
+    await bruno.send("/shifts")
+    assert "full" in bruno.last().text
+    # A live proxy match: Zéphyrin carries Nadia's vote.
+    await ensure_user(db, Profile(7_003, "Nadia"))
+    await create_request(db, campaign, ProxyKind.OFFER, Requester(z.first_name, user_id=z.id),
+                         SAINT_DENIS_12, ROUNDS)
+    need = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=7_003),
+                                SAINT_DENIS_12, ROUNDS)
+    match = await match_need(db, campaign, need)
+    await answer(db, match, "need", True)
+    await answer(db, match, "offer", True)
+    # A question waiting for its answer.
+    await zephyrin.send("/ask")
+    await zephyrin.send("Where do I park?")
+    question = organizer.last()
+    assert "Zéphyrin asks" in question.text
+    # Half-way through a dialogue: the pledge's names.
+    await zephyrin.send("/invite")
+    await zephyrin.press("remind 3 people to vote")
+    assert await traces(db, z)
+
+    await zephyrin.send("/forget")
+    await zephyrin.press("Yes, erase")
+    assert zephyrin.sees("your data is erased")
+
+    # Nothing of them anywhere: not in any table, not in the conversation storage.
+    assert await traces(db, z) == {}
+    fsm = harness.dp.storage
+    private = StorageKey(bot_id=harness.bot.id, chat_id=z.id, user_id=z.id)
+    assert await fsm.get_state(private) is None and await fsm.get_data(private) == {}
+    # The card goes back to the queue.
+    await bruno.send("/call")
+    assert held[0] in bruno.last().text
+    # The shift's place is free for the next person.
+    await bruno.send("/shifts")
+    await bruno.press("Join")
+    assert bruno.callback_answers()[-1]["text"] == "✅ See you there!"
+    # The other side of the proxy is back in the queue and finds someone else.
+    async with db.read() as session:
+        nadia = (await session.execute(select(ProxyRequest).where(
+            ProxyRequest.user_id == 7_003))).scalar_one()
+    assert nadia.status == "open"
+    await create_request(db, campaign, ProxyKind.OFFER, Requester("Omar", user_id=7_004),
+                         SAINT_DENIS_12, ROUNDS)
+    rematch = await match_need(db, campaign, nadia.id)
+    assert (await match_view(db, campaign, rematch)).offer.first_name == "Omar"
+    # The organizers' late answer reaches nobody, and they are told so.
+    seen_by_zephyrin = len(zephyrin.chat())
+    await organizer.send("Behind the town hall.", reply_to=question)
+    assert "erased their data" in organizer.last().text
+    assert len(zephyrin.chat()) == seen_by_zephyrin
+    assert not PHONE.findall(organizer.last().text)
