@@ -143,3 +143,16 @@ async def test_forget_while_holding_a_card_a_full_shifts_place_a_proxy_and_a_que
     assert "erased their data" in organizer.last().text
     assert len(zephyrin.chat()) == seen_by_zephyrin
     assert not PHONE.findall(organizer.last().text)
+
+
+async def test_a_recruit_erased_before_the_referrer_is_told_is_someone(db, campaign, harness,
+                                                                      frozen_clock):
+    lisa = harness.person(101, "Lisa", "en")
+    await lisa.send("/start")
+    code = await invite_code_of(lisa)
+    fabrice = harness.person(201, "Fabrice", "en")
+    await fabrice.send(f"/start {code}")
+    await fabrice.send("/forget")
+    await fabrice.press("Yes, erase")
+    await deliver_all(harness)
+    assert lisa.last().text == "🕸 Someone joined through you: 1 of 3!"
