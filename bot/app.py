@@ -101,7 +101,8 @@ def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
     renderers = {**invite.make_renderers(bot, dp["db"]),
                  **proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
                  **shifts.make_renderers(dp["db"], dp["campaigns"]),
-                 **broadcast.make_renderers(dp["db"], dp["campaigns"])}
+                 **broadcast.make_renderers(dp["db"], dp["campaigns"]),
+                 **relay.make_renderers(dp["db"])}
     return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"], renderers,
                      rate=settings.send_rate, paid_broadcasts=settings.allow_paid_broadcast)
 

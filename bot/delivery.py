@@ -32,8 +32,8 @@ from bot.telegram_retry import FloodGate, flood_gate
 from storage import outbox
 from storage.campaigns import messaging_window
 from storage.database import Database
-from storage.outbox import UNSUBSCRIBABLE, Delivery
-from storage.users import Person, get_users, mark_blocked
+from storage.outbox import TO_GROUPS, UNSUBSCRIBABLE, Delivery
+from storage.users import Person, get_users, group_chat, mark_blocked
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class Deliverer:
                 if not window.is_open:
                     await outbox.put_back(self.db, delivery, window.opens_at)
                     continue
-            message = await self._render(delivery, people.get(delivery.chat_id))
+            message = await self._render(delivery, self._recipient(delivery, people))
             if message is None:
                 continue
             # A place among the sends in flight first: waited for after its slot, a send
@@ -178,6 +178,12 @@ class Deliverer:
             # Released when the task ends, even cancelled before it ever ran.
             task.add_done_callback(lambda _task: self.in_flight.release())
         return len(batch)
+
+    @staticmethod
+    def _recipient(delivery: Delivery, people: dict[int, Person]) -> Person | None:
+        if delivery.chat_id < 0 and delivery.kind in TO_GROUPS and delivery.chat_id not in people:
+            return group_chat(delivery.chat_id)  # the organizers' group: no person, no row
+        return people.get(delivery.chat_id)
 
     async def _render(self, delivery: Delivery,
                       user: Person | None) -> tuple[str, dict[str, Any]] | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 from aiogram import Bot
@@ -17,6 +19,21 @@ from storage.models import User
 from storage.users import Person, mark_blocked, organizers
 
 log = logging.getLogger(__name__)
+
+# Telegram's limit for a message's text, counted once its entities are parsed (what the
+# person sees, a "&lt;" being one character) and in UTF-16 code units (an emoji is two).
+MAX_TEXT = 4096
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def telegram_length(html: str) -> int:
+    """The length Telegram counts of a text in its HTML parse mode."""
+    return utf16_length(unescape(_TAG.sub("", html)))
+
 
 # build(locale) -> (text, extra sendMessage arguments such as reply_markup)
 MessageBuilder = Callable[[], tuple[str, dict[str, Any]]]

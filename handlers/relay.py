@@ -1,10 +1,13 @@
 """Ask the organizers: a volunteer's question goes to the organizers' group (or to each
 organizer); a reply to it comes back to the volunteer, from "the organizers" unless the
-organizer signs it. Organizers see the card as the volunteer does, never the number."""
+organizer who wrote it signs it. Organizers see the card as the volunteer does, never the
+number. Both ways go through the outbox (storage.relay), queued with the relay row."""
 
 from __future__ import annotations
 
+import math
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -20,11 +23,27 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.filters import MenuButton, PrivateChat
-from bot.notify import acknowledge, send_localized, send_safely
+from bot.i18n import SUPPORTED, pick_locale
+from bot.notify import MAX_TEXT, acknowledge, telegram_length, utf16_length
+from storage import clock
 from storage.calling import QueueRules, current_card
 from storage.database import Database
-from storage.relay import delivered_answer, record_relay, relayed_to
-from storage.users import Person, get_user, organizers
+from storage.outbox import Delivery
+from storage.relay import (
+    ASKS_PER_HOUR,
+    AskCheck,
+    Asker,
+    Refusal,
+    Signing,
+    answer,
+    answer_question,
+    ask_organizers,
+    may_ask,
+    question,
+    replied_to,
+    sign_answer,
+)
+from storage.users import Person, get_user
 
 
 class SignCB(CallbackData, prefix="sign"):
@@ -35,65 +54,122 @@ class Ask(StatesGroup):
     question = State()
 
 
-async def ask_command(message: Message, state: FSMContext) -> None:
+# ---- the texts, as each side sees them -----------------------------------------------------
+
+def question_text(who: str, about: dict[str, str] | None, question_html: str) -> str:
+    if about:
+        return _("❓ {who} asks {about}:\n{question}\n\n<i>Reply to this message to "
+                 "answer.</i>").format(
+            who=escape(who), question=question_html,
+            about=_("(on the phone with {name}, {place})").format(
+                name=escape(about.get("name") or "?"), place=escape(about.get("place") or "")))
+    return _("❓ {who} asks:\n{question}\n\n<i>Reply to this message to answer.</i>").format(
+        who=escape(who), question=question_html)
+
+
+def answer_text(answer_html: str, signer: str | None) -> str:
+    if signer is None:
+        return _("💬 The organizers: {answer}").format(answer=answer_html)
+    return _("💬 {name} (organizer): {answer}").format(name=escape(signer), answer=answer_html)
+
+
+def _room_for_question(i18n: I18n, who: str, about: dict[str, str] | None) -> int:
+    """What is left of Telegram's limit once the header is there, in whichever language
+    the organizers read it."""
+    header = 0
+    for locale in SUPPORTED:
+        with i18n.context(), i18n.use_locale(locale):
+            header = max(header, telegram_length(question_text(who, about, "")))
+    return MAX_TEXT - header
+
+
+def _room_for_answer(i18n: I18n, locale: str, signer: str) -> int:
+    """Room left with the longer header, signed: signing later must still fit."""
+    with i18n.context(), i18n.use_locale(locale):
+        return MAX_TEXT - max(telegram_length(answer_text("", None)),
+                              telegram_length(answer_text("", signer)))
+
+
+def _refusal(check: AskCheck) -> str | None:
+    if check.refusal == Refusal.UNKNOWN:
+        return _("/ask is for the campaign's volunteers and supporters. Join a shift "
+                 "(/shifts), give or carry a vote proxy (/proxy), or offer to make calls "
+                 "(/start), and you can ask the organizers here.")
+    if check.refusal == Refusal.LIMIT and check.again_at is not None:
+        minutes = max(1, math.ceil((check.again_at - clock.utcnow()).total_seconds() / 60))
+        return _("You have asked {n} questions in the last hour. You can ask again in "
+                 "{minutes} minutes.").format(n=ASKS_PER_HOUR, minutes=minutes)
+    if check.refusal == Refusal.NOBODY:
+        return _("Sorry, no organizer could be reached. Try again later.")
+    return None
+
+
+# ---- the volunteer asks ----------------------------------------------------------------------
+
+async def ask_command(message: Message, state: FSMContext, db: Database, user: Person,
+                      is_organizer: bool) -> None:
+    refusal = _refusal(await may_ask(db, user.id, is_organizer))
+    if refusal is not None:
+        await state.set_state(None)
+        await message.answer(refusal)
+        return
     await state.set_state(Ask.question)
     await message.answer(_("Write your question for the organizers (the person on the phone "
                            "can wait a moment)."))
 
 
-async def question_written(message: Message, state: FSMContext, bot: Bot, db: Database,
+async def question_written(message: Message, state: FSMContext, db: Database,
                            campaigns: CampaignCache, i18n: I18n, settings: Settings,
-                           user: Person) -> None:
-    await state.set_state(None)
+                           user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     card = await current_card(db, QueueRules.of(campaign), user.id) if campaign else None
-    about = ""
-    if card is not None:  # what the volunteer sees of the contact, never the number
-        about = _("(on the phone with {name}, {place})").format(
-            name=escape(card.first_name or "?"),
-            place=escape(card.constituency or card.commune or ""))
-
-    def build() -> tuple[str, dict[str, object]]:
-        return (_("❓ {who} asks {about}:\n{question}\n\n<i>Reply to this message to "
-                  "answer.</i>").format(who=escape(user.first_name), about=about,
-                                        question=message.html_text), {})
-
-    targets: list[Message | None] = []
-    if settings.organizer_chat_id is not None:
-        with i18n.context(), i18n.use_locale(i18n.default_locale):
-            text, _kwargs = build()
-        targets.append(await send_safely(bot, db, settings.organizer_chat_id, text))
-    else:
-        for organizer in await organizers(db):
-            targets.append(await send_localized(bot, db, i18n, organizer, build))
-    sent = [m for m in targets if m is not None]
-    for relayed in sent:
-        await record_relay(db, user.id, relayed.chat.id, relayed.message_id)
-    await message.answer(_("Sent to the organizers: their answer will come here.") if sent
-                         else _("Sorry, no organizer could be reached. Try again later."))
+    # What the volunteer sees of the contact, never the number.
+    about = None if card is None else {"name": card.first_name or "?",
+                                       "place": card.constituency or card.commune or ""}
+    room = _room_for_question(i18n, user.first_name, about)
+    length = utf16_length(message.text or "")
+    if length > room:  # refused now, with the count: not "could not be reached" later
+        await message.answer(_("Your question is too long to be relayed: {n} characters, "
+                               "at most {max} fit with the organizers' header. Please "
+                               "shorten it and send it again.").format(n=length, max=room))
+        return
+    await state.set_state(None)
+    asked = await ask_organizers(db, user.id, is_organizer, message.html_text, about,
+                                 settings.organizer_chat_id)
+    await message.answer(_refusal(asked) or _(
+        "Sent to the organizers: their answer will come here."))
 
 
-async def reply_from_organizer(message: Message, bot: Bot, db: Database, i18n: I18n,
+# ---- an organizer answers ------------------------------------------------------------------
+
+async def reply_from_organizer(message: Message, db: Database, i18n: I18n, user: Person,
                                is_organizer: bool) -> None:
     original = message.reply_to_message
     if original is None or not is_organizer:
         return
-    volunteer_id = await relayed_to(db, original.chat.id, original.message_id)
-    if volunteer_id is None:
+    replied = await replied_to(db, original.chat.id, original.message_id)
+    if replied is None:  # not a relayed question: organizers talking among themselves
         return
-    volunteer = await get_user(db, volunteer_id)
-    if volunteer is None or volunteer.forgotten:  # the question stays, under an anonymous id
+    if replied.asker == Asker.GONE:
         await message.reply(_("This person has erased their data since: your answer "
                               "reaches nobody."))
         return
-    answer_html = message.html_text
-    sent = await send_localized(bot, db, i18n, volunteer, lambda: (
-        _("💬 The organizers: {answer}").format(answer=answer_html), {}))
-    if sent is None:
-        await message.reply(_("The volunteer could not be reached."))
+    if replied.asker == Asker.BLOCKED:
+        await message.reply(_("They have blocked the bot: this answer cannot reach them."))
         return
-    relay_id = await record_relay(db, volunteer_id, sent.chat.id, sent.message_id,
-                                  answer=answer_html)
+    room = _room_for_answer(i18n, pick_locale(replied.language_code, i18n.default_locale),
+                            user.first_name)
+    length = utf16_length(message.text or "")
+    if length > room:
+        await message.reply(_("Your answer is too long: {n} characters, at most {max} fit "
+                              "with its header. Please shorten it and reply again.").format(
+            n=length, max=room))
+        return
+    relay_id = await answer_question(db, replied.volunteer_id, user.id, message.html_text)
+    if relay_id is None:  # erased a moment ago
+        await message.reply(_("This person has erased their data since: your answer "
+                              "reaches nobody."))
+        return
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✍️ Sign it with my name"), callback_data=SignCB(relay=relay_id))
     await message.reply(_("Sent, from \"the organizers\"."), reply_markup=builder.as_markup())
@@ -104,28 +180,57 @@ async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db
     if not is_organizer:
         await acknowledge(query, _("Only organizers can do that."), show_alert=True)
         return
-    delivered = await delivered_answer(db, callback_data.relay)
-    if delivered is None:
-        await acknowledge(query, _("Already finished or cancelled."))
+    signature = await sign_answer(db, callback_data.relay, user.id)
+    refusals = {
+        Signing.NOT_AUTHOR: _("Only the organizer who wrote this answer can sign it."),
+        Signing.ALREADY: _("Already signed."),
+        Signing.GONE: _("Already finished or cancelled."),
+        Signing.BLOCKED: _("This answer did not reach them: they have blocked the bot."),
+        Signing.UNDELIVERED: _("This answer could not be delivered."),
+    }
+    if signature.outcome != Signing.SIGNED:
+        await acknowledge(query, refusals[signature.outcome],
+                          show_alert=signature.outcome == Signing.NOT_AUTHOR)
         return
     await acknowledge(query, _("Signed."))
-    chat_id, message_id, answer_html = delivered
-    volunteer = await get_user(db, chat_id)
-    if volunteer is None:
-        return
-    from bot.i18n import pick_locale
-
-    with i18n.context(), i18n.use_locale(pick_locale(volunteer.language_code,
-                                                     i18n.default_locale)):
-        text = _("💬 {name} (organizer): {answer}").format(name=escape(user.first_name),
-                                                          answer=answer_html)
+    if isinstance(query.message, Message):  # best effort: the signature is recorded
+        try:
+            await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[]))
+        except TelegramAPIError:
+            pass
+    signed = signature.answer
+    if signed is None or signature.message_id is None:
+        return  # not delivered yet: the deliverer sends it signed
+    volunteer = await get_user(db, signed.volunteer_id)
+    with i18n.context(), i18n.use_locale(pick_locale(
+            volunteer.language_code if volunteer else None, i18n.default_locale)):
+        text = answer_text(signed.answer, signed.signer)
     try:
-        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+        await bot.edit_message_text(text, chat_id=signature.chat_id,
+                                    message_id=signature.message_id)
     except TelegramAPIError:  # the volunteer deleted it: nothing to sign
         return
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=InlineKeyboardMarkup(
-            inline_keyboard=[]))
+
+
+# ---- what the deliverer sends --------------------------------------------------------------
+
+def make_renderers(db: Database) -> dict[str, Any]:
+    async def relayed_question(delivery: Delivery,
+                               _to: Person) -> tuple[str, dict[str, Any]] | None:
+        asked = await question(db, int(delivery.params["relay"]))
+        if asked is None:  # erased (/forget) before it left
+            return None
+        return question_text(asked.first_name, delivery.params.get("about"), asked.question), {}
+
+    async def relayed_answer(delivery: Delivery,
+                             _to: Person) -> tuple[str, dict[str, Any]] | None:
+        answered = await answer(db, int(delivery.params["relay"]))
+        if answered is None:
+            return None
+        return answer_text(answered.answer, answered.signer), {}
+
+    return {"relay_question": relayed_question, "relay_answer": relayed_answer}
 
 
 def build_router() -> Router:

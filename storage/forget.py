@@ -95,7 +95,7 @@ async def _forget_relay(f: Forgetting) -> None:
     await f.session.execute(delete(Relay).where(Relay.volunteer_id == f.user_id,
                                                 Relay.answer.is_not(None)))
     await f.session.execute(update(Relay).where(Relay.volunteer_id == f.user_id)
-                            .values(volunteer_id=f.anonymous))
+                            .values(volunteer_id=f.anonymous, question=None))
 
 
 async def _forget_outbox(f: Forgetting) -> None:

@@ -270,6 +270,10 @@ class Outbox(SQLModel, table=True):
               sqlite_where=text("status = 'claimed'"),
               postgresql_where=text("status = 'claimed'")),
         Index("ix_outbox_batch", "batch", "status"),
+        # A reply to a relayed question: which one it answers (storage.relay).
+        Index("ix_outbox_relay", "chat_id", "message_id",
+              sqlite_where=text("kind = 'relay_question'"),
+              postgresql_where=text("kind = 'relay_question'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -450,14 +454,21 @@ class Broadcast(SQLModel, table=True):
 
 
 class Relay(SQLModel, table=True):
-    """A volunteer's question as relayed to organizers (a reply to that message goes back),
-    or an answer as delivered to the volunteer (kept so that it can be signed later)."""
+    """A volunteer's question to the organizers, or an organizer's answer to it (kept so
+    that its author can sign it later). Both are delivered through the outbox, whose row
+    keeps where each landed (storage.relay); `chat_id` and `message_id` are where rows
+    written before that were sent directly."""
 
-    __table_args__ = (Index("ix_relay_message", "chat_id", "message_id"),)
+    __table_args__ = (Index("ix_relay_message", "chat_id", "message_id"),
+                      Index("ix_relay_volunteer", "volunteer_id", "created_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    message_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    question: str | None = None  # the question as the volunteer wrote it (HTML)
     answer: str | None = None
+    # The organizer who wrote the answer: the only one who may sign it.
+    answered_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    signed: bool = False
     created_at: datetime = Field(default_factory=utcnow)

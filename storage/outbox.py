@@ -23,6 +23,9 @@ MAX_ATTEMPTS = 5
 # Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
 # part of something the person asked for.
 UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
+# Messages to a group chat (the organizers' group, ORGANIZER_CHAT_ID), not to a person: a
+# group has a negative id and no users row, so nothing of a person's is checked for it.
+TO_GROUPS = frozenset({"relay_question"})
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,18 @@ async def claim_due(db: Database, limit: int, *, messaging_open: bool,
     return deliveries
 
 
+def _kinds(kinds: frozenset[str]) -> str:
+    return ", ".join(f"'{kind}'" for kind in sorted(kinds))
+
+
 # The recipient is read again in the very statement that lets the message go: a /stop, a
-# block or an erasure that landed a moment ago is honoured, even mid-broadcast.
+# block or an erasure that landed a moment ago is honoured, even mid-broadcast. A group is
+# no person: only the kinds meant for one may go to a group's (negative) id.
 _STILL_WANTED = (
-    "EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.chat_id AND NOT u.blocked "
+    f"((outbox.chat_id < 0 AND outbox.kind IN ({_kinds(TO_GROUPS)})) "
+    "OR EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.chat_id AND NOT u.blocked "
     "AND NOT u.forgotten AND (NOT u.stopped OR outbox.kind NOT IN ("
-    + ", ".join(f"'{kind}'" for kind in sorted(UNSUBSCRIBABLE)) + ")))")
+    f"{_kinds(UNSUBSCRIBABLE)}))))")
 _SENDING = SQL.of("UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'claimed' "
                   f"AND {_STILL_WANTED}")
 _UNWANTED = SQL.of("UPDATE outbox SET status = 'skipped', error = 'unreachable or "

@@ -152,7 +152,11 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
                              why="a question stays under the anonymous id, so that a reply to "
                                  "it is told politely it reaches nobody; an answer delivered "
                                  "to them goes"),
-    }, not_personal="id created_at", with_row="chat_id message_id answer"),
+        "question": Rule(How.NULL, step="relay",
+                         why="their words go; the question's row stays, anonymous"),
+        "answered_by": Rule(How.NULL, why="the organizer who wrote an answer: nobody can "
+                                          "sign it any more"),
+    }, not_personal="id created_at signed", with_row="chat_id message_id answer"),
 }
 
 

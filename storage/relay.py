@@ -1,32 +1,269 @@
-"""Which volunteer asked the question an organizer is replying to."""
+"""The question relay: a volunteer's question to the organizers, an organizer's answer back.
+
+Both travel through the outbox, queued in the transaction that records them (keys
+`relay-question:<relay>:<chat>`, one per organizers' chat, and `relay-answer:<relay>`); the
+outbox row keeps where each landed, so that a reply to a relayed question finds its
+volunteer and a signature finds the answer to edit. Rows written before that (sent
+directly) keep their place in `relay.chat_id` / `relay.message_id`, still honoured.
+
+Only people the campaign knows may ask, a few times an hour: counted here, in the
+database, so that restarts and several instances count the same.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL
+from storage.driver import SQL, Tx, read_time
+from storage.outbox import ENQUEUE
+
+ASKS_PER_HOUR = 5
+ASK_WINDOW = timedelta(hours=1)
+# Ahead of whatever else is due: a question asked during a call must not wait behind a
+# broadcast's 70,000 rows (the deliverer takes rows in `due_at` order).
+AHEAD_OF_THE_QUEUE = timedelta(days=1)
+QUESTION_KIND, ANSWER_KIND = "relay_question", "relay_answer"
 
 
-async def record_relay(db: Database, volunteer_id: int, chat_id: int, message_id: int,
-                       answer: str | None = None) -> int:
+class Refusal(StrEnum):
+    UNKNOWN = "unknown"  # not someone the campaign knows
+    LIMIT = "limit"  # asked ASKS_PER_HOUR times in the last hour
+    NOBODY = "nobody"  # no organizer to ask
+
+
+@dataclass(frozen=True)
+class AskCheck:
+    refusal: Refusal | None = None
+    asked: int = 0  # in the last hour
+    again_at: datetime | None = None  # when the limit lets them ask again
+    relay_id: int | None = None  # the question, when it was queued
+
+
+# Known: volunteers (asked to call, approved, paused), organizers, and supporters who did
+# something with the campaign (came through a link, brought someone, joined a shift, asked
+# for or offered a proxy, pledged). Not someone who opened the bot a minute ago.
+_KNOWN = (
+    "SELECT u.volunteer_status IN ('pending', 'approved', 'paused') OR u.is_organizer "
+    "OR u.referred_by IS NOT NULL OR u.recruits > 0 "
+    "OR EXISTS (SELECT 1 FROM shift_signup s WHERE s.user_id = u.id) "
+    "OR EXISTS (SELECT 1 FROM proxy_request p WHERE p.user_id = u.id) "
+    "OR EXISTS (SELECT 1 FROM pledge g WHERE g.user_id = u.id) "
+    "FROM users u WHERE u.id = ? AND NOT u.forgotten")
+_KNOWN_READ = SQL.of(_KNOWN)
+# Asking locks the person's row on PostgreSQL: two questions sent at once are counted one
+# after the other (on SQLite writers take turns anyway).
+_KNOWN_LOCKED = SQL(_KNOWN_READ.sqlite, _KNOWN_READ.postgres + " FOR UPDATE OF u")
+_ASKED = SQL.of("SELECT count(*), min(created_at) FROM relay WHERE volunteer_id = ? "
+                "AND question IS NOT NULL AND created_at > ?")
+
+
+async def _check(tx: Tx, known: SQL, user_id: int, is_organizer: bool,
+                 now: datetime) -> AskCheck:
+    row = await tx.one(known, user_id)
+    if not is_organizer and (row is None or not row[0]):
+        return AskCheck(Refusal.UNKNOWN)
+    asked, oldest = await tx.one(_ASKED, user_id, now - ASK_WINDOW) or (0, None)
+    first = read_time(oldest)
+    if int(asked) >= ASKS_PER_HOUR and first is not None:
+        return AskCheck(Refusal.LIMIT, int(asked), first + ASK_WINDOW)
+    return AskCheck(None, int(asked))
+
+
+async def may_ask(db: Database, user_id: int, is_organizer: bool) -> AskCheck:
+    """Before the question is written: refused now rather than after typing it."""
+    async with db.fast_read() as tx:
+        return await _check(tx, _KNOWN_READ, user_id, is_organizer, clock.utcnow())
+
+
+_INSERT_QUESTION = SQL.of("INSERT INTO relay (volunteer_id, question, signed, created_at) "
+                          "VALUES (?, ?, FALSE, ?) RETURNING id")
+_ORGANIZER_CHATS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked "
+                          "AND NOT forgotten ORDER BY id")
+
+
+async def ask_organizers(db: Database, user_id: int, is_organizer: bool, question_html: str,
+                         about: dict[str, str] | None, group_chat_id: int | None) -> AskCheck:
+    """Record the question and queue it, in one transaction, to the organizers' group if
+    there is one, else to each organizer; checked again here (known, not over the limit).
+    `about` is what the volunteer sees of the contact on their card (never the number)."""
+    now = clock.utcnow()
     async with db.fast_write() as tx:
-        row = await tx.one(SQL.of(
-            "INSERT INTO relay (volunteer_id, chat_id, message_id, answer, created_at) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id"), volunteer_id, chat_id, message_id, answer,
-            clock.utcnow())
-    return int(row[0]) if row else 0
+        check = await _check(tx, _KNOWN_LOCKED, user_id, is_organizer, now)
+        if check.refusal is not None:
+            return check
+        chats = [group_chat_id] if group_chat_id is not None else [
+            int(r[0]) for r in await tx.all(_ORGANIZER_CHATS)]
+        if not chats:
+            return AskCheck(Refusal.NOBODY)
+        row = await tx.one(_INSERT_QUESTION, user_id, question_html, now)
+        assert row is not None
+        relay_id = int(row[0])
+        params = json.dumps({"relay": relay_id, **({"about": about} if about else {})})
+        due, stamp = tx.value(now - AHEAD_OF_THE_QUEUE), tx.value(now)
+        await tx.many(ENQUEUE, [(f"relay-question:{relay_id}:{chat}", QUESTION_KIND, chat,
+                                 params, False, due, stamp, None) for chat in chats])
+    return AskCheck(None, check.asked + 1, relay_id=relay_id)
 
 
-async def delivered_answer(db: Database, relay_id: int) -> tuple[int, int, str] | None:
-    """(volunteer chat, message id, answer) of an answer as the volunteer received it."""
+@dataclass(frozen=True)
+class Question:
+    relay_id: int
+    volunteer_id: int
+    first_name: str  # the volunteer's, as they are now
+    question: str
+
+
+_QUESTION = SQL.of("SELECT r.id, r.volunteer_id, u.first_name, r.question FROM relay r "
+                   "JOIN users u ON u.id = r.volunteer_id AND NOT u.forgotten "
+                   "WHERE r.id = ? AND r.question IS NOT NULL")
+
+
+async def question(db: Database, relay_id: int) -> Question | None:
+    """A question to deliver; None once its volunteer erased their data."""
     async with db.fast_read() as tx:
-        row = await tx.one(SQL.of("SELECT chat_id, message_id, answer FROM relay "
-                                  "WHERE id = ? AND answer IS NOT NULL"), relay_id)
-    return (int(row[0]), int(row[1]), str(row[2])) if row else None
+        row = await tx.one(_QUESTION, relay_id)
+    return Question(int(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
 
 
-async def relayed_to(db: Database, chat_id: int, message_id: int) -> int | None:
+class Asker(StrEnum):
+    FOUND = "found"
+    GONE = "gone"  # the volunteer erased their data (/forget)
+    BLOCKED = "blocked"  # they blocked the bot
+
+
+@dataclass(frozen=True)
+class Replied:
+    asker: Asker
+    relay_id: int = 0
+    volunteer_id: int = 0
+    language_code: str | None = None
+
+
+# Uses ix_outbox_relay, whose condition it repeats literally (or SQLite ignores it).
+_RELAYED = SQL.of("SELECT key FROM outbox WHERE chat_id = ? AND message_id = ? "
+                  "AND kind = 'relay_question'")
+_RELAYED_DIRECTLY = SQL.of("SELECT id, volunteer_id FROM relay WHERE chat_id = ? "
+                           "AND message_id = ? AND answer IS NULL")
+_VOLUNTEER = SQL.of("SELECT r.volunteer_id, u.blocked, u.language_code FROM relay r "
+                    "LEFT JOIN users u ON u.id = r.volunteer_id AND NOT u.forgotten "
+                    "WHERE r.id = ?")
+
+
+async def replied_to(db: Database, chat_id: int, message_id: int) -> Replied | None:
+    """The question a reply in an organizers' chat answers; None if it answers no question
+    (organizers talking among themselves)."""
     async with db.fast_read() as tx:
-        row = await tx.one(SQL.of("SELECT volunteer_id FROM relay WHERE chat_id = ? "
-                                  "AND message_id = ? AND answer IS NULL"), chat_id, message_id)
-    return int(row[0]) if row else None
+        queued = await tx.one(_RELAYED, chat_id, message_id)
+        if queued is not None:
+            relay_id = int(str(queued[0]).split(":")[1])
+        else:
+            direct = await tx.one(_RELAYED_DIRECTLY, chat_id, message_id)
+            if direct is None:
+                return None
+            relay_id = int(direct[0])
+        row = await tx.one(_VOLUNTEER, relay_id)
+    if row is None or row[1] is None:  # the relay row or the person erased
+        return Replied(Asker.GONE)
+    return Replied(Asker.BLOCKED if row[1] else Asker.FOUND, relay_id, int(row[0]),
+                   row[2])
+
+
+_INSERT_ANSWER = SQL.of(
+    "INSERT INTO relay (volunteer_id, chat_id, answer, answered_by, signed, created_at) "
+    "SELECT id, id, ?, ?, FALSE, ? FROM users WHERE id = ? AND NOT forgotten RETURNING id")
+
+
+async def answer_question(db: Database, volunteer_id: int, organizer_id: int,
+                          answer_html: str) -> int | None:
+    """Record an organizer's answer and queue it to the volunteer, in one transaction.
+    None if the volunteer erased their data meanwhile."""
+    now = clock.utcnow()
+    async with db.fast_write() as tx:
+        row = await tx.one(_INSERT_ANSWER, answer_html, organizer_id, now, volunteer_id)
+        if row is None:
+            return None
+        relay_id = int(row[0])
+        await tx.run(ENQUEUE, f"relay-answer:{relay_id}", ANSWER_KIND, volunteer_id,
+                     json.dumps({"relay": relay_id}), False, now - AHEAD_OF_THE_QUEUE, now,
+                     None)
+    return relay_id
+
+
+@dataclass(frozen=True)
+class Answer:
+    volunteer_id: int
+    answer: str
+    signer: str | None  # the first name of the organizer who signed it, if they did
+
+
+_ANSWER = SQL.of("SELECT r.volunteer_id, r.answer, r.signed, o.first_name FROM relay r "
+                 "LEFT JOIN users o ON o.id = r.answered_by "
+                 "WHERE r.id = ? AND r.answer IS NOT NULL")
+
+
+async def answer(db: Database, relay_id: int) -> Answer | None:
+    """An answer to deliver, signed or not as it stands now; None once erased."""
+    async with db.fast_read() as tx:
+        row = await tx.one(_ANSWER, relay_id)
+    if row is None:
+        return None
+    return Answer(int(row[0]), str(row[1]), str(row[3] or "") if row[2] else None)
+
+
+class Signing(StrEnum):
+    SIGNED = "signed"
+    NOT_AUTHOR = "not_author"
+    ALREADY = "already"
+    GONE = "gone"  # erased (/forget)
+    BLOCKED = "blocked"  # never arrived: the volunteer blocked the bot
+    UNDELIVERED = "undelivered"  # never arrived, for another reason
+
+
+@dataclass(frozen=True)
+class Signature:
+    outcome: Signing
+    answer: Answer | None = None
+    # Where the answer landed, if it has (else the deliverer will send it signed).
+    chat_id: int | None = None
+    message_id: int | None = None
+
+
+_TO_SIGN = SQL.of(
+    "SELECT r.answered_by, r.signed, r.chat_id, r.message_id, o.status, o.message_id, "
+    "o.error FROM relay r LEFT JOIN outbox o ON o.key = ? "
+    "WHERE r.id = ? AND r.answer IS NOT NULL")
+_SIGN = SQL.of("UPDATE relay SET signed = TRUE WHERE id = ? AND NOT signed")
+
+
+async def sign_answer(db: Database, relay_id: int, organizer_id: int) -> Signature:
+    """Sign an answer with its author's name: only the organizer who wrote it may (answers
+    from before authors were kept have none, and cannot be signed). Once."""
+    async with db.fast_write() as tx:
+        row = await tx.one(_TO_SIGN, f"relay-answer:{relay_id}", relay_id)
+        if row is None:
+            return Signature(Signing.GONE)
+        author, signed, chat_id, message_id, status, sent_id, error = row
+        if author is None or int(author) != organizer_id:
+            return Signature(Signing.NOT_AUTHOR)
+        if signed:
+            return Signature(Signing.ALREADY)
+        if status == "failed" or status == "skipped":
+            return Signature(Signing.BLOCKED if "blocked" in str(error or "")
+                             else Signing.UNDELIVERED)
+        if not await tx.run(_SIGN, relay_id):
+            return Signature(Signing.ALREADY)  # a second press at the same moment
+        row = await tx.one(_ANSWER, relay_id)
+    assert row is not None
+    signed_answer = Answer(int(row[0]), str(row[1]), str(row[3] or ""))
+    if sent_id is not None:
+        return Signature(Signing.SIGNED, signed_answer, signed_answer.volunteer_id,
+                         int(sent_id))
+    if status is None and message_id is not None:  # sent directly, before the outbox
+        return Signature(Signing.SIGNED, signed_answer, int(chat_id), int(message_id))
+    return Signature(Signing.SIGNED, signed_answer)
+

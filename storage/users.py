@@ -57,6 +57,16 @@ class Person:
         return _person([getattr(user, name) for name in PERSON_COLUMNS])
 
 
+def group_chat(chat_id: int) -> Person:
+    """A group chat (the organizers' group) where the deliverer expects a person: no row,
+    never blocked nor stopped, spoken to in the default language."""
+    return Person(id=chat_id, first_name="", last_name=None, username=None,
+                  language_code=None, is_organizer=False,
+                  volunteer_status=VolunteerStatus.NONE, trained=False, blocked=False,
+                  stopped=False, forgotten=False, invite_code=None, referred_by=None,
+                  generation=0, recruits=0, leaderboard_opt_out=False, nudges_sent=0)
+
+
 # The one column list: Person's fields, in order.
 PERSON_COLUMNS = tuple(f.name for f in fields(Person))
 SELECT_PERSON = SQL.of(f"SELECT {', '.join(PERSON_COLUMNS)} FROM users WHERE id = ?")

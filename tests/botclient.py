@@ -15,7 +15,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from tests.fake_telegram import BOT_USER, FakeTelegram, ShownMessage
+from tests.fake_telegram import BOT_USER, FakeTelegram, ShownMessage, chat_of
 
 _update_ids = itertools.count(1)
 _message_ids = itertools.count(10_000_000)
@@ -50,16 +50,22 @@ class Person:
             user["last_name"] = self.last_name
         return user
 
-    async def send(self, text: str, reply_to: ShownMessage | None = None) -> None:
+    async def send(self, text: str, reply_to: ShownMessage | None = None,
+                   in_chat: int | None = None) -> None:
+        """In the person's private chat, or in a group (`in_chat`, a negative id); a reply
+        is written in the chat of the message it replies to."""
+        if reply_to is not None:
+            in_chat = reply_to.chat_id
+        chat = ({"id": self.id, "type": "private", "first_name": self.first_name}
+                if in_chat is None or in_chat == self.id else chat_of(in_chat))
         message: dict[str, Any] = {
             "message_id": next(_message_ids), "date": int(time.time()),
-            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
-            "from": self._user(), "text": text,
+            "chat": chat, "from": self._user(), "text": text,
         }
         if reply_to is not None:  # a reply to one of the bot's messages in this chat
             message["reply_to_message"] = {
                 "message_id": reply_to.message_id, "date": int(time.time()),
-                "chat": {"id": reply_to.chat_id, "type": "private"}, "from": BOT_USER,
+                "chat": chat_of(reply_to.chat_id), "from": BOT_USER,
                 "text": reply_to.text}
         if text.startswith("/"):
             command = text.split()[0]
@@ -80,8 +86,7 @@ class Person:
     async def press_data(self, data: str, shown: ShownMessage) -> None:
         message = {
             "message_id": shown.message_id, "date": int(time.time()),
-            "chat": {"id": shown.chat_id, "type": "private"}, "from": BOT_USER,
-            "text": shown.text,
+            "chat": chat_of(shown.chat_id), "from": BOT_USER, "text": shown.text,
         }
         if shown.reply_markup and "inline_keyboard" in shown.reply_markup:
             message["reply_markup"] = shown.reply_markup

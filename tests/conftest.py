@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,7 +23,7 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
 from tests.botclient import Harness
-from tests.conversation import make_harness
+from tests.conversation import ORGANIZERS_GROUP, make_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -125,7 +126,19 @@ async def campaign(db: Database) -> Campaign:
 
 @pytest.fixture
 async def harness(db: Database) -> AsyncIterator[Harness]:
-    h, fake = await make_harness(db)
+    async for h in _harness(db):
+        yield h
+
+
+@pytest.fixture
+async def group_harness(db: Database) -> AsyncIterator[Harness]:
+    """The bot with an organizers' group (ORGANIZER_CHAT_ID) where questions are relayed."""
+    async for h in _harness(db, organizer_chat_id=ORGANIZERS_GROUP):
+        yield h
+
+
+async def _harness(db: Database, **settings: Any) -> AsyncIterator[Harness]:
+    h, fake = await make_harness(db, **settings)
     logging.getLogger().addHandler(h.errors)
     try:
         yield h

@@ -11,13 +11,16 @@ from tests.botclient import Harness
 from tests.fake_telegram import FakeTelegram
 
 ORGANIZER_ID = 900
+ORGANIZERS_GROUP = -100_777  # ORGANIZER_CHAT_ID, where it is set: a group, not a person
 
 
-async def make_harness(db: Database, *, request_timeout: float = 5.0) -> tuple[Harness, FakeTelegram]:
+async def make_harness(db: Database, *, request_timeout: float = 5.0,
+                       organizer_chat_id: int | None = None) -> tuple[Harness, FakeTelegram]:
     fake = FakeTelegram()
     await fake.start()
     settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url,
                         organizer_ids=[ORGANIZER_ID], database_url=str(db.url),
+                        organizer_chat_id=organizer_chat_id,
                         _env_file=None)  # type: ignore[call-arg]
     await sync_organizers(db, settings.organizer_ids)
     bot = build_bot(settings, timeout=request_timeout)

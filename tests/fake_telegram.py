@@ -165,6 +165,13 @@ def _same_markup(markup: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if not markup or markup == {"inline_keyboard": []} else markup
 
 
+def chat_of(chat_id: int) -> dict[str, Any]:
+    """A chat as Telegram describes it: a person's private chat, or a group (negative id)."""
+    if chat_id < 0:
+        return {"id": chat_id, "type": "supergroup", "title": "Organizers"}
+    return {"id": chat_id, "type": "private"}
+
+
 @dataclass
 class ApiCall:
     method: str
@@ -328,8 +335,7 @@ class FakeTelegram:
     def _message(self, shown: ShownMessage) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": shown.message_id, "date": int(time.time()),
-            "chat": {"id": shown.chat_id, "type": "private"}, "from": BOT_USER,
-            "text": shown.text,
+            "chat": chat_of(shown.chat_id), "from": BOT_USER, "text": shown.text,
         }
         if shown.reply_markup and "inline_keyboard" in shown.reply_markup:
             message["reply_markup"] = shown.reply_markup

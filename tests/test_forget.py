@@ -15,7 +15,7 @@ from storage.contacts import import_contacts
 from storage.models import AuditLog, Contact, Outcome, ProxyKind, ProxyRequest, User
 from storage.outbox import enqueue
 from storage.proxies import Place, Requester, answer, create_request, match_need
-from storage.relay import record_relay
+from storage.relay import answer_question, ask_organizers
 from storage.shifts import add_shift, join_shift, mark_attendance
 from storage.users import Profile, decide_volunteer, ensure_user, set_organizer
 from storage.web import attribute_referral, confirm_pledge_round, invite_code, save_pledge
@@ -89,8 +89,9 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
     await join_shift(db, other.id, z.id)
     await mark_attendance(db, other.id, z.id, True, actor_id=ORGANIZER)
 
-    await record_relay(db, z.id, -100777, 555)
-    await record_relay(db, z.id, z.id, 556, answer=f"{z.first_name}, call {z.phone} back")
+    await ask_organizers(db, z.id, False, f"{z.first_name} here ({z.phone}): where do I park?",
+                         None, -100777)
+    await answer_question(db, z.id, ORGANIZER, f"{z.first_name}, call {z.phone} back")
 
     await enqueue(db, [(f"nudge:{z.id}:1", "nudge", z.id, {}, True)])
     await create_broadcast(db, text="Come tomorrow", visible_length=13, footer="",

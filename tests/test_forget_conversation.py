@@ -105,6 +105,7 @@ async def test_forget_while_holding_a_card_a_full_shifts_place_a_proxy_and_a_que
     # A question waiting for its answer.
     await zephyrin.send("/ask")
     await zephyrin.send("Where do I park?")
+    await deliver_all(harness)
     question = organizer.last()
     assert "Zéphyrin asks" in question.text
     # Half-way through a dialogue: the pledge's names.

@@ -1,5 +1,5 @@
-"""Organizers at work: shifts, broadcasts, /stats, the question relay; and everyone else
-politely refused at every organizer door."""
+"""Organizers at work: shifts, broadcasts, /stats; and everyone else politely refused at
+every organizer door. (The question relay has its own: test_relay_conversation.)"""
 
 from __future__ import annotations
 
@@ -327,26 +327,6 @@ async def test_stats_for_the_wall(db, campaign, harness, frozen_clock):
     assert "By room: Lyon 2, remote 1" in summary.text
     assert "Volunteers active now: 2" in summary.text
     assert photo.text.startswith("[photo] Calls per hour today, by room")
-
-
-async def test_a_question_goes_to_the_organizers_and_the_answer_comes_back(
-        db, campaign, harness, frozen_clock):
-    await load_contacts(db, campaign)
-    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
-    await organizer.send("/start")
-    camille = await ready_volunteer(db, harness)
-    await camille.send("/call")
-    await camille.send("🙋 Ask the organizers")
-    await camille.send("She asks about our position on pensions: what do I say?")
-    assert camille.last().text.startswith("Sent to the organizers")
-    question = organizer.last()
-    assert "Camille asks (on the phone with Fabrice, Seine-Saint-Denis 1)" in question.text
-    assert "+33" not in question.text  # never the number
-    await organizer.send("Retirement at 60, full pension after 40 years.", reply_to=question)
-    assert camille.last().text == ("💬 The organizers: Retirement at 60, full pension after "
-                                   "40 years.")
-    await organizer.press("Sign it with my name")
-    assert camille.last().text.startswith("💬 Orga (organizer): Retirement at 60")
 
 
 async def test_a_volunteer_is_thanked_at_milestones_and_sees_their_streak(db, campaign,
