@@ -15,7 +15,7 @@ from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -165,7 +165,8 @@ async def reply_from_organizer(message: Message, db: Database, i18n: I18n, user:
                               "with its header. Please shorten it and reply again.").format(
             n=length, max=room))
         return
-    relay_id = await answer_question(db, replied.volunteer_id, user.id, message.html_text)
+    relay_id = await answer_question(db, replied.volunteer_id, user.id, message.html_text,
+                                     reply=(message.chat.id, message.message_id))
     if relay_id is None:  # erased a moment ago
         await message.reply(_("This person has erased their data since: your answer "
                               "reaches nobody."))
@@ -230,7 +231,15 @@ def make_renderers(db: Database) -> dict[str, Any]:
             return None
         return answer_text(answered.answer, answered.signer), {}
 
-    return {"relay_question": relayed_question, "relay_answer": relayed_answer}
+    async def undelivered(delivery: Delivery,
+                          _to: Person) -> tuple[str, dict[str, Any]] | None:
+        text = (_("This answer did not reach them: they have blocked the bot.")
+                if delivery.params.get("blocked") else _("This answer could not be delivered."))
+        return "❗ " + text, {"reply_parameters": ReplyParameters(
+            message_id=int(delivery.params["reply_to"]), allow_sending_without_reply=True)}
+
+    return {"relay_question": relayed_question, "relay_answer": relayed_answer,
+            "relay_undelivered": undelivered}
 
 
 def build_router() -> Router:

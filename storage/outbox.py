@@ -10,13 +10,14 @@ once its claim is older than a minute.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL
+from storage.driver import SQL, Tx
 from storage.models import OutboxStatus
 
 MAX_ATTEMPTS = 5
@@ -25,7 +26,7 @@ MAX_ATTEMPTS = 5
 UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
 # Messages to a group chat (the organizers' group, ORGANIZER_CHAT_ID), not to a person: a
 # group has a negative id and no users row, so nothing of a person's is checked for it.
-TO_GROUPS = frozenset({"relay_question"})
+TO_GROUPS = frozenset({"relay_question", "relay_undelivered"})
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,23 @@ async def mark_skipped(db: Database, delivery: Delivery, reason: str) -> None:
         await tx.run(_FINISH, OutboxStatus.SKIPPED.value, None, None, reason, delivery.id)
 
 
+# What a kind's failure implies, queued in the transaction that records it: an organizer
+# told "sent" learns that their answer never arrived (storage.relay registers it).
+FollowUp = Callable[[Tx, Delivery, str], Awaitable[None]]
+_ON_FAILED: dict[str, FollowUp] = {}
+
+
+def on_failed(kind: str, follow_up: FollowUp) -> None:
+    _ON_FAILED[kind] = follow_up
+
+
 async def mark_failed(db: Database, delivery: Delivery, error: str) -> None:
+    follow_up = _ON_FAILED.get(delivery.kind)
     async with db.fast_write() as tx:
-        await tx.run(_FINISH, OutboxStatus.FAILED.value, None, None, error[:500], delivery.id)
+        failed = await tx.run(_FINISH, OutboxStatus.FAILED.value, None, None, error[:500],
+                              delivery.id)
+        if failed and follow_up is not None:
+            await follow_up(tx, delivery, error)
 
 
 async def retry_later(db: Database, delivery: Delivery, error: str,

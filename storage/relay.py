@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from storage import clock
+from storage import clock, outbox
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
-from storage.outbox import ENQUEUE
+from storage.outbox import ENQUEUE, Delivery
 
 ASKS_PER_HOUR = 5
 ASK_WINDOW = timedelta(hours=1)
@@ -28,6 +28,7 @@ ASK_WINDOW = timedelta(hours=1)
 # broadcast's 70,000 rows (the deliverer takes rows in `due_at` order).
 AHEAD_OF_THE_QUEUE = timedelta(days=1)
 QUESTION_KIND, ANSWER_KIND = "relay_question", "relay_answer"
+UNDELIVERED_KIND = "relay_undelivered"
 
 
 class Refusal(StrEnum):
@@ -179,19 +180,36 @@ _INSERT_ANSWER = SQL.of(
 
 
 async def answer_question(db: Database, volunteer_id: int, organizer_id: int,
-                          answer_html: str) -> int | None:
+                          answer_html: str, reply: tuple[int, int] | None = None) -> int | None:
     """Record an organizer's answer and queue it to the volunteer, in one transaction.
-    None if the volunteer erased their data meanwhile."""
+    `reply` is where the organizer wrote it (chat, message): told there if it never
+    arrives. None if the volunteer erased their data meanwhile."""
     now = clock.utcnow()
     async with db.fast_write() as tx:
         row = await tx.one(_INSERT_ANSWER, answer_html, organizer_id, now, volunteer_id)
         if row is None:
             return None
         relay_id = int(row[0])
+        params: dict[str, int] = {"relay": relay_id}
+        if reply is not None:
+            params |= {"reply_chat": reply[0], "reply_to": reply[1]}
         await tx.run(ENQUEUE, f"relay-answer:{relay_id}", ANSWER_KIND, volunteer_id,
-                     json.dumps({"relay": relay_id}), False, now - AHEAD_OF_THE_QUEUE, now,
-                     None)
+                     json.dumps(params), False, now - AHEAD_OF_THE_QUEUE, now, None)
     return relay_id
+
+
+async def _answer_undelivered(tx: Tx, delivery: Delivery, error: str) -> None:
+    """An answer that never arrived: the organizer who wrote it is told, under it."""
+    chat = delivery.params.get("reply_chat")
+    if chat is None or "may have arrived" in error:
+        return
+    now = clock.utcnow()
+    await tx.run(ENQUEUE, f"relay-undelivered:{delivery.params['relay']}", UNDELIVERED_KIND,
+                 int(chat), json.dumps({**delivery.params, "blocked": "blocked" in error}),
+                 False, now - AHEAD_OF_THE_QUEUE, now, None)
+
+
+outbox.on_failed(ANSWER_KIND, _answer_undelivered)
 
 
 @dataclass(frozen=True)

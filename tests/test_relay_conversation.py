@@ -272,12 +272,16 @@ async def test_an_answer_to_someone_who_blocked_the_bot_says_it_cannot_reach_the
     question = last_in_group(harness)
     harness.fake.blocked.add(camille.id)
     await orga.send("Yes, at 19:00.", reply_to=question)
-    await deliver(harness)  # 403: marked unreachable
+    sent_note = last_in_group(harness)
+    assert sent_note.text == 'Sent, from "the organizers".'
+    await deliver(harness)  # 403: marked unreachable, and the organizers are told
     async with db.read() as session:
         row = (await session.execute(select(Outbox).where(
             Outbox.kind == "relay_answer"))).scalar_one()
     assert row.status == "failed"
-    await orga.press("Sign it with my name", last_in_group(harness))
+    assert last_in_group(harness).text == (  # the group's language: French
+        "❗ Cette réponse ne lui est pas parvenue : cette personne a bloqué le bot.")
+    await orga.press("Sign it with my name", sent_note)
     assert orga.callback_answers()[-1]["text"] == (
         "This answer did not reach them: they have blocked the bot.")
     # Known blocked now: the next answer says so at once, and nothing is queued.

@@ -170,3 +170,20 @@ async def test_no_answer_is_queued_for_someone_erased(db, frozen_clock):
     camille = await person(db, 101, volunteer_status="approved", forgotten=True)
     assert await answer_question(db, camille, ORGANIZER, "Yes.") is None
     assert await rows(db) == []
+
+
+async def test_an_answer_that_never_arrived_tells_its_author_in_the_same_transaction(
+        db, frozen_clock):
+    camille = await person(db, 101, volunteer_status="approved")
+    blocked = await answer_question(db, camille, ORGANIZER, "Yes.", reply=(GROUP, 5))
+    lost = await answer_question(db, camille, ORGANIZER, "No.", reply=(GROUP, 6))
+    first, second = await outbox.claim_due(db, 10, messaging_open=True)
+    for delivery, error in ((first, "blocked the bot"),
+                            (second, "network, may have arrived: timeout")):
+        await outbox.mark_sending(db, delivery)
+        await outbox.mark_failed(db, delivery, error)
+    told = [r for r in await rows(db) if r.kind == "relay_undelivered"]
+    # Only for the one that surely did not arrive; under the organizer's own message.
+    assert [(r.chat_id, r.params["relay"], r.params["reply_to"], r.params["blocked"])
+            for r in told] == [(GROUP, blocked, 5, True)]
+    assert lost is not None
