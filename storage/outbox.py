@@ -82,9 +82,11 @@ def _kinds(kinds: frozenset[str]) -> str:
 
 # The recipient is read again in the very statement that lets the message go: a /stop, a
 # block or an erasure that landed a moment ago is honoured, even mid-broadcast. A group is
-# no person: only the kinds meant for one may go to a group's (negative) id.
+# no person: only the kinds meant for one may go to a group's (negative) id, and never to
+# the anonymous node of someone erased (negative too, but a users row).
 _STILL_WANTED = (
-    f"((outbox.chat_id < 0 AND outbox.kind IN ({_kinds(TO_GROUPS)})) "
+    f"((outbox.chat_id < 0 AND outbox.kind IN ({_kinds(TO_GROUPS)}) "
+    "AND NOT EXISTS (SELECT 1 FROM users g WHERE g.id = outbox.chat_id)) "
     "OR EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.chat_id AND NOT u.blocked "
     "AND NOT u.forgotten AND (NOT u.stopped OR outbox.kind NOT IN ("
     f"{_kinds(UNSUBSCRIBABLE)}))))")

@@ -192,7 +192,9 @@ async def answer_question(db: Database, volunteer_id: int, organizer_id: int,
         relay_id = int(row[0])
         params: dict[str, int] = {"relay": relay_id}
         if reply is not None:
-            params |= {"reply_chat": reply[0], "reply_to": reply[1]}
+            params["reply_to"] = reply[1]
+            if reply[0] < 0:  # a group; an organizer's own chat is `answered_by`, which
+                params["reply_group"] = reply[0]  # /forget clears: no person's id in params
         await tx.run(ENQUEUE, f"relay-answer:{relay_id}", ANSWER_KIND, volunteer_id,
                      json.dumps(params), False, now - AHEAD_OF_THE_QUEUE, now, None)
     return relay_id
@@ -200,13 +202,21 @@ async def answer_question(db: Database, volunteer_id: int, organizer_id: int,
 
 async def _answer_undelivered(tx: Tx, delivery: Delivery, error: str) -> None:
     """An answer that never arrived: the organizer who wrote it is told, under it."""
-    chat = delivery.params.get("reply_chat")
-    if chat is None or "may have arrived" in error:
+    if "reply_to" not in delivery.params or "may have arrived" in error:
+        return
+    chat = delivery.params.get("reply_group")
+    if chat is None:
+        row = await tx.one(_AUTHOR, int(delivery.params["relay"]))
+        chat = row[0] if row else None
+    if chat is None:  # its author erased their data since
         return
     now = clock.utcnow()
     await tx.run(ENQUEUE, f"relay-undelivered:{delivery.params['relay']}", UNDELIVERED_KIND,
                  int(chat), json.dumps({**delivery.params, "blocked": "blocked" in error}),
                  False, now - AHEAD_OF_THE_QUEUE, now, None)
+
+
+_AUTHOR = SQL.of("SELECT answered_by FROM relay WHERE id = ? AND answered_by IS NOT NULL")
 
 
 outbox.on_failed(ANSWER_KIND, _answer_undelivered)

@@ -288,3 +288,14 @@ async def test_an_answer_to_someone_who_blocked_the_bot_says_it_cannot_reach_the
     await orga.send("And bring a charger.", reply_to=question)
     assert last_in_group(harness).text == (
         "They have blocked the bot: this answer cannot reach them.")
+
+
+async def test_a_question_not_yet_delivered_when_its_author_forgets_never_leaves(
+        db, campaign, group_harness, frozen_clock):
+    harness = group_harness
+    camille = await ready_volunteer(db, harness)
+    await ask(camille, "Camille here, 06 12 34 56 78: call me?")
+    await camille.send("/forget")
+    await camille.press("Yes, erase my data")
+    await deliver(harness)
+    assert not questions_in(group_chat(harness))

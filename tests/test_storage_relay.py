@@ -187,3 +187,15 @@ async def test_an_answer_that_never_arrived_tells_its_author_in_the_same_transac
     assert [(r.chat_id, r.params["relay"], r.params["reply_to"], r.params["blocked"])
             for r in told] == [(GROUP, blocked, 5, True)]
     assert lost is not None
+
+
+async def test_an_answer_written_in_an_organizers_own_chat_is_reported_there(db, frozen_clock):
+    camille = await person(db, 101, volunteer_status="approved")
+    relay_id = await answer_question(db, camille, ORGANIZER, "Yes.", reply=(ORGANIZER, 5))
+    (delivery,) = await outbox.claim_due(db, 10, messaging_open=True)
+    assert "reply_group" not in delivery.params and ORGANIZER not in delivery.params.values()
+    await outbox.mark_sending(db, delivery)
+    await outbox.mark_failed(db, delivery, "Bad Request: chat not found")
+    (told,) = [r for r in await rows(db) if r.kind == "relay_undelivered"]
+    assert (told.chat_id, told.params["relay"], told.params["blocked"]) == (
+        ORGANIZER, relay_id, False)
