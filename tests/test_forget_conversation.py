@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from aiogram.fsm.storage.base import StorageKey
+import pytest
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import select
 
+from handlers.forget import forget_conversations
 from storage.models import ProxyKind, ProxyRequest
 from storage.proxies import Place, Requester, answer, create_request, match_need, match_view
 from storage.shifts import add_shift
@@ -157,3 +162,27 @@ async def test_a_recruit_erased_before_the_referrer_is_told_is_someone(db, campa
     await fabrice.press("Yes, erase")
     await deliver_all(harness)
     assert lisa.last().text == "🕸 Someone joined through you: 1 of 3!"
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_forget_pressed_anywhere_clears_the_private_conversation_too(kind):
+    """State and data, in memory or in Redis (which keeps them forever): in the chat where
+    /forget was pressed and in the private chat, where dialogues take place."""
+    z = ZEPHYRIN.id
+    storage = MemoryStorage() if kind == "memory" else RedisStorage.from_url(
+        "redis://127.0.0.1:6379/13", key_builder=DefaultKeyBuilder(prefix="toile-forget-test"))
+    private = FSMContext(storage, StorageKey(bot_id=42, chat_id=z, user_id=z))
+    group = FSMContext(storage, StorageKey(bot_id=42, chat_id=-100500, user_id=z))
+    try:
+        await private.set_state("PledgeStates:names")
+        await private.set_data({"card_messages": [7], "draft": ZEPHYRIN.first_name})
+        await group.set_data({"draft": ZEPHYRIN.phone})
+
+        await forget_conversations(group, z)
+
+        for context in (private, group):
+            assert await context.get_state() is None and await context.get_data() == {}
+        if isinstance(storage, RedisStorage):
+            assert await storage.redis.keys("toile-forget-test:*") == []
+    finally:
+        await storage.close()
