@@ -47,11 +47,13 @@ async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Da
         await forget_card_messages(query, state)
         await forget_conversations(state, user.id)
         text = _("Done: your data is erased. Thank you for your help.")
+    # Best effort, after the commit: a refused edit or send erases nothing less.
     if isinstance(query.message, Message):
         with suppress(TelegramAPIError):
             await query.message.edit_text(text)
         if callback_data.confirm:
-            await query.message.answer("👋", reply_markup=ReplyKeyboardRemove())
+            with suppress(TelegramAPIError):
+                await query.message.answer("👋", reply_markup=ReplyKeyboardRemove())
 
 
 async def forget_conversations(state: FSMContext, user_id: int) -> None:
