@@ -197,7 +197,8 @@ def bulk_requests(france: France, needs: int, offers: int, seed: int,
 STATION_COLUMNS = ("insee", "number", "name", "address")
 REQUEST_COLUMNS = ("kind", "status", "user_id", "contact_id", "recorded_by", "first_name",
                    "phone", "commune_insee", "department", "constituency", "station",
-                   "own_commune_insee", "own_station", "rounds_mask", "created_at")
+                   "own_commune_insee", "own_station", "rounds_mask", "created_at", "campaign_id")
+CAMPAIGN_ID = 1  # the example campaign, the first and only one of a fresh database
 
 
 def station_records(france: France) -> list[tuple[str, str, str, str]]:
@@ -211,7 +212,8 @@ def request_records(requests: Sequence[Request],
     return [(r.kind.value, "open", r.person.user_id, None, r.recorded_by, r.person.first_name,
              r.person.phone, r.place.commune_insee, r.place.department, r.place.constituency,
              r.place.station, r.own.commune_insee if r.own else None,
-             r.own.station if r.own else None, r.mask, stamp(r.created_at)) for r in requests]
+             r.own.station if r.own else None, r.mask, stamp(r.created_at), CAMPAIGN_ID)
+            for r in requests]
 
 
 # ---- reading the results, either database ----------------------------------------------------

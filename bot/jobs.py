@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from html import escape
 
 from aiogram import Bot
@@ -13,7 +12,6 @@ from aiogram.utils.i18n import gettext as _
 from bot.campaign_cache import CampaignCache
 from bot.keyboards import decision_keyboard
 from bot.notify import notify_organizers
-from storage import clock
 from storage.calling import expire_leases
 from storage.campaigns import messaging_window
 from storage.database import Database
@@ -66,56 +64,20 @@ async def plan_web_messages_tick(db: Database, campaigns: CampaignCache) -> None
 
 async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
     """Vote proxies: end proposals unanswered for a day, match what is open, erase voter
-    details after the last round, and queue the day's reminders and summary."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from handlers.proxy import propose
-    from storage.outbox import enqueue
-    from storage.proxies import (
-        PROPOSAL_HOURS,
-        erase_voter_details,
-        expire_proposals,
-        live_matches_for_reminders,
-        match_all,
-        match_view,
-    )
-    from storage.users import organizers
+    details the day after their campaign's last round, and queue the day's reminders and
+    summary. Each step is one storage operation that queues its own messages: a step that
+    fails loses nothing of the steps before it."""
+    from storage import proxies
 
     try:
+        await proxies.erase_voter_details(db)  # whatever campaign is active, if any
         campaign = await campaigns.get()
         if campaign is None:
             return
-        rows = []
-        for match_id in await expire_proposals(db):
-            view = await match_view(db, campaign, match_id)
-            for side in (view.need, view.offer) if view else ():
-                if side.user_id is not None:
-                    rows.append((f"proxy-expired:{match_id}:{side.user_id}", "proxy_declined",
-                                 side.user_id, {"match": match_id}, False))
-        await propose(db, campaign, await match_all(db, campaign))
-        await erase_voter_details(db, campaign)
+        await proxies.expire_proposals(db)
+        await proxies.match_all(db, campaign)
         if messaging_window(campaign).is_open:
-            tz = ZoneInfo(campaign.timezone)
-            local = clock.utcnow().astimezone(tz)
-            today = local.date()
-            tomorrow = (today + timedelta(days=1)).isoformat()
-            for view in await live_matches_for_reminders(db, campaign):
-                proposed_on = (view.expires_at - timedelta(hours=PROPOSAL_HOURS)).astimezone(
-                    tz).date()
-                # Daily until registered, from the day after the instructions came.
-                if (view.status == "confirmed" and view.need.user_id is not None
-                        and proposed_on < today):
-                    rows.append((f"proxy-register:{view.id}:{today}", "proxy_register_reminder",
-                                 view.need.user_id, {"match": view.id}, True))
-                if tomorrow in view.rounds and view.offer.user_id is not None:
-                    rows.append((f"proxy-eve:{view.id}:{tomorrow}", "proxy_eve",
-                                 view.offer.user_id, {"match": view.id}, True))
-            if local.hour >= 18:
-                rows += [(f"proxy-summary:{o.id}:{today}", "proxy_summary", o.id, {}, True)
-                         for o in await organizers(db)]
-        if rows:
-            await enqueue(db, rows)
+            await proxies.plan_proxy_reminders(db, campaign)
     except Exception:  # a tick must never kill the scheduler
         log.exception("proxy tick failed")
 
@@ -137,44 +99,10 @@ async def broadcast_tick(bot: Bot, db: Database, i18n: I18n) -> None:
 async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:
     """The day before a shift (from 11:00): "Still coming?"; 30 minutes before: the address;
     once it is over, its roster to the organizers, to mark who came."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    from storage.outbox import enqueue
-    from storage.shifts import shifts_between, shifts_ended_between, signed_up
-    from storage.users import organizers
+    from storage.shifts import plan_shift_reminders
 
     try:
-        now = clock.utcnow()
-        rows = []
-        for shift in await shifts_between(db, now, now + timedelta(minutes=30)):
-            rows += [(f"shift-soon:{shift.id}:{uid}", "shift_soon", uid, {"shift": shift.id},
-                      False) for uid in await signed_up(db, shift.id or 0)]
         campaign = await campaigns.get()
-        local = now.astimezone(ZoneInfo(campaign.timezone if campaign else "Europe/Paris"))
-        if local.hour >= 11:
-            tomorrow = local.date() + timedelta(days=1)
-            start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=local.tzinfo)
-            for shift in await shifts_between(db, start.astimezone(ZoneInfo("UTC")),
-                                              (start + timedelta(days=1)).astimezone(
-                                                  ZoneInfo("UTC"))):
-                rows += [(f"shift-eve:{shift.id}:{uid}", "shift_still_coming", uid,
-                          {"shift": shift.id}, False) for uid in await signed_up(db,
-                                                                                  shift.id or 0)]
-        # A shift over (within the day): each organizer gets its roster to mark who came,
-        # and each volunteer still down for it is asked whether they made it (an organizer
-        # who called in it marks it on the roster instead).
-        ended = await shifts_ended_between(db, now - timedelta(days=1), now)
-        if ended:
-            organizer_ids = {o.id for o in await organizers(db)}
-            rows += [(f"shift-attendance:{shift.id}:{oid}", "shift_attendance", oid,
-                      {"shift": shift.id}, False) for shift in ended for oid in organizer_ids]
-            for shift in ended:
-                rows += [(f"shift-came:{shift.id}:{uid}", "shift_did_you_come", uid,
-                          {"shift": shift.id}, True)
-                         for uid in await signed_up(db, shift.id or 0)
-                         if uid not in organizer_ids]
-        if rows:
-            await enqueue(db, rows)
+        await plan_shift_reminders(db, campaign.timezone if campaign else "Europe/Paris")
     except Exception:  # a tick must never kill the scheduler
         log.exception("shift reminders tick failed")

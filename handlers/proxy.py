@@ -8,10 +8,12 @@ the phone. Proposals, answers and reminders reach people through the outbox (see
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -25,8 +27,8 @@ from bot.filters import PrivateChat, organizer_campaign
 from bot.notify import acknowledge
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
-from storage.models import Campaign, ProxyKind
-from storage.outbox import Delivery, enqueue
+from storage.models import ProxyKind
+from storage.outbox import Delivery
 from storage.proxies import (
     MatchView,
     Place,
@@ -38,6 +40,7 @@ from storage.proxies import (
     check_station,
     create_request,
     give_holder_details,
+    keep_voter_number,
     mark_registered,
     match_need,
     match_offer,
@@ -46,7 +49,9 @@ from storage.proxies import (
     overview,
     waiting_on_organizers,
 )
-from storage.users import Person, get_user, organizers
+from storage.users import Person, get_user
+
+log = logging.getLogger(__name__)
 
 MAPROCURATION = "https://www.maprocuration.gouv.fr"
 DATA = "proxy"  # the dialogue's answers, under one key of the FSM data (a card's stay)
@@ -340,42 +345,38 @@ async def _finish(message: Message, state: FSMContext, db: Database, campaigns: 
            "message here.") if kind is ProxyKind.NEED else
          _("✅ Recorded. Thank you! We are looking for someone whose vote you can carry; "
            "you will get a message here.")))
-    made = ([await match_need(db, campaign, request_id)] if kind is ProxyKind.NEED
-            else await match_offer(db, campaign, request_id))
-    await propose(db, campaign, [m for m in made if m is not None])
+    # The match and its proposals are queued in one transaction; a crash before it leaves
+    # an open request, which the periodic pass matches.
+    if kind is ProxyKind.NEED:
+        await match_need(db, campaign, request_id)
+    else:
+        await match_offer(db, campaign, request_id)
 
 
 # ---- proposals, answers, details ------------------------------------------------------------
+# Each storage operation queues the messages its change implies; what a handler shows after
+# the commit is best effort (`_show`): a refused edit loses nothing.
 
-async def propose(db: Database, campaign: Campaign, match_ids: list[int]) -> None:
-    """Tell both sides of each new match; a side off Telegram goes to the organizers."""
-    rows: list[tuple[str, str, int, dict[str, Any], bool]] = []
-    for match_id in match_ids:
-        view = await match_view(db, campaign, match_id)
-        if view is None:
-            continue
-        for side in ("need", "offer"):
-            user_id = view.need.user_id if side == "need" else view.offer.user_id
-            if user_id is not None:
-                rows.append((f"proxy-proposal:{match_id}:{side}", "proxy_proposal", user_id,
-                             {"match": match_id, "side": side}, False))
-        if view.need.user_id is None or view.offer.user_id is None:
-            rows += await _to_organizers(db, f"proxy-followup:{match_id}:proposed",
-                                         "proxy_followup", {"match": match_id})
-    if rows:
-        await enqueue(db, rows)
-
-
-async def _to_organizers(db: Database, key: str, kind: str,
-                         params: dict[str, Any]) -> list[tuple[str, str, int, dict[str, Any],
-                                                               bool]]:
-    return [(f"{key}:{o.id}", kind, o.id, params, False) for o in await organizers(db)]
+async def _show(query: CallbackQuery, edited: str, fallback: str) -> None:
+    """The pressed message shows the outcome; if it cannot be edited (too old, a 429, a
+    timeout), a new message says it; if that fails too, the change and its messages stand."""
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(edited)
+            return
+        except TelegramAPIError as exc:
+            log.info("could not edit proxy message %s: %s", query.message.message_id, exc)
+    if query.bot is None:
+        return
+    try:
+        await query.bot.send_message(query.from_user.id, fallback)
+    except TelegramAPIError as exc:
+        log.info("could not tell %s either: %s", query.from_user.id, exc)
 
 
-async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database,
-                   campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
-    campaign = await campaigns.get()
-    view = await match_view(db, campaign, callback_data.match) if campaign else None
+async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database, user: Person,
+                   is_organizer: bool) -> None:
+    view = await match_view(db, callback_data.match)
     side = view.need if view and callback_data.side == "need" else view.offer if view else None
     # Only that side, or an organizer for a side who is not on Telegram, may answer.
     if view is None or side is None or not (
@@ -387,43 +388,15 @@ async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database,
         await acknowledge(query, _error("state"))
         return
     await acknowledge(query)
-    if isinstance(query.message, Message):
-        await query.message.edit_text(
-            query.message.html_text + "\n\n" + (_("✅ Accepted.") if callback_data.yes
-                                                 else _("❌ Declined.")))
-    await after_answer(db, campaign, callback_data.match, result.status)  # type: ignore[arg-type]
-
-
-async def after_answer(db: Database, campaign: Campaign, match_id: int, status: str) -> None:
-    view = await match_view(db, campaign, match_id)
-    if view is None:
-        return
-    rows: list[tuple[str, str, int, dict[str, Any], bool]] = []
-    if status == "declined":
-        for side in (view.need, view.offer):
-            if side.user_id is not None:
-                rows.append((f"proxy-declined:{match_id}:{side.user_id}", "proxy_declined",
-                             side.user_id, {"match": match_id}, False))
-        await enqueue(db, rows)
-        new = await match_need(db, campaign, view.need.request_id)
-        await propose(db, campaign, [new] if new else [])
-        return
-    if status == "accepted":
-        if view.offer.user_id is not None:
-            rows.append((f"proxy-details:{match_id}", "proxy_details_request",
-                         view.offer.user_id, {"match": match_id}, False))
-        else:
-            rows += await _to_organizers(db, f"proxy-followup:{match_id}:details",
-                                         "proxy_followup", {"match": match_id})
-        await enqueue(db, rows)
+    said = _("✅ Accepted.") if callback_data.yes else _("❌ Declined.")
+    shown = query.message.html_text if isinstance(query.message, Message) else ""
+    await _show(query, shown + "\n\n" + said, said)
 
 
 async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: Database,
-                       campaigns: CampaignCache, user: Person, is_organizer: bool,
-                       state: FSMContext) -> None:
-    campaign = await campaigns.get()
-    view = await match_view(db, campaign, callback_data.match) if campaign else None
-    if view is None or campaign is None:
+                       user: Person, is_organizer: bool, state: FSMContext) -> None:
+    view = await match_view(db, callback_data.match)
+    if view is None:
         await acknowledge(query, _error("state"))
         return
     mine = {view.need.user_id: "need", view.offer.user_id: "offer"}.get(user.id)
@@ -433,6 +406,7 @@ async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: D
             await acknowledge(query, _error("state"))
             return
         await acknowledge(query)
+        # Only the match's id: the number itself is kept on the match, never in FSM data.
         await state.update_data({DATA: {"match": view.id}})
         await state.set_state(ProxyDialog.voter_number)
         if isinstance(query.message, Message):
@@ -447,54 +421,46 @@ async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: D
         result = await mark_registered(db, view.id)
         await acknowledge(query, _("Thank you! Your vote will count.") if result.changed
                           else _error("state"))
-        if result.changed and view.offer.user_id is not None:
-            await enqueue(db, [(f"proxy-registered:{view.id}", "proxy_registered",
-                                view.offer.user_id, {"match": view.id}, False)])
         return
     if callback_data.action == "cancel" and mine is not None:
         request_id = view.need.request_id if mine == "need" else view.offer.request_id
-        await _withdraw(query, db, campaign, request_id)
+        await _withdraw(query, db, request_id)
         return
     await acknowledge(query, _("This is not yours to answer."), show_alert=True)
 
 
 async def withdraw_mine(query: CallbackQuery, callback_data: ProxyCB, db: Database,
-                        campaigns: CampaignCache, user: Person) -> None:
-    campaign = await campaigns.get()
+                        user: Person) -> None:
     mine = await my_proxy(db, user.id)
-    if campaign is None or mine is None or str(mine.request_id) != callback_data.value:
+    if mine is None or str(mine.request_id) != callback_data.value:
         await acknowledge(query, _error("state"))
         return
-    await _withdraw(query, db, campaign, mine.request_id)
+    await _withdraw(query, db, mine.request_id)
 
 
-async def _withdraw(query: CallbackQuery, db: Database, campaign: Campaign,
-                    request_id: int) -> None:
-    view = None
-    cancelled = await cancel_request(db, request_id)
+async def _withdraw(query: CallbackQuery, db: Database, request_id: int) -> None:
+    # The other side's word and their next proposals are queued with the withdrawal.
+    await cancel_request(db, request_id)
     await acknowledge(query, _("Withdrawn."))
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("Your proxy request is withdrawn."))
-    if cancelled.cancelled_match is not None:
-        view = await match_view(db, campaign, cancelled.cancelled_match)
-    if view is not None:
-        other = view.offer if view.need.request_id == request_id else view.need
-        if other.user_id is not None:
-            await enqueue(db, [(f"proxy-cancelled:{view.id}", "proxy_cancelled", other.user_id,
-                                {"match": view.id}, False)])
-    if cancelled.other_need is not None:
-        new = await match_need(db, campaign, cancelled.other_need)
-        await propose(db, campaign, [new] if new else [])
+    text = _("Your proxy request is withdrawn.")
+    await _show(query, text, text)
 
 
-async def voter_number_written(message: Message, state: FSMContext) -> None:
-    number = "".join((message.text or "").split())
-    if not (number.isdigit() and len(number) in (8, 9)):
-        await message.answer(_error("voter_number"))
-        return
+async def voter_number_written(message: Message, state: FSMContext, db: Database) -> None:
     data = (await state.get_data()).get(DATA, {})
-    data["voter_number"] = number
-    await state.update_data({DATA: data})
+    if "match" not in data:
+        await state.set_state(None)
+        return
+    try:
+        kept = await keep_voter_number(db, int(data["match"]), message.text or "")
+    except ProxyError as exc:
+        await message.answer(_error(exc.reason))
+        return
+    if not kept.changed:
+        await state.set_state(None)
+        await state.update_data({DATA: {}})
+        await message.answer(_error("state"))
+        return
     await state.set_state(ProxyDialog.birth_date)
     await message.answer(_("And the date of birth (DD/MM/YYYY)?"))
 
@@ -507,8 +473,8 @@ async def birth_date_written(message: Message, state: FSMContext, db: Database,
         await state.set_state(None)
         return
     try:
-        result = await give_holder_details(db, campaign, int(data["match"]),
-                                           data.get("voter_number", ""), message.text or "")
+        result = await give_holder_details(db, campaign, int(data["match"]), None,
+                                           message.text or "")
     except ProxyError as exc:
         await message.answer(_error(exc.reason))
         if exc.reason == "voter_number":
@@ -519,22 +485,9 @@ async def birth_date_written(message: Message, state: FSMContext, db: Database,
     if not result.changed:
         await message.answer(_error("state"))
         return
+    # The giver's instructions and the holder's thanks were queued with the details.
     await message.answer(_("✅ Thank you: the details went to the person giving the proxy. "
                            "They are erased after the election."))
-    view = await match_view(db, campaign, int(data["match"]))
-    if view is None:
-        return
-    rows: list[tuple[str, str, int, dict[str, Any], bool]] = []
-    if view.need.user_id is not None:
-        rows.append((f"proxy-confirmed:{view.id}", "proxy_confirmed", view.need.user_id,
-                     {"match": view.id}, False))
-    else:
-        rows += await _to_organizers(db, f"proxy-followup:{view.id}:confirmed",
-                                     "proxy_followup", {"match": view.id})
-    if view.offer.user_id is not None:
-        rows.append((f"proxy-confirmed-holder:{view.id}", "proxy_confirmed_holder",
-                     view.offer.user_id, {"match": view.id}, False))
-    await enqueue(db, rows)
 
 
 # ---- organizers ----------------------------------------------------------------------------
@@ -559,7 +512,7 @@ async def proxies_command(message: Message, db: Database, campaigns: CampaignCac
             lines.append(_("{where}: {needs} waiting, {offers} offers, {matched} matched").format(
                 where=where, needs=needs, offers=offers, matched=matched))
     await message.answer("\n".join(lines))
-    for match in await waiting_on_organizers(db, campaign):
+    for match in await waiting_on_organizers(db):
         text, kwargs = followup_message(match)
         await message.answer(text, **kwargs)
 
@@ -603,15 +556,11 @@ def followup_message(view: MatchView) -> tuple[str, dict[str, Any]]:
 def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str, Any]:
     del bot  # the messages need no bot call of their own
 
-    async def view_of(delivery: Delivery) -> tuple[Campaign, MatchView] | None:
-        campaign = await campaigns.get()
-        view = (await match_view(db, campaign, int(delivery.params["match"]))
-                if campaign else None)
-        return (campaign, view) if campaign and view else None
+    async def view_of(delivery: Delivery) -> MatchView | None:
+        return await match_view(db, int(delivery.params["match"]))
 
-    def rounds_text(campaign: Campaign, view: MatchView) -> str:
-        names = [r["name"] for r in campaign.rounds or [] if r["date"] in view.rounds]
-        return escape(", ".join(names))
+    def rounds_text(view: MatchView) -> str:
+        return escape(", ".join(view.round_names))  # the rounds of the match's own campaign
 
     async def reach(side: Any) -> str:
         if side.user_id is None:
@@ -624,22 +573,22 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
     async def proposal(delivery: Delivery,
                        _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status != "proposed":
+        if found is None or found.status != "proposed":
             return None
-        campaign, view = found
+        view = found
         side = delivery.params["side"]
         place = escape(_commune_label(view.need.commune_insee))
         if side == "need":
             text = _("🗳 Good news: {name} can vote for you ({rounds}) at your polling station "
                      "{station}, {place}. Do you accept? If you do, your first names and a way "
                      "to reach each other are shared.").format(
-                name=escape(view.offer.first_name), rounds=rounds_text(campaign, view),
+                name=escape(view.offer.first_name), rounds=rounds_text(view),
                 station=escape(view.need.station), place=place)
         else:
             text = _("🗳 {name} needs someone to vote for them ({rounds}) at polling station "
                      "{station}, {place}. Will you carry their vote? If you do, your first "
                      "names and a way to reach each other are shared.").format(
-                name=escape(view.need.first_name), rounds=rounds_text(campaign, view),
+                name=escape(view.need.first_name), rounds=rounds_text(view),
                 station=escape(view.need.station), place=place)
         text += "\n" + _("Please answer within 24 hours.")
         markup = InlineKeyboardMarkup(inline_keyboard=[[
@@ -659,12 +608,33 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         return _("🗳 The other person withdrew from your proxy. We are looking for someone "
                  "else and will write to you."), {}
 
+    async def accepted(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
+        found = await view_of(delivery)
+        if found is None or found.status != "accepted":
+            return None
+        return _("🗳 {name} accepted too. As soon as they give their voter details, you will "
+                 "get here the last steps to make the proxy official.").format(
+            name=escape(found.offer.first_name)), {}
+
+    async def withdrawn(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
+        """To organizers, for a side off Telegram whose match the other side left."""
+        found = await view_of(delivery)
+        if found is None:
+            return None
+        view = found
+        left = view.need if view.need.user_id is not None else view.offer
+        stays = view.offer if left is view.need else view.need
+        return _("🗳 {left} withdrew from the proxy with {name} ({phone}). Please let {name} "
+                 "know: we are looking for someone else.").format(
+            left=escape(left.first_name), name=escape(stays.first_name),
+            phone=escape(stays.phone or "")), {}
+
     async def details_request(delivery: Delivery,
                               _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status != "accepted":
+        if found is None or found.status != "accepted":
             return None
-        view = found[1]
+        view = found
         markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=_("Give my voter details"),
             callback_data=MatchActionCB(match=view.id, action="details").pack())]])
@@ -675,9 +645,9 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
     async def confirmed(delivery: Delivery,
                         _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status != "confirmed" or not found[1].voter_number:
+        if found is None or found.status != "confirmed" or not found.voter_number:
             return None
-        view = found[1]
+        view = found
         text = _(
             "🗳 <b>Your proxy: the last step</b>\n"
             "{name} will vote for you (reach them: {reach}).\n"
@@ -699,9 +669,9 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
     async def confirmed_holder(delivery: Delivery,
                                _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status not in ("confirmed", "registered"):
+        if found is None or found.status not in ("confirmed", "registered"):
             return None
-        view = found[1]
+        view = found
         markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=_("Cancel this proxy"),
             callback_data=MatchActionCB(match=view.id, action="cancel").pack())]])
@@ -717,20 +687,20 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
         if found is None:
             return None
         return _("🗳 {name}'s proxy is registered. Thank you for carrying their vote!").format(
-            name=escape(found[1].need.first_name)), {}
+            name=escape(found.need.first_name)), {}
 
     async def register_reminder(delivery: Delivery,
                                 _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status != "confirmed":
+        if found is None or found.status != "confirmed":
             return None
         return await confirmed(delivery, _user)
 
     async def eve(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status not in ("confirmed", "registered"):
+        if found is None or found.status not in ("confirmed", "registered"):
             return None
-        view = found[1]
+        view = found
         return _("🗳 Tomorrow you vote for {name}: polling station {station}, {place}. Bring "
                  "your own ID. Thank you!").format(
             name=escape(view.need.first_name), station=escape(view.need.station),
@@ -739,9 +709,9 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
     async def followup(delivery: Delivery,
                        _user: Person) -> tuple[str, dict[str, Any]] | None:
         found = await view_of(delivery)
-        if found is None or found[1].status not in ("proposed", "accepted", "confirmed"):
+        if found is None or found.status not in ("proposed", "accepted", "confirmed"):
             return None
-        return followup_message(found[1])
+        return followup_message(found)
 
     async def summary(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         campaign = await campaigns.get()
@@ -755,6 +725,7 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
 
     return {"proxy_proposal": proposal, "proxy_declined": declined,
             "proxy_cancelled": cancelled, "proxy_details_request": details_request,
+            "proxy_accepted": accepted, "proxy_withdrawn": withdrawn,
             "proxy_confirmed": confirmed, "proxy_confirmed_holder": confirmed_holder,
             "proxy_registered": registered, "proxy_register_reminder": register_reminder,
             "proxy_eve": eve, "proxy_followup": followup, "proxy_summary": summary}

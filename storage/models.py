@@ -326,11 +326,15 @@ class ProxyRequest(SQLModel, table=True):
         Index("ix_proxy_department", "kind", "status", "department", "created_at"),
         Index("ix_proxy_constituency", "kind", "status", "constituency", "created_at"),
         Index("ix_proxy_user", "user_id"),
+        Index("ix_proxy_campaign", "campaign_id", "kind", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=5)
     status: str = Field(default=ProxyRequestStatus.OPEN, max_length=10)
+    # Its rounds are that campaign's (rounds_mask), and so is the day its match's voter
+    # details are erased: a campaign loaded later changes neither.
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
     # On Telegram: the person. From the phone bank: the contact, their first name and phone.
     user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
@@ -385,8 +389,9 @@ class ProxyMatch(SQLModel, table=True):
     expires_at: datetime
     decided_at: datetime | None = None
     registered_at: datetime | None = None
-    # Collected only once both sides accepted, passed only to the giver, erased after the
-    # last round.
+    # Collected only once both sides accepted (the number may come a step before the date,
+    # kept here rather than in FSM data), passed only to the giver, erased the day after
+    # the last round of the request's campaign.
     holder_voter_number: str | None = Field(default=None, max_length=9)
     holder_birth_date: date | None = None
 

@@ -10,7 +10,7 @@ once its claim is older than a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,14 +46,27 @@ ENQUEUE = SQL.of(
     "ON CONFLICT (key) DO NOTHING")
 
 
-async def enqueue(db: Database, rows: list[tuple[str, str, int, dict[str, Any], bool]],
-                  due_at: datetime | None = None, batch: str | None = None) -> None:
+# (key, kind, chat_id, params, quiet_hours)
+Row = tuple[str, str, int, dict[str, Any], bool]
+
+
+async def enqueue(db: Database, rows: list[Row], due_at: datetime | None = None,
+                  batch: str | None = None) -> None:
     """(key, kind, chat_id, params, quiet_hours) rows; a key already queued is left alone."""
-    now = clock.utcnow()
     async with db.fast_write(long=len(rows) > 100) as tx:
-        await tx.many(ENQUEUE, [
-            (key, kind, chat_id, json.dumps(params), quiet, tx.value(due_at or now),
-             tx.value(now), batch) for key, kind, chat_id, params, quiet in rows])
+        await queue_in(tx, rows, due_at=due_at, batch=batch)
+
+
+async def queue_in(tx: Tx, rows: Sequence[Row], *, due_at: datetime | None = None,
+                   batch: str | None = None) -> None:
+    """The same rows, inside a transaction the caller holds: the way a storage operation
+    queues the messages its change implies, so that both commit or neither does."""
+    if not rows:
+        return
+    now = clock.utcnow()
+    await tx.many(ENQUEUE, [
+        (key, kind, chat_id, json.dumps(params), quiet, tx.value(due_at or now),
+         tx.value(now), batch) for key, kind, chat_id, params, quiet in rows])
 
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.

@@ -11,17 +11,20 @@ the best candidate a matcher reads is still free when it writes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx, read_time
 from storage.models import Campaign, ProxyKind
+from storage.outbox import Row, queue_in
 from storage.stations import normalise_number
 
 PROPOSAL_HOURS = 24
@@ -100,8 +103,8 @@ _CONTACT_LIVE = SQL.of("SELECT id FROM proxy_request WHERE contact_id = ? AND ki
 _INSERT_REQUEST = SQL.of(
     "INSERT INTO proxy_request (kind, status, user_id, contact_id, recorded_by, first_name, "
     "phone, commune_insee, department, constituency, station, own_commune_insee, "
-    "own_station, rounds_mask, created_at) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-    "?, ?, ?) RETURNING id")
+    "own_station, rounds_mask, created_at, campaign_id) VALUES (?, 'open', ?, ?, ?, ?, ?, ?, "
+    "?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
 
 
 async def _check_station(tx: Tx, place: Place) -> Place:
@@ -131,7 +134,7 @@ async def create_request(db: Database, campaign: Campaign, kind: ProxyKind, pers
             _INSERT_REQUEST, kind.value, person.user_id, person.contact_id, recorded_by,
             person.first_name, person.phone, place.commune_insee, place.department,
             place.constituency, place.station, own_place.commune_insee if own_place else None,
-            own_place.station if own_place else None, mask, clock.utcnow())
+            own_place.station if own_place else None, mask, clock.utcnow(), campaign.id)
     assert row is not None
     return int(row[0])
 
@@ -139,8 +142,11 @@ async def create_request(db: Database, campaign: Campaign, kind: ProxyKind, pers
 # ---- matching ---------------------------------------------------------------------------------
 
 _SERIALIZE = SQL("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
-_NEED = SQL.of("SELECT id, user_id, commune_insee, station, constituency, department, "
-               "rounds_mask FROM proxy_request WHERE id = ? AND kind = 'need' AND status = 'open'")
+# A need with its own campaign's rounds and rule: a campaign loaded later changes neither.
+_NEED = SQL.of("SELECT n.id, n.user_id, n.commune_insee, n.station, n.constituency, "
+               "n.department, n.rounds_mask, n.campaign_id, c.rounds, c.proxy_capacity "
+               "FROM proxy_request n JOIN campaign c ON c.id = n.campaign_id "
+               "WHERE n.id = ? AND n.kind = 'need' AND n.status = 'open'")
 _OFFER_COLUMNS = ("o.id, o.user_id, o.commune_insee, o.station, o.constituency, o.department, "
                   "o.rounds_mask, o.created_at")
 _TIERS = (
@@ -169,7 +175,7 @@ def _candidate_sql(tier: str, rounds: int) -> SQL:
     room = " ".join(f"AND {_PLACES_TAKEN} < ?" for _ in range(rounds))
     return SQL.of(
         f"SELECT {_OFFER_COLUMNS} FROM proxy_request o WHERE o.kind = 'offer' "
-        f"AND o.status = 'open' AND {tier} AND (o.rounds_mask & ?) = ? "
+        f"AND o.status = 'open' AND o.campaign_id = ? AND {tier} AND (o.rounds_mask & ?) = ? "
         "AND (o.user_id IS NULL OR o.user_id <> coalesce(CAST(? AS BIGINT), 0)) "
         "AND NOT EXISTS (SELECT 1 FROM proxy_match m WHERE m.need_id = ? AND m.offer_id = o.id) "
         f"{room} ORDER BY o.created_at, o.id LIMIT 1")
@@ -185,40 +191,54 @@ async def _ids(tx: Tx, count: int) -> list[int]:
     return [int(r[0]) for r in await tx.all(_NEXT_IDS, count)]
 
 
+def _dates(rounds: Any) -> list[str]:
+    """A campaign's round dates from its `rounds` column as the driver reads it."""
+    if isinstance(rounds, str):
+        rounds = json.loads(rounds)
+    return [str(r["date"]) for r in rounds or []]
+
+
 async def match_need(db: Database, campaign: Campaign, need_id: int,
                      now: datetime | None = None) -> int | None:
     """The best free holder for this need, at once: same polling station, then same
     commune, then constituency, then department; the one waiting longest among equals.
-    Returns the new match's id, or None (no holder free yet, or the need is not open)."""
-    now = now or clock.utcnow()
-    dates = round_dates(campaign)
+    Both sides' proposals are queued with the match. Returns the new match's id, or None
+    (no holder free yet, or the need is not open). The need's own campaign's rounds count."""
+    del campaign  # the need's own campaign is read with it
     async with db.fast_write() as tx:
         await tx.one(_SERIALIZE)
-        need = await tx.one(_NEED, need_id)
-        if need is None:
-            return None
-        _nid, user_id, insee, station, constituency, department, mask = need
-        need_rounds = [d for i, d in enumerate(dates) if mask & (1 << i)]
-        room_args: list[Any] = []
-        for d in need_rounds:
-            room_args += [d, campaign.proxy_capacity]
-        for tier, keys in zip(_TIERS, ((insee, station), (insee,), (constituency,),
-                                       (department,)), strict=True):
-            if None in keys:
-                continue
-            offer = await tx.one(_candidate_sql(tier, len(need_rounds)), *keys, mask, mask,
-                                 user_id, need_id, *room_args)
-            if offer is not None:
-                break
-        else:
-            return None
-        [match_id] = await _ids(tx, 1)
-        await tx.run(_INSERT_MATCH, match_id, need_id, offer[0], mask, now,
-                     now + timedelta(hours=PROPOSAL_HOURS))
-        for d in need_rounds:
-            used = {int(r[0]) for r in await tx.all(_SLOTS_USED, offer[0], d)}
-            await tx.run(_INSERT_SLOT, offer[0], d, _free_slot(used), match_id)
-        await tx.run(_NEED_MATCHED, need_id)
+        return await _match_need(tx, need_id, now or clock.utcnow())
+
+
+async def _match_need(tx: Tx, need_id: int, now: datetime) -> int | None:
+    """match_need inside a transaction that holds the matching lock (_SERIALIZE)."""
+    need = await tx.one(_NEED, need_id)
+    if need is None:
+        return None
+    _nid, user_id, insee, station, constituency, department, mask, campaign_id = need[:8]
+    dates, capacity = _dates(need[8]), int(need[9])
+    need_rounds = [d for i, d in enumerate(dates) if mask & (1 << i)]
+    room_args: list[Any] = []
+    for d in need_rounds:
+        room_args += [d, capacity]
+    for tier, keys in zip(_TIERS, ((insee, station), (insee,), (constituency,),
+                                   (department,)), strict=True):
+        if None in keys:
+            continue
+        offer = await tx.one(_candidate_sql(tier, len(need_rounds)), campaign_id, *keys, mask,
+                             mask, user_id, need_id, *room_args)
+        if offer is not None:
+            break
+    else:
+        return None
+    [match_id] = await _ids(tx, 1)
+    await tx.run(_INSERT_MATCH, match_id, need_id, offer[0], mask, now,
+                 now + timedelta(hours=PROPOSAL_HOURS))
+    for d in need_rounds:
+        used = {int(r[0]) for r in await tx.all(_SLOTS_USED, offer[0], d)}
+        await tx.run(_INSERT_SLOT, offer[0], d, _free_slot(used), match_id)
+    await tx.run(_NEED_MATCHED, need_id)
+    await _queue_proposals(tx, [(match_id, user_id, offer[1])])
     return match_id
 
 
@@ -228,12 +248,50 @@ _SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = ? AND round_d
 def _free_slot(used: set[int]) -> int:
     """The lowest slot number free (slots freed by a decline leave holes)."""
     return next(n for n in range(1, len(used) + 2) if n not in used)
+
+
+# ---- the messages a change implies, queued in its transaction ----------------------------------
+# Keys are per match (and side or person): a change made once queues its messages once.
+
+_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
+_SIDES = SQL.of("SELECT m.need_id, m.offer_id, n.user_id, o.user_id FROM proxy_match m "
+                "JOIN proxy_request n ON n.id = m.need_id "
+                "JOIN proxy_request o ON o.id = m.offer_id WHERE m.id = ?")
+
+
+async def _to_organizers(tx: Tx, key: str, kind: str, match_id: int) -> list[Row]:
+    """For a side off Telegram (a contact of the phone bank): the organizers phone them."""
+    return [(f"{key}:{int(o)}", kind, int(o), {"match": match_id}, False)
+            for (o,) in await tx.all(_ORGANIZERS)]
+
+
+async def _queue_proposals(tx: Tx, matches: Sequence[tuple[int, int | None, int | None]]
+                           ) -> None:
+    """(match, need's user, offer's user): each side on Telegram gets the proposal; a side
+    off Telegram is the organizers' to ask."""
+    rows: list[Row] = []
+    organizers: list[int] | None = None
+    for match_id, need_user, offer_user in matches:
+        for side, user_id in (("need", need_user), ("offer", offer_user)):
+            if user_id is not None:
+                rows.append((f"proxy-proposal:{match_id}:{side}", "proxy_proposal",
+                             int(user_id), {"match": match_id, "side": side}, False))
+        if need_user is None or offer_user is None:
+            if organizers is None:
+                organizers = [int(o) for (o,) in await tx.all(_ORGANIZERS)]
+            rows += [(f"proxy-followup:{match_id}:proposed:{o}", "proxy_followup", o,
+                      {"match": match_id}, False) for o in organizers]
+    await queue_in(tx, rows)
+
+
 _OPEN_NEEDS = SQL.of(
     "SELECT id, user_id, commune_insee, station, constituency, department, rounds_mask "
-    "FROM proxy_request WHERE kind = 'need' AND status = 'open' ORDER BY created_at, id")
+    "FROM proxy_request WHERE campaign_id = ? AND kind = 'need' AND status = 'open' "
+    "ORDER BY created_at, id")
 _OPEN_OFFERS = SQL.of(
     "SELECT id, user_id, commune_insee, station, constituency, department, rounds_mask "
-    "FROM proxy_request WHERE kind = 'offer' AND status = 'open' ORDER BY created_at, id")
+    "FROM proxy_request WHERE campaign_id = ? AND kind = 'offer' AND status = 'open' "
+    "ORDER BY created_at, id")
 _ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
 _TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
 
@@ -249,16 +307,17 @@ class _Offer:
 async def match_all(db: Database, campaign: Campaign, now: datetime | None = None) -> list[int]:
     """A full pass, needs waiting longest first: the periodic tick, and after a decline or an
     expiry. In memory: offers bucketed by station, commune, constituency and department, in
-    waiting order; then every match written with executemany. Returns the new match ids."""
+    waiting order; then every match written with executemany, and its proposals queued in
+    the same transaction. The campaign's own requests only. Returns the new match ids."""
     now = now or clock.utcnow()
     dates = round_dates(campaign)
     capacity = campaign.proxy_capacity
     async with db.fast_write(long=True) as tx:
         await tx.one(_SERIALIZE)
-        needs = await tx.all(_OPEN_NEEDS)
+        needs = await tx.all(_OPEN_NEEDS, campaign.id)
         if not needs:
             return []
-        offers_rows = await tx.all(_OPEN_OFFERS)
+        offers_rows = await tx.all(_OPEN_OFFERS, campaign.id)
         offers: dict[int, _Offer] = {}
         buckets: list[dict[Any, list[_Offer]]] = [defaultdict(list) for _ in _TIERS]
         for oid, user_id, insee, station, constituency, department, mask in offers_rows:
@@ -324,6 +383,9 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
                                                                                 strict=True)
                  for d, slot in taken]
         await _write_pass(tx, matches, slots, stamp, expires)
+        need_users = {int(n[0]): n[1] for n in needs}
+        await _queue_proposals(tx, [(mid, need_users[nid], offer.user_id)
+                                    for mid, (nid, offer, _m, _t) in zip(ids, made, strict=True)])
     return ids
 
 
@@ -376,16 +438,21 @@ class MatchView:
     expires_at: datetime
     voter_number: str | None
     birth_date: date | None
+    # The rounds are those of the need's own campaign, whichever is active now.
+    campaign_id: int | None = None
+    round_names: list[str] = field(default_factory=list)
+    timezone: str = "Europe/Paris"
 
 
-# A match with both sides: by id, or any matches with a WHERE of the caller's.
+# A match with both sides and their campaign: by id, or with a WHERE of the caller's.
 _VIEW_FROM = (
     "SELECT m.id, m.status, m.rounds_mask, m.need_answer, m.offer_answer, m.expires_at, "
     "m.holder_voter_number, m.holder_birth_date, "
     "n.id, n.first_name, n.user_id, n.phone, n.commune_insee, n.station, "
-    "o.id, o.first_name, o.user_id, o.phone, o.commune_insee, o.station "
+    "o.id, o.first_name, o.user_id, o.phone, o.commune_insee, o.station, "
+    "n.campaign_id, c.rounds, c.timezone "
     "FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
-    "JOIN proxy_request o ON o.id = m.offer_id")
+    "JOIN proxy_request o ON o.id = m.offer_id LEFT JOIN campaign c ON c.id = n.campaign_id")
 _VIEW = SQL.of(_VIEW_FROM + " WHERE m.id = ?")
 
 
@@ -393,24 +460,29 @@ def _answer(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _view(campaign: Campaign, row: Sequence[Any]) -> MatchView:
+def _view(row: Sequence[Any]) -> MatchView:
     birth = row[7]
     if isinstance(birth, str):
         birth = date.fromisoformat(birth)
     expires = read_time(row[5])
     assert expires is not None
+    rounds = json.loads(row[21]) if isinstance(row[21], str) else list(row[21] or [])
+    mask = int(row[2])
+    chosen = [r for i, r in enumerate(rounds) if mask & (1 << i)]
     return MatchView(
-        id=int(row[0]), status=str(row[1]), rounds=dates_of(campaign, int(row[2])),
+        id=int(row[0]), status=str(row[1]), rounds=[str(r["date"]) for r in chosen],
         need_answer=_answer(row[3]), offer_answer=_answer(row[4]), expires_at=expires,
         voter_number=row[6], birth_date=birth,
         need=Side(int(row[8]), str(row[9]), row[10], row[11], str(row[12]), str(row[13])),
-        offer=Side(int(row[14]), str(row[15]), row[16], row[17], str(row[18]), str(row[19])))
+        offer=Side(int(row[14]), str(row[15]), row[16], row[17], str(row[18]), str(row[19])),
+        campaign_id=int(row[20]) if row[20] is not None else None,
+        round_names=[str(r["name"]) for r in chosen], timezone=str(row[22] or "Europe/Paris"))
 
 
-async def match_view(db: Database, campaign: Campaign, match_id: int) -> MatchView | None:
+async def match_view(db: Database, match_id: int) -> MatchView | None:
     async with db.fast_read() as tx:
         row = await tx.one(_VIEW, match_id)
-    return _view(campaign, row) if row else None
+    return _view(row) if row else None
 
 
 # ---- answers, details, registration, cancellation ----------------------------------------------
@@ -431,7 +503,9 @@ class Change:
 async def answer(db: Database, match_id: int, side: str, accept: bool,
                  now: datetime | None = None) -> Change:
     """One side's yes or no to a proposal. A no ends the match (the need goes back to the
-    queue; this pair is never proposed again); two yeses make it accepted."""
+    queue; this pair is never proposed again); two yeses make it accepted. What it implies
+    is queued with it: after a no, word to both sides and the need's next proposals; after
+    the second yes, the holder is asked for their voter details and the giver told."""
     now = now or clock.utcnow()
     column = {"need": "need_answer", "offer": "offer_answer"}[side]
     async with db.fast_write() as tx:
@@ -448,21 +522,55 @@ async def answer(db: Database, match_id: int, side: str, accept: bool,
                                 "decided_at = ? WHERE id = ?"), False, now, match_id)
             await tx.run(_FREE_SLOTS, match_id)
             await tx.run(_REOPEN_NEED, need_id)
+            await _queue_to_both(tx, match_id, "proxy-declined", "proxy_declined")
+            await _match_need(tx, int(need_id), now)
             return Change(True, "declined")
         other = offer_answer if side == "need" else need_answer
         new_status = "accepted" if other else "proposed"
         await tx.run(SQL.of(f"UPDATE proxy_match SET {column} = ?, status = ?, decided_at = ? "
                             "WHERE id = ?"), True, new_status,
                      now if new_status == "accepted" else None, match_id)
+        if new_status == "accepted":
+            await _queue_accepted(tx, match_id)
         return Change(True, new_status)
+
+
+async def _queue_to_both(tx: Tx, match_id: int, key: str, kind: str) -> None:
+    """The same word to each side on Telegram (a decline, an expiry)."""
+    sides = await tx.one(_SIDES, match_id)
+    await queue_in(tx, [(f"{key}:{match_id}:{int(uid)}", kind, int(uid), {"match": match_id},
+                         False) for uid in (sides[2:] if sides else ()) if uid is not None])
+
+
+async def _queue_accepted(tx: Tx, match_id: int) -> None:
+    sides = await tx.one(_SIDES, match_id)
+    assert sides is not None
+    need_user, offer_user = sides[2], sides[3]
+    rows: list[Row] = []
+    if offer_user is not None:
+        rows.append((f"proxy-details:{match_id}", "proxy_details_request", int(offer_user),
+                     {"match": match_id}, False))
+    else:
+        rows += await _to_organizers(tx, f"proxy-followup:{match_id}:details",
+                                     "proxy_followup", match_id)
+    if need_user is not None:
+        rows.append((f"proxy-accepted:{match_id}", "proxy_accepted", int(need_user),
+                     {"match": match_id}, False))
+    await queue_in(tx, rows)
+
+
+def check_voter_number(voter_number: str) -> str:
+    """The holder's national voter number: 8 or 9 digits, on the voter card."""
+    number = re.sub(r"\s+", "", voter_number)
+    if not VOTER_NUMBER.fullmatch(number):
+        raise ProxyError("voter_number")
+    return number
 
 
 def check_holder_details(campaign: Campaign, voter_number: str, birth: str) -> tuple[str, date]:
     """The holder's national voter number (8 or 9 digits, on the voter card) and date of birth
     (DD/MM/YYYY): refused if malformed, or if the holder is a minor on the first round."""
-    number = re.sub(r"\s+", "", voter_number)
-    if not VOTER_NUMBER.fullmatch(number):
-        raise ProxyError("voter_number")
+    number = check_voter_number(voter_number)
     match = re.fullmatch(r"\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*", birth)
     if match is None:
         raise ProxyError("birth_date")
@@ -482,20 +590,59 @@ def check_holder_details(campaign: Campaign, voter_number: str, birth: str) -> t
     return number, born
 
 
-async def give_holder_details(db: Database, campaign: Campaign, match_id: int,
-                              voter_number: str, birth: str) -> Change:
-    """After both said yes: what the giver needs to make the proxy official."""
-    number, born = check_holder_details(campaign, voter_number, birth)
+async def keep_voter_number(db: Database, match_id: int, voter_number: str) -> Change:
+    """The holder's number, given a step before their date of birth: kept on the match
+    (never in a dialogue's data, which has no expiry), erased with the rest. False if the
+    match is no longer waiting for it."""
+    number = check_voter_number(voter_number)
     async with db.fast_write() as tx:
+        changed = await tx.run(SQL.of(
+            "UPDATE proxy_match SET holder_voter_number = ? WHERE id = ? "
+            "AND status = 'accepted'"), number, match_id)
+    return Change(bool(changed), "accepted" if changed else "unchanged")
+
+
+async def give_holder_details(db: Database, campaign: Campaign, match_id: int,
+                              voter_number: str | None, birth: str) -> Change:
+    """After both said yes: what the giver needs to make the proxy official. A number of
+    None is the one kept by `keep_voter_number`. The giver's instructions (or the
+    organizers' follow-up for a giver off Telegram) and the holder's thanks are queued
+    with it."""
+    async with db.fast_write() as tx:
+        if voter_number is None:
+            kept = await tx.one(SQL.of("SELECT holder_voter_number FROM proxy_match "
+                                       "WHERE id = ?"), match_id)
+            voter_number = str(kept[0]) if kept and kept[0] else ""
+        number, born = check_holder_details(campaign, voter_number, birth)
         changed = await tx.run(SQL.of(
             "UPDATE proxy_match SET holder_voter_number = ?, holder_birth_date = ?, "
             "status = 'confirmed' WHERE id = ? AND status = 'accepted'"),
             number, born if isinstance(tx, PostgresTx) else born.isoformat(), match_id)
+        if changed:
+            await _queue_confirmed(tx, match_id)
     return Change(bool(changed), "confirmed" if changed else "unchanged")
 
 
+async def _queue_confirmed(tx: Tx, match_id: int) -> None:
+    sides = await tx.one(_SIDES, match_id)
+    assert sides is not None
+    need_user, offer_user = sides[2], sides[3]
+    rows: list[Row] = []
+    if need_user is not None:
+        rows.append((f"proxy-confirmed:{match_id}", "proxy_confirmed", int(need_user),
+                     {"match": match_id}, False))
+    else:
+        rows += await _to_organizers(tx, f"proxy-followup:{match_id}:confirmed",
+                                     "proxy_followup", match_id)
+    if offer_user is not None:
+        rows.append((f"proxy-confirmed-holder:{match_id}", "proxy_confirmed_holder",
+                     int(offer_user), {"match": match_id}, False))
+    await queue_in(tx, rows)
+
+
 async def mark_registered(db: Database, match_id: int, now: datetime | None = None) -> Change:
-    """The giver made it official (maprocuration.gouv.fr, or the paper form)."""
+    """The giver made it official (maprocuration.gouv.fr, or the paper form); the holder's
+    thanks are queued with it."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
         row = await tx.one(SQL.of("UPDATE proxy_match SET status = 'registered', "
@@ -505,18 +652,31 @@ async def mark_registered(db: Database, match_id: int, now: datetime | None = No
             return Change(False, "unchanged")
         await tx.run(SQL.of("UPDATE proxy_request SET status = 'registered' WHERE id = ?"),
                      row[0])
+        sides = await tx.one(_SIDES, match_id)
+        if sides is not None and sides[3] is not None:
+            await queue_in(tx, [(f"proxy-registered:{match_id}", "proxy_registered",
+                                 int(sides[3]), {"match": match_id}, False)])
     return Change(True, "registered")
 
 
 @dataclass(frozen=True)
 class Cancellation:
-    cancelled_match: int | None  # the live match that ended, if any
-    other_need: int | None  # a need to match again
+    cancelled_match: int | None  # the live match that ended, if any (the first of them)
+    other_need: int | None  # a need to match again (the last of them)
+    matched_again: list[int] = field(default_factory=list)  # the new matches made at once
 
 
-async def cancel_request(db: Database, request_id: int) -> Cancellation:
-    """Either side withdraws. Their request is closed; a live match ends; if the other side
-    is a need, it goes back to the queue to be matched again."""
+_LIVE_OF = SQL.of(f"SELECT id, need_id, offer_id FROM proxy_match WHERE (need_id = ? OR "
+                  f"offer_id = ?) AND status IN {_LIVE_SQL} ORDER BY id")
+
+
+async def cancel_request(db: Database, request_id: int,
+                         now: datetime | None = None) -> Cancellation:
+    """Either side withdraws. Their request is closed; a live match ends (the holder's
+    details with it); the other side is told (through the organizers when off Telegram)
+    and matched again at once: a need with another holder, a holder with another need.
+    All in one transaction: the other side is never left without word."""
+    now = now or clock.utcnow()
     async with db.fast_write() as tx:
         await tx.one(_SERIALIZE)
         row = await tx.one(SQL.of("SELECT kind FROM proxy_request WHERE id = ? "
@@ -525,18 +685,39 @@ async def cancel_request(db: Database, request_id: int) -> Cancellation:
             return Cancellation(None, None)
         await tx.run(SQL.of("UPDATE proxy_request SET status = 'cancelled' WHERE id = ?"),
                      request_id)
-        matches = await tx.all(SQL.of(
-            f"SELECT id, need_id FROM proxy_match WHERE (need_id = ? OR offer_id = ?) "
-            f"AND status IN {_LIVE_SQL}"), request_id, request_id)
-        other_need = None
-        for mid, need_id in matches:
-            await tx.run(SQL.of("UPDATE proxy_match SET status = 'cancelled' WHERE id = ?"), mid)
+        matches = await tx.all(_LIVE_OF, request_id, request_id)
+        other_need, freed_offers, again = None, [], []
+        for mid, need_id, offer_id in matches:
+            await tx.run(SQL.of("UPDATE proxy_match SET status = 'cancelled', "
+                                "holder_voter_number = NULL, holder_birth_date = NULL "
+                                "WHERE id = ?"), mid)
             await tx.run(_FREE_SLOTS, mid)
+            await _queue_withdrawn(tx, int(mid), request_id)
             if int(need_id) != request_id:
                 await tx.run(SQL.of("UPDATE proxy_request SET status = 'open' WHERE id = ? "
                                     "AND status IN ('matched', 'registered')"), need_id)
                 other_need = int(need_id)
-    return Cancellation(int(matches[0][0]) if matches else None, other_need)
+                new = await _match_need(tx, other_need, now)
+                again += [new] if new is not None else []
+            else:
+                freed_offers.append(int(offer_id))
+        for offer_id in freed_offers:
+            again += await _match_offer(tx, offer_id, now)
+    return Cancellation(int(matches[0][0]) if matches else None, other_need, again)
+
+
+async def _queue_withdrawn(tx: Tx, match_id: int, leaving: int) -> None:
+    sides = await tx.one(_SIDES, match_id)
+    assert sides is not None
+    need_id, _offer_id, need_user, offer_user = sides
+    other_user = offer_user if int(need_id) == leaving else need_user
+    if other_user is not None:
+        rows = [(f"proxy-cancelled:{match_id}", "proxy_cancelled", int(other_user),
+                 {"match": match_id}, False)]
+    else:
+        rows = await _to_organizers(tx, f"proxy-followup:{match_id}:withdrawn",
+                                    "proxy_withdrawn", match_id)
+    await queue_in(tx, rows)
 
 
 _EXPIRED = SQL.of("SELECT id, need_id FROM proxy_match WHERE status = 'proposed' "
@@ -544,7 +725,8 @@ _EXPIRED = SQL.of("SELECT id, need_id FROM proxy_match WHERE status = 'proposed'
 
 
 async def expire_proposals(db: Database, now: datetime | None = None) -> list[int]:
-    """Proposals unanswered for 24 hours end; their needs go back to the queue."""
+    """Proposals unanswered for 24 hours end; their needs go back to the queue (the next
+    pass matches them); each side on Telegram is told, in the same transaction."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
         await tx.one(_SERIALIZE)
@@ -554,24 +736,65 @@ async def expire_proposals(db: Database, now: datetime | None = None) -> list[in
                                 "WHERE id = ?"), now, mid)
             await tx.run(_FREE_SLOTS, mid)
             await tx.run(_REOPEN_NEED, need_id)
+            await _queue_to_both(tx, int(mid), "proxy-expired", "proxy_declined")
     return [int(mid) for mid, _n in expired]
 
 
-async def erase_voter_details(db: Database, campaign: Campaign,
-                              now: datetime | None = None) -> int:
-    """After the campaign's last round, voter numbers and dates of birth go."""
-    from zoneinfo import ZoneInfo
+_CAMPAIGN_ROUNDS = SQL.of("SELECT id, rounds, timezone FROM campaign ORDER BY id")
+_ERASE = SQL.of(
+    "UPDATE proxy_match SET holder_voter_number = NULL, holder_birth_date = NULL "
+    "WHERE (holder_voter_number IS NOT NULL OR holder_birth_date IS NOT NULL) "
+    "AND need_id IN (SELECT id FROM proxy_request WHERE campaign_id = ?)")
 
-    dates = round_dates(campaign)
-    if not dates:
-        return 0
-    today = (now or clock.utcnow()).astimezone(ZoneInfo(campaign.timezone)).date()
-    if today <= date.fromisoformat(dates[-1]):
-        return 0
+
+async def erase_voter_details(db: Database, now: datetime | None = None) -> int:
+    """Voter numbers and dates of birth go the day after the last round of their own
+    campaign (in its time zone), whichever campaign is active, with rounds or not."""
+    now = now or clock.utcnow()
+    erased = 0
     async with db.fast_write() as tx:
-        return await tx.run(SQL.of(
-            "UPDATE proxy_match SET holder_voter_number = NULL, holder_birth_date = NULL "
-            "WHERE holder_voter_number IS NOT NULL OR holder_birth_date IS NOT NULL"))
+        for campaign_id, rounds, timezone in await tx.all(_CAMPAIGN_ROUNDS):
+            dates = _dates(rounds)
+            if dates and now.astimezone(ZoneInfo(str(timezone))).date() > date.fromisoformat(
+                    max(dates)):
+                erased += await tx.run(_ERASE, campaign_id)
+    return erased
+
+
+_REMINDABLE = SQL.of(_VIEW_FROM + " WHERE m.status IN ('confirmed', 'registered')")
+
+
+async def plan_proxy_reminders(db: Database, campaign: Campaign | None,
+                               now: datetime | None = None) -> int:
+    """The day's messages of live proxies, in one transaction: to a giver not registered
+    yet, the steps again, daily from the day after they came, while the holder's details
+    are kept; to a holder, the eve of each of their rounds (both in their own campaign's
+    time); to organizers, from 18:00 in `campaign`'s time, the day's summary. Keys carry the
+    day: planning twice queues nothing twice. Returns the rows considered."""
+    now = now or clock.utcnow()
+    rows: list[Row] = []
+    async with db.fast_write() as tx:
+        for row in await tx.all(_REMINDABLE):
+            view = _view(row)
+            tz = ZoneInfo(view.timezone)
+            today = now.astimezone(tz).date()
+            tomorrow = (today + timedelta(days=1)).isoformat()
+            proposed_on = (view.expires_at - timedelta(hours=PROPOSAL_HOURS)).astimezone(
+                tz).date()
+            if (view.status == "confirmed" and view.need.user_id is not None
+                    and view.voter_number and proposed_on < today):
+                rows.append((f"proxy-register:{view.id}:{today}", "proxy_register_reminder",
+                             view.need.user_id, {"match": view.id}, True))
+            if tomorrow in view.rounds and view.offer.user_id is not None:
+                rows.append((f"proxy-eve:{view.id}:{tomorrow}", "proxy_eve",
+                             view.offer.user_id, {"match": view.id}, True))
+        if campaign is not None:
+            local = now.astimezone(ZoneInfo(campaign.timezone))
+            if local.hour >= 18:
+                rows += [(f"proxy-summary:{int(o)}:{local.date()}", "proxy_summary", int(o),
+                          {}, True) for (o,) in await tx.all(_ORGANIZERS)]
+        await queue_in(tx, rows)
+    return len(rows)
 
 
 # ---- lookups for the bot ----------------------------------------------------------------------
@@ -637,7 +860,8 @@ async def called_person(db: Database, contact_id: int, volunteer_id: int) -> Cal
 
 
 _NEEDS_NEAR = SQL.of(
-    "SELECT n.id FROM proxy_request n WHERE n.kind = 'need' AND n.status = 'open' AND ("
+    "SELECT n.id FROM proxy_request n WHERE n.kind = 'need' AND n.status = 'open' "
+    "AND n.campaign_id = ? AND ("
     "n.commune_insee = ? OR n.department = ? OR n.constituency = ?) "
     "ORDER BY CASE WHEN n.commune_insee = ? AND n.station = ? THEN 0 "
     "WHEN n.commune_insee = ? THEN 1 WHEN n.constituency = ? THEN 2 ELSE 3 END, "
@@ -646,23 +870,34 @@ _NEEDS_NEAR = SQL.of(
 
 async def match_offer(db: Database, campaign: Campaign, offer_id: int,
                       now: datetime | None = None) -> list[int]:
-    """A new offer: the open needs around it, closest and waiting longest first, each get
-    their best holder (often this one). Returns the matches made."""
-    async with db.fast_read() as tx:
-        row = await tx.one(SQL.of("SELECT commune_insee, station, department, constituency "
-                                  "FROM proxy_request WHERE id = ?"), offer_id)
-        if row is None:
-            return []
-        insee, station, department, constituency = row
-        needs = await tx.all(_NEEDS_NEAR, insee, department, constituency, insee, station,
-                             insee, constituency)
+    """A new offer (or one freed by a withdrawal): the open needs of its campaign around it,
+    closest and waiting longest first, each get their best holder (often this one), their
+    proposals queued with them. Returns the matches made."""
+    del campaign  # the offer's own campaign is read with it
+    async with db.fast_write() as tx:
+        await tx.one(_SERIALIZE)
+        return await _match_offer(tx, offer_id, now or clock.utcnow())
+
+
+_MATCHED_OFFER = SQL.of("SELECT offer_id FROM proxy_match WHERE id = ?")
+
+
+async def _match_offer(tx: Tx, offer_id: int, now: datetime) -> list[int]:
+    row = await tx.one(SQL.of("SELECT commune_insee, station, department, constituency, "
+                              "campaign_id FROM proxy_request WHERE id = ? AND kind = 'offer' "
+                              "AND status = 'open'"), offer_id)
+    if row is None:
+        return []
+    insee, station, department, constituency, campaign_id = row
+    needs = await tx.all(_NEEDS_NEAR, campaign_id, insee, department, constituency, insee,
+                         station, insee, constituency)
     made = []
     for (need_id,) in needs:
-        match = await match_need(db, campaign, int(need_id), now)
+        match = await _match_need(tx, int(need_id), now)
         if match is not None:
             made.append(match)
-            view = await match_view(db, campaign, match)
-            if view is not None and view.offer.request_id == offer_id:
+            taken = await tx.one(_MATCHED_OFFER, match)
+            if taken is not None and int(taken[0]) == offer_id:
                 break
     return made
 
@@ -682,8 +917,9 @@ def _has_room_sql(rounds: int) -> str:
 
 
 async def overview(db: Database, campaign: Campaign) -> Overview:
-    """The organizers' counts. An offer counts as open while its holder can still carry a
-    vote: one whose places are all taken is not an offer waiting."""
+    """The organizers' counts, the campaign's own requests. An offer counts as open while
+    its holder can still carry a vote: one whose places are all taken is not an offer
+    waiting."""
     dates = round_dates(campaign)
     room_args: list[Any] = []
     for i, day in enumerate(dates):
@@ -693,15 +929,18 @@ async def overview(db: Database, campaign: Campaign) -> Overview:
         requests = await tx.all(SQL.of(
             f"SELECT o.kind, CASE WHEN {open_offer} THEN 'open' WHEN o.status = 'open' "
             "AND o.kind = 'offer' THEN 'full' ELSE o.status END, count(*) "
-            "FROM proxy_request o GROUP BY 1, 2"), *room_args)
-        matches = await tx.all(SQL.of("SELECT status, count(*) FROM proxy_match GROUP BY 1"))
+            "FROM proxy_request o WHERE o.campaign_id = ? GROUP BY 1, 2"), *room_args,
+            campaign.id)
+        matches = await tx.all(SQL.of(
+            "SELECT m.status, count(*) FROM proxy_match m JOIN proxy_request n "
+            "ON n.id = m.need_id WHERE n.campaign_id = ? GROUP BY 1"), campaign.id)
         places = await tx.all(SQL.of(
             "SELECT o.commune_insee, o.constituency, "
             "sum(CASE WHEN o.kind = 'need' AND o.status = 'open' THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN {open_offer} THEN 1 ELSE 0 END), "
             "sum(CASE WHEN o.kind = 'need' AND o.status IN ('matched', 'registered') "
-            "THEN 1 ELSE 0 END) FROM proxy_request o GROUP BY 1, 2 "
-            "ORDER BY 3 DESC, 1 LIMIT 15"), *room_args)
+            "THEN 1 ELSE 0 END) FROM proxy_request o WHERE o.campaign_id = ? GROUP BY 1, 2 "
+            "ORDER BY 3 DESC, 1 LIMIT 15"), *room_args, campaign.id)
     by = {(str(k), str(s)): int(n) for k, s, n in requests}
     by_match = {str(s): int(n) for s, n in matches}
     counts = {
@@ -715,9 +954,9 @@ async def overview(db: Database, campaign: Campaign) -> Overview:
                              for i, c, a, b, m in places])
 
 
-async def waiting_on_organizers(db: Database, campaign: Campaign) -> list[MatchView]:
+async def waiting_on_organizers(db: Database) -> list[MatchView]:
     """Live matches with a side off Telegram whose answer or details an organizer must get
-    by phone."""
+    by phone (whichever campaign they were made in)."""
     async with db.fast_read() as tx:
         rows = await tx.all(SQL.of(
             _VIEW_FROM
@@ -725,15 +964,7 @@ async def waiting_on_organizers(db: Database, campaign: Campaign) -> list[MatchV
             " OR (o.user_id IS NULL AND m.offer_answer IS NULL)))"
             " OR (m.status = 'accepted' AND o.user_id IS NULL)"
             " OR (m.status = 'confirmed' AND n.user_id IS NULL) ORDER BY m.id LIMIT 20"))
-    return [_view(campaign, row) for row in rows]
-
-
-async def live_matches_for_reminders(db: Database, campaign: Campaign) -> list[MatchView]:
-    async with db.fast_read() as tx:
-        rows = await tx.all(SQL.of(
-            _VIEW_FROM
-            + " WHERE m.status IN ('confirmed', 'registered')"))
-    return [_view(campaign, row) for row in rows]
+    return [_view(row) for row in rows]
 
 
 EXPORT_COLUMNS = ("request", "kind", "status", "first_name", "phone", "commune_insee",
@@ -743,8 +974,8 @@ EXPORT_COLUMNS = ("request", "kind", "status", "first_name", "phone", "commune_i
 
 async def export_requests(db: Database, campaign: Campaign, *,
                           actor_id: int | None = None) -> list[list[str]]:
-    """Every need and offer with its latest match, header first; audited. Voter numbers and
-    dates of birth are never exported: they are the giver's alone."""
+    """Every need and offer of the campaign with its latest match, header first; audited.
+    Voter numbers and dates of birth are never exported: they are the giver's alone."""
     from storage.audit import write_audit
 
     async with db.write() as session:
@@ -759,7 +990,7 @@ async def export_requests(db: Database, campaign: Campaign, *,
             " FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
             " JOIN proxy_request o ON o.id = m.offer_id "
             " WHERE m.need_id = r.id OR m.offer_id = r.id ORDER BY m.id DESC LIMIT 1) "
-            "FROM proxy_request r ORDER BY r.id"))
+            "FROM proxy_request r WHERE r.campaign_id = ? ORDER BY r.id"), campaign.id)
     out = [list(EXPORT_COLUMNS)]
     for row in rows:
         values = list(row)

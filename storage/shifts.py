@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
@@ -12,6 +13,7 @@ from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, read_time
 from storage.models import Outbox, Shift, ShiftSignup
+from storage.outbox import Row, queue_in
 
 MAX_TEXT = 300
 
@@ -234,6 +236,55 @@ async def shifts_ended_between(db: Database, start: datetime, end: datetime) -> 
             Shift.ends_at >= start, Shift.ends_at < end, Shift.cancelled.is_(False),
             Shift.id.in_(select(ShiftSignup.shift_id).where(  # type: ignore[union-attr]
                 ShiftSignup.status != "left"))).order_by(Shift.ends_at))).scalars())
+
+
+_JOINED_STARTING = SQL.of(
+    "SELECT s.id, g.user_id FROM shift s JOIN shift_signup g ON g.shift_id = s.id "
+    "WHERE s.starts_at >= ? AND s.starts_at < ? AND NOT s.cancelled AND g.status = 'joined' "
+    "ORDER BY s.starts_at, s.id, g.joined_at")
+_ENDED_WITH_PEOPLE = SQL.of(
+    "SELECT s.id FROM shift s WHERE s.ends_at >= ? AND s.ends_at < ? AND NOT s.cancelled "
+    "AND EXISTS (SELECT 1 FROM shift_signup g WHERE g.shift_id = s.id AND g.status <> 'left') "
+    "ORDER BY s.ends_at, s.id")
+_JOINED = SQL.of("SELECT user_id FROM shift_signup WHERE shift_id = ? AND status = 'joined' "
+                 "ORDER BY joined_at")
+_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
+
+
+async def plan_shift_reminders(db: Database, timezone: str, now: datetime | None = None) -> int:
+    """Queue what is due about shifts, read and queued in one transaction: 30 minutes before
+    a shift, the address; the day before (from 11:00, `timezone`'s time), "Still coming?";
+    once it is over (within the day), its roster to each organizer to mark who came, and
+    to each volunteer still down for it whether they made it (an organizer who called in it
+    marks it on the roster instead). Keys per shift and person: planning twice queues
+    nothing twice. Returns the rows considered."""
+    now = now or clock.utcnow()
+    local = now.astimezone(ZoneInfo(timezone))
+    rows: list[Row] = []
+    async with db.fast_write() as tx:
+        for shift_id, uid in await tx.all(_JOINED_STARTING, now, now + timedelta(minutes=30)):
+            rows.append((f"shift-soon:{shift_id}:{uid}", "shift_soon", int(uid),
+                         {"shift": int(shift_id)}, False))
+        if local.hour >= 11:
+            start = datetime.combine(local.date() + timedelta(days=1), time.min,
+                                     tzinfo=local.tzinfo).astimezone(UTC)
+            for shift_id, uid in await tx.all(_JOINED_STARTING, start,
+                                              start + timedelta(days=1)):
+                rows.append((f"shift-eve:{shift_id}:{uid}", "shift_still_coming", int(uid),
+                             {"shift": int(shift_id)}, False))
+        ended = [int(r[0]) for r in await tx.all(_ENDED_WITH_PEOPLE, now - timedelta(days=1),
+                                                 now)]
+        if ended:
+            organizer_ids = [int(r[0]) for r in await tx.all(_ORGANIZERS)]
+            rows += [(f"shift-attendance:{shift_id}:{oid}", "shift_attendance", oid,
+                      {"shift": shift_id}, False) for shift_id in ended for oid in organizer_ids]
+            for shift_id in ended:
+                rows += [(f"shift-came:{shift_id}:{uid}", "shift_did_you_come", int(uid),
+                          {"shift": shift_id}, True)
+                         for (uid,) in await tx.all(_JOINED, shift_id)
+                         if int(uid) not in organizer_ids]
+        await queue_in(tx, rows)
+    return len(rows)
 
 
 async def export_shifts(db: Database, actor_id: int | None = None) -> list[list[str]]:

@@ -48,7 +48,7 @@ async def offer(db, campaign, name, place, rounds=BOTH, user_id=None):
 
 
 async def holder_of(db, campaign, match_id) -> str:
-    view = await match_view(db, campaign, match_id)
+    view = await match_view(db, match_id)
     return view.offer.first_name
 
 
@@ -159,7 +159,7 @@ async def test_a_full_pass_matches_needs_waiting_longest_first(db, campaign, fro
     await offer(db, campaign, "H1", SAINT_DENIS_7)
     await offer(db, campaign, "H2", LYON_3)
     made = await match_all(db, campaign)
-    views = [await match_view(db, campaign, m) for m in made]
+    views = [await match_view(db, m) for m in made]
     assert sorted((v.need.first_name, v.offer.first_name) for v in views) == [
         ("In Lyon", "H2"), ("Waiting longest", "H1")]
     assert views[0].need.request_id == first or views[1].need.request_id == first
@@ -194,13 +194,13 @@ async def test_two_yeses_then_the_holder_details_then_registered(db, campaign, f
         with pytest.raises(ProxyError) as caught:
             await give_holder_details(db, campaign, match, number, born)
         assert caught.value.reason == reason
-    assert (await match_view(db, campaign, match)).voter_number is None  # nothing half-saved
+    assert (await match_view(db, match)).voter_number is None  # nothing half-saved
     assert (await give_holder_details(db, campaign, match, "123 456 789", "30/06/2006")).changed
-    view = await match_view(db, campaign, match)
+    view = await match_view(db, match)
     assert view.status == "confirmed" and view.voter_number == "123456789"
     assert view.birth_date.isoformat() == "2006-06-30"  # 18 on the day of round one
     assert (await mark_registered(db, match)).changed
-    assert (await match_view(db, campaign, match)).status == "registered"
+    assert (await match_view(db, match)).status == "registered"
 
 
 async def test_a_cancelled_holder_frees_the_need_for_another(db, campaign, frozen_clock):
@@ -209,7 +209,7 @@ async def test_a_cancelled_holder_frees_the_need_for_another(db, campaign, froze
     match = await match_need(db, campaign, n)
     cancelled = await cancel_request(db, holder)
     assert cancelled.cancelled_match == match and cancelled.other_need == n
-    assert (await match_view(db, campaign, match)).status == "cancelled"
+    assert (await match_view(db, match)).status == "cancelled"
     await offer(db, campaign, "H2", SAINT_DENIS_7)
     assert await holder_of(db, campaign, await match_need(db, campaign, n)) == "H2"
 
@@ -235,10 +235,10 @@ async def test_voter_details_are_erased_after_the_last_round(db, campaign, froze
     await answer(db, match, "offer", True)
     await give_holder_details(db, campaign, match, "12345678", "01/02/1980")
     frozen_clock.now = datetime(2024, 7, 7, 20, 0, tzinfo=UTC)  # the evening of round two
-    assert await erase_voter_details(db, campaign) == 0
+    assert await erase_voter_details(db) == 0
     frozen_clock.advance(hours=4)  # the next day in Paris
-    assert await erase_voter_details(db, campaign) == 1
-    view = await match_view(db, campaign, match)
+    assert await erase_voter_details(db) == 1
+    view = await match_view(db, match)
     assert view.voter_number is None and view.birth_date is None
 
 
@@ -251,7 +251,7 @@ def test_holder_details_alone(campaign_in_sqlite):
 async def test_proposals_carry_a_deadline(db, campaign, frozen_clock):
     await offer(db, campaign, "H", SAINT_DENIS_12)
     match = await match_need(db, campaign, await need(db, campaign, "N", SAINT_DENIS_12))
-    view = await match_view(db, campaign, match)
+    view = await match_view(db, match)
     assert view.expires_at == frozen_clock.now + timedelta(hours=24)
     assert view.rounds == BOTH
 
@@ -273,3 +273,182 @@ async def test_forget_erases_proxy_data_and_frees_the_other_side(db, campaign, f
                 ).scalar_one() == 0
     await offer(db, campaign, "Other", SAINT_DENIS_7)
     assert await holder_of(db, campaign, await match_need(db, campaign, n)) == "Other"
+
+
+# ---- each change queues its messages in its own transaction ------------------------------------
+
+async def queued(db) -> list[tuple[str, str, int]]:
+    from storage.models import Outbox
+
+    async with db.read() as session:
+        rows = (await session.execute(select(Outbox).order_by(Outbox.id))).scalars()
+        return [(o.key, o.kind, o.chat_id) for o in rows]
+
+
+async def test_a_match_queues_both_proposals_with_it(db, campaign, frozen_clock):
+    from storage.users import sync_organizers
+
+    await sync_organizers(db, [900])
+    await offer(db, campaign, "H", SAINT_DENIS_12, user_id=7)
+    match = await match_need(db, campaign, await need(db, campaign, "N", SAINT_DENIS_12,
+                                                      user_id=8))
+    assert await queued(db) == [(f"proxy-proposal:{match}:need", "proxy_proposal", 8),
+                                (f"proxy-proposal:{match}:offer", "proxy_proposal", 7)]
+    await offer(db, campaign, "Off Telegram", LYON_3)
+    lyon = await need(db, campaign, "M", LYON_3, user_id=9)
+    [second] = await match_all(db, campaign)
+    assert (await match_view(db, second)).need.request_id == lyon
+    assert (await queued(db))[2:] == [
+        (f"proxy-proposal:{second}:need", "proxy_proposal", 9),
+        (f"proxy-followup:{second}:proposed:900", "proxy_followup", 900)]
+
+
+async def test_answers_queue_what_they_imply(db, campaign, frozen_clock):
+    await offer(db, campaign, "H1", SAINT_DENIS_12, user_id=7)
+    n = await need(db, campaign, "N", SAINT_DENIS_12, user_id=8)
+    first = await match_need(db, campaign, n)
+    await offer(db, campaign, "H2", SAINT_DENIS_7, user_id=6)
+    before = len(await queued(db))
+    assert (await answer(db, first, "offer", False)).changed
+    rows = (await queued(db))[before:]
+    second = (await match_view(db, first + 1)).id  # matched again in the same transaction
+    assert rows == [(f"proxy-declined:{first}:8", "proxy_declined", 8),
+                    (f"proxy-declined:{first}:7", "proxy_declined", 7),
+                    (f"proxy-proposal:{second}:need", "proxy_proposal", 8),
+                    (f"proxy-proposal:{second}:offer", "proxy_proposal", 6)]
+    await answer(db, second, "offer", True)
+    await answer(db, second, "need", True)
+    assert (await queued(db))[-2:] == [
+        (f"proxy-details:{second}", "proxy_details_request", 6),
+        (f"proxy-accepted:{second}", "proxy_accepted", 8)]
+    await give_holder_details(db, campaign, second, "12345678", "01/02/1980")
+    assert (await queued(db))[-2:] == [
+        (f"proxy-confirmed:{second}", "proxy_confirmed", 8),
+        (f"proxy-confirmed-holder:{second}", "proxy_confirmed_holder", 6)]
+    await mark_registered(db, second)
+    assert (await queued(db))[-1] == (f"proxy-registered:{second}", "proxy_registered", 6)
+
+
+async def test_a_withdrawal_queues_the_other_sides_word_and_its_new_proposals(db, campaign,
+                                                                             frozen_clock):
+    from storage.users import sync_organizers
+
+    await sync_organizers(db, [900])
+    holder = await offer(db, campaign, "H1", SAINT_DENIS_12, user_id=7)
+    n = await need(db, campaign, "N", SAINT_DENIS_12, user_id=8)
+    first = await match_need(db, campaign, n)
+    await answer(db, first, "need", True)
+    await answer(db, first, "offer", True)
+    await give_holder_details(db, campaign, first, "12345678", "01/02/1980")
+    await offer(db, campaign, "H2", SAINT_DENIS_7, user_id=6)
+    before = len(await queued(db))
+    cancelled = await cancel_request(db, holder)
+    [again] = cancelled.matched_again
+    assert (await queued(db))[before:] == [
+        (f"proxy-cancelled:{first}", "proxy_cancelled", 8),
+        (f"proxy-proposal:{again}:need", "proxy_proposal", 8),
+        (f"proxy-proposal:{again}:offer", "proxy_proposal", 6)]
+    view = await match_view(db, first)
+    assert view.voter_number is None and view.birth_date is None  # no use for them now
+    # A giver off Telegram whose holder leaves: the organizers are asked to tell them.
+    phone = await need(db, campaign, "Fabrice", LYON_3)
+    lyon = await offer(db, campaign, "H3", LYON_3, user_id=5)
+    [third] = await match_all(db, campaign)
+    before = len(await queued(db))
+    await cancel_request(db, lyon)
+    assert (await queued(db))[before:] == [
+        (f"proxy-followup:{third}:withdrawn:900", "proxy_withdrawn", 900)]
+    assert (await match_view(db, third)).need.request_id == phone
+
+
+async def test_a_giver_withdrawing_frees_the_holder_for_another_need_at_once(db, campaign,
+                                                                             frozen_clock):
+    await offer(db, campaign, "H", SAINT_DENIS_12, user_id=7)
+    first_need = await need(db, campaign, "N1", SAINT_DENIS_12, user_id=8)
+    first = await match_need(db, campaign, first_need)
+    waiting = await need(db, campaign, "N2", SAINT_DENIS_12, user_id=9)
+    assert await match_need(db, campaign, waiting) is None  # H is taken
+    cancelled = await cancel_request(db, first_need)
+    [again] = cancelled.matched_again
+    view = await match_view(db, again)
+    assert view.need.request_id == waiting and view.offer.first_name == "H"
+    assert (await queued(db))[-3:] == [(f"proxy-cancelled:{first}", "proxy_cancelled", 7),
+                                       (f"proxy-proposal:{again}:need", "proxy_proposal", 9),
+                                       (f"proxy-proposal:{again}:offer", "proxy_proposal", 7)]
+
+
+async def test_an_expiry_queues_its_word_to_both_sides(db, campaign, frozen_clock):
+    await offer(db, campaign, "H", SAINT_DENIS_12, user_id=7)
+    match = await match_need(db, campaign, await need(db, campaign, "N", SAINT_DENIS_12,
+                                                      user_id=8))
+    frozen_clock.advance(hours=25)
+    assert await expire_proposals(db) == [match]
+    assert (await queued(db))[-2:] == [(f"proxy-expired:{match}:8", "proxy_declined", 8),
+                                       (f"proxy-expired:{match}:7", "proxy_declined", 7)]
+
+
+async def test_the_number_is_kept_on_the_match_between_the_two_steps(db, campaign,
+                                                                     frozen_clock):
+    from storage.proxies import keep_voter_number
+
+    await offer(db, campaign, "H", SAINT_DENIS_12)
+    match = await match_need(db, campaign, await need(db, campaign, "N", SAINT_DENIS_12))
+    assert not (await keep_voter_number(db, match, "12345678")).changed  # not accepted yet
+    await answer(db, match, "need", True)
+    await answer(db, match, "offer", True)
+    with pytest.raises(ProxyError):
+        await keep_voter_number(db, match, "1234")
+    assert (await keep_voter_number(db, match, "1234 5678")).changed
+    with pytest.raises(ProxyError) as caught:
+        await give_holder_details(db, campaign, match, None, "01/07/2010")
+    assert caught.value.reason == "minor"
+    assert (await give_holder_details(db, campaign, match, None, "01/02/1980")).changed
+    view = await match_view(db, match)
+    assert view.status == "confirmed" and view.voter_number == "12345678"
+
+
+async def test_details_go_the_day_after_their_own_campaigns_last_round(db, campaign,
+                                                                       frozen_clock):
+    from storage.campaigns import load_campaign, parse_campaign_file
+    from tests.conftest import ROOT
+
+    frozen_clock.now = datetime(2024, 6, 20, 10, 0, tzinfo=UTC)
+
+    async def confirmed(in_campaign, place, round_date) -> int:
+        await create_request(db, in_campaign, OFFER, Requester("H"), place, [round_date])
+        match = await match_need(db, in_campaign, await create_request(
+            db, in_campaign, NEED, Requester("N"), place, [round_date]))
+        await answer(db, match, "need", True)
+        await answer(db, match, "offer", True)
+        await give_holder_details(db, in_campaign, match, "12345678", "01/02/1980")
+        return match
+
+    old = await confirmed(campaign, SAINT_DENIS_12, ROUND1)
+    fields = parse_campaign_file(ROOT / "examples" / "campaign.toml")
+    later, _ = await load_campaign(db, {**fields, "name": "Partielle", "rounds": [
+        {"name": "Tour unique", "date": "2024-09-15"}]})
+    new = await confirmed(later, LYON_3, "2024-09-15")
+    assert (await match_view(db, new)).round_names == ["Tour unique"]
+    assert (await match_view(db, old)).round_names == ["Premier tour"]
+    frozen_clock.now = datetime(2024, 7, 7, 21, 30, tzinfo=UTC)  # 23:30 on round two: kept
+    assert await erase_voter_details(db) == 0
+    frozen_clock.advance(hours=1)  # the next day in Paris
+    assert await erase_voter_details(db) == 1
+    assert (await match_view(db, old)).voter_number is None
+    assert (await match_view(db, new)).voter_number == "12345678"  # its campaign goes on
+    frozen_clock.now = datetime(2024, 9, 16, 8, 0, tzinfo=UTC)
+    assert await erase_voter_details(db) == 1
+    assert (await match_view(db, new)).voter_number is None
+
+
+async def test_matching_stays_within_a_campaign(db, campaign, frozen_clock):
+    from storage.campaigns import load_campaign, parse_campaign_file
+    from tests.conftest import ROOT
+
+    await offer(db, campaign, "Old holder", SAINT_DENIS_12)
+    fields = parse_campaign_file(ROOT / "examples" / "campaign.toml")
+    later, _ = await load_campaign(db, {**fields, "name": "Partielle"})
+    n = await create_request(db, later, NEED, Requester("N"), SAINT_DENIS_12, BOTH)
+    assert await match_need(db, later, n) is None
+    assert await match_all(db, later) == []
+    assert (await overview(db, later)).counts["open_offers"] == 0
