@@ -7,6 +7,12 @@ need's rounds; the holder's room per round is a row of `proxy_slot`, whose prima
 two needs taking the same holder for the same round whatever the race. Matching operations
 also queue one behind the other (SQLite's writer lock; an advisory lock on PostgreSQL), so
 the best candidate a matcher reads is still free when it writes.
+
+Every operation that changes a request or a match queues, in its own transaction, the
+messages the change implies (outbox rows keyed per match and person): a handler's edit
+afterwards, or a tick's next step, may fail without losing them. A request belongs to its
+campaign (`campaign_id`): its rounds mask is read against that campaign's rounds, whichever
+campaign is active.
 """
 
 from __future__ import annotations
