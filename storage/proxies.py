@@ -204,7 +204,7 @@ def _dates(rounds: Any) -> list[str]:
     return [str(r["date"]) for r in rounds or []]
 
 
-async def match_need(db: Database, campaign: Campaign, need_id: int,
+async def match_need(db: Database, campaign: Campaign | None, need_id: int,
                      now: datetime | None = None) -> int | None:
     """The best free holder for this need, at once: same polling station, then same
     commune, then constituency, then department; the one waiting longest among equals.
@@ -876,30 +876,45 @@ _NEEDS_NEAR = SQL.of(
 
 async def match_offer(db: Database, campaign: Campaign, offer_id: int,
                       now: datetime | None = None) -> list[int]:
-    """A new offer (or one freed by a withdrawal): the open needs of its campaign around it,
-    closest and waiting longest first, each get their best holder (often this one), their
-    proposals queued with them. Returns the matches made."""
+    """A new offer: the open needs of its campaign around it, closest and waiting longest
+    first, each get their best holder (often this one), their proposals queued with them.
+    Each need is its own transaction, so that on SQLite the writers of the phone bank wait
+    for one match at a time, not twenty. Returns the matches made."""
     del campaign  # the offer's own campaign is read with it
-    async with db.fast_write() as tx:
-        await tx.one(_SERIALIZE)
-        return await _match_offer(tx, offer_id, now or clock.utcnow())
+    async with db.fast_read() as tx:
+        needs = await _needs_near(tx, offer_id)
+    made = []
+    for need_id in needs:
+        match = await match_need(db, None, need_id, now)
+        if match is not None:
+            made.append(match)
+            view = await match_view(db, match)
+            if view is not None and view.offer.request_id == offer_id:
+                break
+    return made
 
 
-_MATCHED_OFFER = SQL.of("SELECT offer_id FROM proxy_match WHERE id = ?")
-
-
-async def _match_offer(tx: Tx, offer_id: int, now: datetime) -> list[int]:
+async def _needs_near(tx: Tx, offer_id: int) -> list[int]:
     row = await tx.one(SQL.of("SELECT commune_insee, station, department, constituency, "
                               "campaign_id FROM proxy_request WHERE id = ? AND kind = 'offer' "
                               "AND status = 'open'"), offer_id)
     if row is None:
         return []
     insee, station, department, constituency, campaign_id = row
-    needs = await tx.all(_NEEDS_NEAR, campaign_id, insee, department, constituency, insee,
-                         station, insee, constituency)
+    return [int(n[0]) for n in await tx.all(_NEEDS_NEAR, campaign_id, insee, department,
+                                             constituency, insee, station, insee,
+                                             constituency)]
+
+
+_MATCHED_OFFER = SQL.of("SELECT offer_id FROM proxy_match WHERE id = ?")
+
+
+async def _match_offer(tx: Tx, offer_id: int, now: datetime) -> list[int]:
+    """match_offer inside a transaction holding the matching lock: a holder freed by a
+    withdrawal, matched with the withdrawal."""
     made = []
-    for (need_id,) in needs:
-        match = await _match_need(tx, int(need_id), now)
+    for need_id in await _needs_near(tx, offer_id):
+        match = await _match_need(tx, need_id, now)
         if match is not None:
             made.append(match)
             taken = await tx.one(_MATCHED_OFFER, match)

@@ -278,3 +278,28 @@ async def test_requests_made_before_they_named_their_campaign_belong_to_the_acti
         await asyncio.wrap_future(pool.submit(upgrade, url))
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT campaign_id FROM proxy_request").fetchall() == [(2,)]
+
+
+async def test_a_holder_leaving_a_giver_off_telegram_is_the_organizers_to_pass_on(
+        db, campaign, harness, frozen_clock):
+    from tests.conversation import ORGANIZER_ID
+    from tests.test_calling_conversation import load_contacts, ready_volunteer
+
+    await load_contacts(db, campaign)
+    camille = await ready_volunteer(db, harness)
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await camille.send("/call")
+    await camille.press("Needs a vote proxy")
+    await camille.press("Saint-Denis (93")
+    await camille.send("7")
+    await camille.press("Premier tour")
+    samir = harness.person(301, "Samir", "en")
+    await ask(samir, OFFER, "Saint-Denis", "Saint-Denis (93", "7", "Both rounds",
+              own="At that same polling station")
+    await deliver(harness)
+    await samir.send("/proxy")
+    await samir.press("Withdraw my request")
+    await deliver(harness)
+    assert organizer.last().text.startswith(
+        "🗳 Samir withdrew from the proxy with Fabrice (+33612345678)")
