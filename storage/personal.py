@@ -123,7 +123,7 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
                                           "phone; the request is the contact's"),
         "first_name": Rule(How.WITH_ROW, why="a contact's own request keeps it: " + CONTACTS),
         "phone": Rule(How.WITH_ROW, why="a contact's own request keeps it: " + CONTACTS),
-    }, not_personal="id kind status contact_id rounds_mask created_at",
+    }, not_personal="id kind status contact_id rounds_mask created_at campaign_id",
         with_row="commune_insee department constituency station own_commune_insee "
                  "own_station"),
     "proxy_match": _table({
