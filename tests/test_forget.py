@@ -193,7 +193,7 @@ async def test_what_forget_frees_goes_back_to_the_others(db, campaign, frozen_cl
                                  SAINT_DENIS_12, [ROUND1, ROUND2])
     assert offer
     match = await match_need(db, campaign, nadia.id)
-    assert (await match_view(db, campaign, match)).offer.first_name == "Omar"
+    assert (await match_view(db, match)).offer.first_name == "Omar"
 
 
 async def test_a_rejoin_through_the_same_link_is_not_a_second_recruit(db, campaign,

@@ -142,7 +142,7 @@ async def test_forget_while_holding_a_card_a_full_shifts_place_a_proxy_and_a_que
     await create_request(db, campaign, ProxyKind.OFFER, Requester("Omar", user_id=7_004),
                          SAINT_DENIS_12, ROUNDS)
     rematch = await match_need(db, campaign, nadia.id)
-    assert (await match_view(db, campaign, rematch)).offer.first_name == "Omar"
+    assert (await match_view(db, rematch)).offer.first_name == "Omar"
     # The organizers' late answer reaches nobody, and they are told so.
     seen_by_zephyrin = len(zephyrin.chat())
     await organizer.send("Behind the town hall.", reply_to=question)
