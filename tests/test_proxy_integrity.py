@@ -256,7 +256,7 @@ async def test_requests_made_before_they_named_their_campaign_belong_to_the_acti
     path = tmp_path / "old.db"
     url = f"sqlite+aiosqlite:///{path}"
     with ThreadPoolExecutor(max_workers=1) as pool:
-        await asyncio.wrap_future(pool.submit(upgrade, url, "0008"))
+        await asyncio.wrap_future(pool.submit(upgrade, url, "0009"))
     with sqlite3.connect(path) as con:
         con.executescript("""
             INSERT INTO campaign (id, name, timezone, calling_start, calling_end, script,
