@@ -35,6 +35,7 @@ from handlers import (
     access,
     broadcast,
     calling,
+    doors,
     errors,
     forget,
     invite,
@@ -89,11 +90,15 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     dp.update.outer_middleware(PersonMiddleware(db, set(settings.organizer_ids)))
     LanguageMiddleware(i18n).setup(dp)
     # The phone bank first: most updates are its taps, and each router passed costs a little.
-    dp.include_routers(calling.build_router(), start.build_router(), access.build_router(),
-                       me.build_router(), forget.build_router(), invite.build_router(),
-                       proxy.build_router(), shifts.build_router(), broadcast.build_router(),
-                       stats.build_router(), relay.build_router(), web.build_router(),
-                       start.build_fallback_router(), errors.build_router())
+    features = [calling.build_router(), start.build_router(), access.build_router(),
+                me.build_router(), forget.build_router(), invite.build_router(),
+                proxy.build_router(), shifts.build_router(), broadcast.build_router(),
+                stats.build_router(), relay.build_router(), web.build_router()]
+    # Whoever knocks at a door not theirs: the refusal, then the pointer to a private chat
+    # (handlers/doors.py), both read from the features' organizer and personal-data routers.
+    dp.include_routers(*features, doors.build_refusal_router(features),
+                       doors.build_pointer_router(features), start.build_fallback_router(),
+                       errors.build_router())
     return dp
 
 

@@ -29,6 +29,9 @@ class MenuButton(BaseFilter):
 
 
 class IsOrganizer(BaseFilter):
+    """The person is an organizer (PersonMiddleware says so). It guards whole routers, never
+    a handler alone: the refusal router reads what those routers register."""
+
     async def __call__(self, _event: Any, is_organizer: bool = False) -> bool:
         return is_organizer
 
@@ -45,13 +48,13 @@ class PrivateChat(BaseFilter):
         return event.chat.type == ChatType.PRIVATE
 
 
-async def organizer_campaign(message: Message, campaigns: CampaignCache,
-                             is_organizer: bool) -> Campaign | None:
-    """The active campaign for an organizer's command; anyone else, or no campaign yet,
-    gets a polite answer and None."""
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return None
+class PersonalData(PrivateChat):
+    """A router whose screens show personal data (phone numbers, voter numbers, names with
+    usernames): private chats only. In a group, the pointer router says where to look."""
+
+
+async def active_campaign(message: Message, campaigns: CampaignCache) -> Campaign | None:
+    """The active campaign for a command that needs one; without, a polite answer and None."""
     campaign = await campaigns.get()
     if campaign is None:
         await message.answer(_("No campaign is loaded yet."))

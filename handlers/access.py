@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards import CallFlowCB, VolunteerDecisionCB, decision_keyboard, main_menu
 from bot.notify import acknowledge, notify_organizers, send_localized, send_safely
+from handlers.doors import organizer_router, personal_data_router
 from storage.database import Database
 from storage.models import User, VolunteerStatus
 from storage.users import Person, decide_volunteer, pending_volunteers, request_to_call
@@ -58,10 +59,7 @@ async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
 
 
 async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: Bot,
-                 db: Database, i18n: I18n, user: Person, is_organizer: bool) -> None:
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
+                 db: Database, i18n: I18n, user: Person) -> None:
     await acknowledge(query)
     decision = await decide_volunteer(db, callback_data.user_id, callback_data.approve,
                                       actor_id=user.id)
@@ -83,10 +81,7 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
                              lambda: decision_message(callback_data.approve))
 
 
-async def volunteers(message: Message, db: Database, is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
+async def volunteers(message: Message, db: Database) -> None:
     waiting = await pending_volunteers(db)
     if not waiting:
         await message.answer(_("Nobody is waiting for approval."))
@@ -102,6 +97,10 @@ def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="access")
     router.callback_query.register(ask_to_call, CallFlowCB.filter(F.action == "ask"))
-    router.callback_query.register(decide, VolunteerDecisionCB.filter())
-    router.message.register(volunteers, Command("volunteers"))
+    organizers = organizer_router("access")
+    organizers.callback_query.register(decide, VolunteerDecisionCB.filter())
+    personal = personal_data_router("access")  # names with usernames
+    personal.message.register(volunteers, Command("volunteers"))
+    organizers.include_router(personal)
+    router.include_router(organizers)
     return router

@@ -22,6 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.campaign_cache import CampaignCache
 from bot.i18n import pick_locale
 from bot.notify import acknowledge
+from handlers.doors import organizer_router
 from handlers.shifts import ShiftCB, ShiftError, parse_when
 from storage import clock
 from storage.broadcasts import (
@@ -74,19 +75,14 @@ def broadcast_message(text: str, campaign_name: str,
     return f"{text}\n\n<i>{escape(footer(campaign_name))}</i>", kwargs
 
 
-async def broadcast_command(message: Message, state: FSMContext, is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
+async def broadcast_command(message: Message, state: FSMContext) -> None:
     await state.update_data({DATA: {}})
     await state.set_state(Compose.text)
     await message.answer(_("Write the message to send (bold, italics and links are kept)."))
 
 
 async def text_written(message: Message, state: FSMContext, db: Database,
-                       campaigns: CampaignCache, is_organizer: bool) -> None:
-    if not is_organizer:
-        return
+                       campaigns: CampaignCache) -> None:
     campaign = await campaigns.get()
     name = campaign.name if campaign else ""
     length = len(message.text or "") + footer_length(footer(name))
@@ -116,11 +112,8 @@ async def text_written(message: Message, state: FSMContext, db: Database,
 
 
 async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state: FSMContext,
-                          db: Database, campaigns: CampaignCache, bot: Bot, user: Person,
-                          is_organizer: bool) -> None:
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
+                          db: Database, campaigns: CampaignCache, bot: Bot,
+                          user: Person) -> None:
     await acknowledge(query)
     data = (await state.get_data()).get(DATA, {})
     campaign = await campaigns.get()
@@ -176,10 +169,7 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
 
 
 async def when_written(message: Message, state: FSMContext, db: Database,
-                       campaigns: CampaignCache, bot: Bot, user: Person,
-                       is_organizer: bool) -> None:
-    if not is_organizer:
-        return
+                       campaigns: CampaignCache, bot: Bot, user: Person) -> None:
     try:
         when = parse_when(message.text or "", await campaigns.get(), clock.utcnow())
     except ShiftError:
@@ -233,10 +223,7 @@ def cancel_keyboard(broadcast_id: int) -> InlineKeyboardMarkup:
 
 
 async def cancel_pressed(query: CallbackQuery, callback_data: CancelBroadcastCB, db: Database,
-                         user: Person, is_organizer: bool) -> None:
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
+                         user: Person) -> None:
     cancelled = await cancel_broadcast(db, callback_data.broadcast, user.id)
     await acknowledge(query, _("Cancelled: nothing more will be sent.") if cancelled
                       else _("Already finished or cancelled."))
@@ -313,7 +300,7 @@ async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int)
 
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
-    router = Router(name="broadcast")
+    router = organizer_router("broadcast")  # all of it
     router.message.register(broadcast_command, Command("broadcast"))
     router.message.register(text_written, StateFilter(Compose.text), F.text,
                             ~F.text.startswith("/"))

@@ -23,8 +23,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
-from bot.filters import PrivateChat, organizer_campaign
+from bot.filters import PrivateChat, active_campaign
 from bot.notify import acknowledge
+from handlers.doors import organizer_router, personal_data_router
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import ProxyKind
@@ -79,6 +80,14 @@ class AnswerCB(CallbackData, prefix="pxa"):
 class MatchActionCB(CallbackData, prefix="pxm"):
     match: int
     action: str  # details | registered | cancel
+
+
+class OrganizerAnswerCB(AnswerCB, prefix="pxoa"):
+    """An organizer's, on a follow-up: the answer of a side who is not on Telegram."""
+
+
+class OrganizerMatchCB(MatchActionCB, prefix="pxom"):
+    """An organizer's, on a follow-up: a step for a side who is not on Telegram."""
 
 
 class ProxyDialog(StatesGroup):
@@ -374,13 +383,14 @@ async def _show(query: CallbackQuery, edited: str, fallback: str) -> None:
         log.info("could not tell %s either: %s", query.from_user.id, exc)
 
 
-async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database, user: Person,
-                   is_organizer: bool) -> None:
+async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database,
+                   user: Person) -> None:
     view = await match_view(db, callback_data.match)
     side = view.need if view and callback_data.side == "need" else view.offer if view else None
-    # Only that side, or an organizer for a side who is not on Telegram, may answer.
+    # Only that side, or an organizer (their button) for a side who is not on Telegram.
+    for_off_telegram = isinstance(callback_data, OrganizerAnswerCB)
     if view is None or side is None or not (
-            side.user_id == user.id or (side.user_id is None and is_organizer)):
+            side.user_id == user.id or (side.user_id is None and for_off_telegram)):
         await acknowledge(query, _("This is not yours to answer."), show_alert=True)
         return
     result = await answer(db, callback_data.match, callback_data.side, callback_data.yes)
@@ -394,14 +404,15 @@ async def answered(query: CallbackQuery, callback_data: AnswerCB, db: Database, 
 
 
 async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: Database,
-                       user: Person, is_organizer: bool, state: FSMContext) -> None:
+                       user: Person, state: FSMContext) -> None:
     view = await match_view(db, callback_data.match)
+    for_off_telegram = isinstance(callback_data, OrganizerMatchCB)  # an organizer's button
     if view is None:
         await acknowledge(query, _error("state"))
         return
     mine = {view.need.user_id: "need", view.offer.user_id: "offer"}.get(user.id)
     if callback_data.action == "details" and (
-            mine == "offer" or (view.offer.user_id is None and is_organizer)):
+            mine == "offer" or (view.offer.user_id is None and for_off_telegram)):
         if view.status != "accepted":
             await acknowledge(query, _error("state"))
             return
@@ -417,7 +428,7 @@ async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: D
                 name=escape(view.need.first_name)))
         return
     if callback_data.action == "registered" and (
-            mine == "need" or (view.need.user_id is None and is_organizer)):
+            mine == "need" or (view.need.user_id is None and for_off_telegram)):
         result = await mark_registered(db, view.id)
         await acknowledge(query, _("Thank you! Your vote will count.") if result.changed
                           else _error("state"))
@@ -492,9 +503,8 @@ async def birth_date_written(message: Message, state: FSMContext, db: Database,
 
 # ---- organizers ----------------------------------------------------------------------------
 
-async def proxies_command(message: Message, db: Database, campaigns: CampaignCache,
-                          is_organizer: bool) -> None:
-    campaign = await organizer_campaign(message, campaigns, is_organizer)
+async def proxies_command(message: Message, db: Database, campaigns: CampaignCache) -> None:
+    campaign = await active_campaign(message, campaigns)
     if campaign is None:
         return
     view = await overview(db, campaign)
@@ -532,21 +542,23 @@ def followup_message(view: MatchView) -> tuple[str, dict[str, Any]]:
                                               ("offer", view.offer, view.offer_answer)):
             if side.user_id is None and answer_given is None:
                 builder.button(text=_("{name} accepts").format(name=side.first_name),
-                               callback_data=AnswerCB(match=view.id, side=side_name, yes=True))
+                               callback_data=OrganizerAnswerCB(match=view.id, side=side_name,
+                                                               yes=True))
                 builder.button(text=_("{name} declines").format(name=side.first_name),
-                               callback_data=AnswerCB(match=view.id, side=side_name, yes=False))
+                               callback_data=OrganizerAnswerCB(match=view.id, side=side_name,
+                                                               yes=False))
     elif view.status == "accepted":
         text += "\n" + _("Both accepted: ask {offer} for their voter number and date of "
                          "birth.").format(offer=who(view.offer))
         builder.button(text=_("Record {name}'s voter details").format(name=view.offer.first_name),
-                       callback_data=MatchActionCB(match=view.id, action="details"))
+                       callback_data=OrganizerMatchCB(match=view.id, action="details"))
     elif view.status == "confirmed" and view.voter_number:
         text += "\n" + _("Call {need} to pass on {offer}'s voter number {number} and date of "
                          "birth {born}, and help with {site}.").format(
             need=who(view.need), offer=escape(view.offer.first_name),
             number=view.voter_number, born=f"{view.birth_date:%d/%m/%Y}", site=MAPROCURATION)
         builder.button(text=_("{name}'s proxy is registered").format(name=view.need.first_name),
-                       callback_data=MatchActionCB(match=view.id, action="registered"))
+                       callback_data=OrganizerMatchCB(match=view.id, action="registered"))
     builder.adjust(2)
     return text, {"reply_markup": builder.as_markup()}
 
@@ -736,7 +748,6 @@ def build_router() -> Router:
     router = Router(name="proxy")
     private = PrivateChat()
     router.message.register(proxy_command, Command("proxy"), private)
-    router.message.register(proxies_command, Command("proxies"))
     typed = (F.text, ~F.text.startswith("/"), private)
     router.message.register(commune_written, StateFilter(ProxyDialog.commune,
                                                          ProxyDialog.own_commune), *typed)
@@ -752,4 +763,11 @@ def build_router() -> Router:
     router.callback_query.register(round_chosen, RoundCB.filter())
     router.callback_query.register(answered, AnswerCB.filter())
     router.callback_query.register(match_action, MatchActionCB.filter())
+    organizers = organizer_router("proxy")
+    personal = personal_data_router("proxy")  # phone numbers of people off Telegram
+    personal.message.register(proxies_command, Command("proxies"))
+    personal.callback_query.register(answered, OrganizerAnswerCB.filter())
+    personal.callback_query.register(match_action, OrganizerMatchCB.filter())
+    organizers.include_router(personal)
+    router.include_router(organizers)
     return router

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.filters import MenuButton, PrivateChat
 from bot.i18n import SUPPORTED, pick_locale
 from bot.notify import MAX_TEXT, acknowledge, telegram_length, utf16_length
+from handlers.doors import organizer_router
 from storage import clock
 from storage.calling import QueueRules, current_card
 from storage.database import Database
@@ -142,10 +143,10 @@ async def question_written(message: Message, state: FSMContext, db: Database,
 
 # ---- an organizer answers ------------------------------------------------------------------
 
-async def reply_from_organizer(message: Message, db: Database, i18n: I18n, user: Person,
-                               is_organizer: bool) -> None:
+async def reply_from_organizer(message: Message, db: Database, i18n: I18n,
+                               user: Person) -> None:
     original = message.reply_to_message
-    if original is None or not is_organizer:
+    if original is None:
         return
     replied = await replied_to(db, original.chat.id, original.message_id)
     if replied is None:  # not a relayed question: organizers talking among themselves
@@ -177,10 +178,7 @@ async def reply_from_organizer(message: Message, db: Database, i18n: I18n, user:
 
 
 async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db: Database,
-                       i18n: I18n, user: Person, is_organizer: bool) -> None:
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
+                       i18n: I18n, user: Person) -> None:
     signature = await sign_answer(db, callback_data.relay, user.id)
     refusals = {
         Signing.NOT_AUTHOR: _("Only the organizer who wrote this answer can sign it."),
@@ -249,6 +247,8 @@ def build_router() -> Router:
     router.message.register(ask_command, MenuButton("🙋 Ask the organizers"))
     router.message.register(question_written, StateFilter(Ask.question), F.text,
                             ~F.text.startswith("/"), PrivateChat())
-    router.message.register(reply_from_organizer, F.reply_to_message, F.text)
-    router.callback_query.register(sign_pressed, SignCB.filter())
+    organizers = organizer_router("relay")
+    organizers.message.register(reply_from_organizer, F.reply_to_message, F.text)
+    organizers.callback_query.register(sign_pressed, SignCB.filter())
+    router.include_router(organizers)
     return router

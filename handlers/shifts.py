@@ -21,6 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
 from bot.notify import acknowledge, edit_in_place
+from handlers.doors import organizer_router, personal_data_router
 from storage import clock
 from storage.database import Database
 from storage.models import Campaign, Shift
@@ -47,8 +48,21 @@ DATA = "newshift"
 
 
 class ShiftCB(CallbackData, prefix="sh"):
-    action: str  # join | leave | yes | no | came | missed | roster | cancel | cancel_yes
+    action: str  # join | leave | yes | no | came | missed
     shift: int
+
+
+class RosterCB(CallbackData, prefix="shr"):
+    """An organizer's: who signed up (names)."""
+
+    shift: int
+
+
+class ShiftCancelCB(CallbackData, prefix="shx"):
+    """An organizer's: cancel the shift, then confirm."""
+
+    shift: int
+    confirmed: bool = False
 
 
 class AttendanceCB(CallbackData, prefix="att"):
@@ -129,29 +143,17 @@ async def shifts_command(message: Message, db: Database, campaigns: CampaignCach
         markup = join_keyboard(view, view.shift.id in mine)
         if is_organizer:
             markup.inline_keyboard.append([
-                InlineKeyboardButton(text=_("Roster"), callback_data=ShiftCB(
-                    action="roster", shift=view.shift.id or 0).pack()),
-                InlineKeyboardButton(text=_("🚫 Cancel the shift"), callback_data=ShiftCB(
-                    action="cancel", shift=view.shift.id or 0).pack())])
+                InlineKeyboardButton(text=_("Roster"), callback_data=RosterCB(
+                    shift=view.shift.id or 0).pack()),
+                InlineKeyboardButton(text=_("🚫 Cancel the shift"), callback_data=ShiftCancelCB(
+                    shift=view.shift.id or 0).pack())])
         await message.answer(describe(view, campaign), reply_markup=markup)
 
 
 async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Database,
-                        campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
+                        campaigns: CampaignCache, user: Person) -> None:
     campaign = await campaigns.get()
     action, shift_id = callback_data.action, callback_data.shift
-    if action in ("roster", "cancel", "cancel_yes"):
-        if not is_organizer:
-            await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-            return
-        await acknowledge(query)
-        if action == "roster":
-            await _send_roster(query, db, campaign, shift_id)
-        elif action == "cancel":
-            await _confirm_cancel(query, db, campaign, shift_id)
-        else:
-            await _cancel(query, db, shift_id, user.id)
-        return
     try:
         if action == "join":
             changed = await join_shift(db, shift_id, user.id)
@@ -188,14 +190,23 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         await edit_in_place(query.message, query.message.html_text + "\n\n" + note)
 
 
+async def cancel_pressed(query: CallbackQuery, callback_data: ShiftCancelCB, db: Database,
+                         campaigns: CampaignCache, user: Person) -> None:
+    await acknowledge(query)
+    if callback_data.confirmed:
+        await _cancel(query, db, callback_data.shift, user.id)
+    else:
+        await _confirm_cancel(query, db, await campaigns.get(), callback_data.shift)
+
+
 async def _confirm_cancel(query: CallbackQuery, db: Database, campaign: Campaign | None,
                           shift_id: int) -> None:
     view = await shift_view(db, shift_id)
     if view is None or not isinstance(query.message, Message):
         return
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Yes, cancel it"), callback_data=ShiftCB(action="cancel_yes",
-                                                                  shift=shift_id))
+    builder.button(text=_("Yes, cancel it"), callback_data=ShiftCancelCB(shift=shift_id,
+                                                                        confirmed=True))
     await query.message.answer(_(
         "Cancel this shift? Those signed up ({n}) will be told.\n{shift}").format(
         n=len(await signed_up(db, shift_id)), shift=where_and_when(view, campaign)),
@@ -245,6 +256,12 @@ async def roster_screen(db: Database, view: ShiftView,
     return "\n".join(lines), builder.as_markup()
 
 
+async def roster_pressed(query: CallbackQuery, callback_data: RosterCB, db: Database,
+                         campaigns: CampaignCache) -> None:
+    await acknowledge(query)
+    await _send_roster(query, db, await campaigns.get(), callback_data.shift)
+
+
 async def _send_roster(query: CallbackQuery, db: Database, campaign: Campaign | None,
                        shift_id: int) -> None:
     view = await shift_view(db, shift_id)
@@ -259,10 +276,7 @@ async def _send_roster(query: CallbackQuery, db: Database, campaign: Campaign | 
 
 
 async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Database,
-                     campaigns: CampaignCache, user: Person, is_organizer: bool) -> None:
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
+                     campaigns: CampaignCache, user: Person) -> None:
     await mark_attendance(db, callback_data.shift, callback_data.user, callback_data.came,
                           actor_id=user.id)
     await acknowledge(query, _("Noted."))
@@ -277,10 +291,7 @@ async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Data
 
 # ---- /newshift -------------------------------------------------------------------------------
 
-async def newshift(message: Message, state: FSMContext, is_organizer: bool) -> None:
-    if not is_organizer:
-        await message.answer(_("Only organizers can do that."))
-        return
+async def newshift(message: Message, state: FSMContext) -> None:
     await state.update_data({DATA: {}})
     await state.set_state(NewShift.room)
     await message.answer(_("New shift. Which room? (Saint-Denis, Lyon, Marseille... or "
@@ -308,11 +319,22 @@ def parse_when(text: str, campaign: Campaign | None, base: datetime | None = Non
     return local.astimezone(ZoneInfo("UTC"))
 
 
+# Each step needs the answer before it: without it (the dialogue's data lost), start again.
+_NEEDS = {NewShift.address.state: "room", NewShift.start.state: "address",
+          NewShift.end.state: "start", NewShift.capacity.state: "end",
+          NewShift.note.state: "capacity"}
+
+
 async def newshift_step(message: Message, state: FSMContext, campaigns: CampaignCache) -> None:
     step = await state.get_state()
     data = (await state.get_data()).get(DATA, {})
     text = (message.text or "").strip()
     campaign = await campaigns.get()
+    need = _NEEDS.get(step or "")
+    if need is not None and need not in data:
+        await state.set_state(None)
+        await message.answer(_("Something was missing: please start again with /newshift."))
+        return
     if len(text) > 300:
         await message.answer(_error("text"))
         return
@@ -367,14 +389,10 @@ async def newshift_step(message: Message, state: FSMContext, campaigns: Campaign
 
 
 async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: FSMContext,
-                        db: Database, campaigns: CampaignCache, user: Person,
-                        is_organizer: bool) -> None:
+                        db: Database, campaigns: CampaignCache, user: Person) -> None:
     data = (await state.get_data()).get(DATA, {})
     await state.set_state(None)
     await state.update_data({DATA: {}})
-    if not is_organizer:
-        await acknowledge(query, _("Only organizers can do that."), show_alert=True)
-        return
     if "capacity" not in data:  # a second tap, or a stale preview: it was settled already
         await acknowledge(query, _("Nothing to do: this was settled already."))
         return
@@ -463,11 +481,17 @@ def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="shifts")
     router.message.register(shifts_command, Command("shifts"))
-    router.message.register(newshift, Command("newshift"))
-    router.message.register(newshift_step, StateFilter(
+    router.callback_query.register(shift_pressed, ShiftCB.filter())
+    organizers = organizer_router("shifts")
+    organizers.message.register(newshift, Command("newshift"))
+    organizers.message.register(newshift_step, StateFilter(
         NewShift.room, NewShift.address, NewShift.start, NewShift.end, NewShift.capacity,
         NewShift.note), F.text, ~F.text.startswith("/"))
-    router.callback_query.register(shift_pressed, ShiftCB.filter())
-    router.callback_query.register(attendance, AttendanceCB.filter())
-    router.callback_query.register(newshift_done, NewShiftCB.filter())
+    organizers.callback_query.register(cancel_pressed, ShiftCancelCB.filter())
+    organizers.callback_query.register(newshift_done, NewShiftCB.filter())
+    personal = personal_data_router("shifts")  # the roster: names
+    personal.callback_query.register(roster_pressed, RosterCB.filter())
+    personal.callback_query.register(attendance, AttendanceCB.filter())
+    organizers.include_router(personal)
+    router.include_router(organizers)
     return router

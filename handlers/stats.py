@@ -11,17 +11,17 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
 from bot.charts import calls_per_hour_png
-from bot.filters import organizer_campaign
+from bot.filters import active_campaign
 from bot.keyboards import outcome_label
+from handlers.doors import organizer_router
 from handlers.web import number
 from storage.database import Database
 from storage.models import Outcome
 from storage.stats import organizer_stats
 
 
-async def stats_command(message: Message, db: Database, campaigns: CampaignCache,
-                        is_organizer: bool) -> None:
-    campaign = await organizer_campaign(message, campaigns, is_organizer)
+async def stats_command(message: Message, db: Database, campaigns: CampaignCache) -> None:
+    campaign = await active_campaign(message, campaigns)
     if campaign is None:
         return
     stats = await organizer_stats(db, campaign)
@@ -53,6 +53,6 @@ async def stats_command(message: Message, db: Database, campaigns: CampaignCache
 
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
-    router = Router(name="stats")
+    router = organizer_router("stats")
     router.message.register(stats_command, Command("stats"))
     return router

@@ -11,7 +11,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
 from bot.charts import web_growth_png
-from bot.filters import organizer_campaign
+from bot.filters import active_campaign
+from handlers.doors import organizer_router
 from storage.database import Database
 from storage.web import WebStats, web_stats
 
@@ -41,9 +42,8 @@ def summary(stats: WebStats) -> str:
     return "\n".join(lines)
 
 
-async def web(message: Message, db: Database, campaigns: CampaignCache,
-              is_organizer: bool) -> None:
-    campaign = await organizer_campaign(message, campaigns, is_organizer)
+async def web(message: Message, db: Database, campaigns: CampaignCache) -> None:
+    campaign = await active_campaign(message, campaigns)
     if campaign is None:
         return
     stats = await web_stats(db, campaign)
@@ -57,6 +57,6 @@ async def web(message: Message, db: Database, campaigns: CampaignCache,
 
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
-    router = Router(name="web")
+    router = organizer_router("web")
     router.message.register(web, Command("web"))
     return router

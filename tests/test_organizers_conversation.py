@@ -45,8 +45,8 @@ async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, ha
     roster_data = next(b["callback_data"] for b in organizer.last().buttons()
                        if b["text"] == "Roster")
     for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm",
-                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1", "sh:cancel:1",
-                 "sh:cancel_yes:1"):
+                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1", "shx:1:0",
+                 "shx:1:1"):
         await eve.press_data(data, organizer.last())
         assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
     async with db.read() as session:
