@@ -200,9 +200,17 @@ async def get_state(harness: Harness, person: Person) -> str | None:
     return await context.get_state()
 
 
+_targets = itertools.count(1)
+
+
 def press_target(person: Person, chat_id: int | None = None) -> ShownMessage:
-    """A message of the bot's in that chat, for a forged press to come from."""
-    return ShownMessage(message_id=1, chat_id=chat_id or person.id, text="…")
+    """A fresh message of the bot's in that chat, for a forged press to come from (an edit
+    of it then changes it: the forgery meets no stale-message path)."""
+    fake = person.harness.fake
+    shown = ShownMessage(message_id=next(fake._ids), chat_id=chat_id or person.id,
+                         text=f"A message of the bot's ({next(_targets)})")
+    fake.chats[shown.chat_id][shown.message_id] = shown
+    return shown
 
 
 # ---- the tests ------------------------------------------------------------------------------
@@ -325,5 +333,4 @@ def test_forged_data_covers_each_field() -> None:
     from handlers.shifts import AttendanceCB
 
     packed = forged(AttendanceCB, {"shift": 7, "user": 101})
-    assert "att:7:101:1" in packed and "att:7:101:0" in packed
-    assert list(itertools.islice(packed, 1))
+    assert packed == ["att:7:101:0", "att:7:101:1"]
