@@ -139,13 +139,14 @@ async def test_a_person_who_did_everything_leaves_no_trace_anywhere(db, campaign
     assert await traces(db, ZEPHYRIN) == {}
 
 
-async def test_an_organizer_forgotten_stays_accountable_in_the_audit_log_only(db, campaign,
-                                                                           frozen_clock):
-    a = AURELIEN
+async def organizer_did_everything(db, clock, a: Someone) -> None:
+    """An organizer who was made one, opened a shift, broadcast with its progress shown in
+    their chat, and answered a question."""
     await set_organizer(db, ORGANIZER, True, actor_id=None)
+    await ensure_user(db, Profile(LISA, "Lisa"))
     await ensure_user(db, Profile(a.id, a.first_name, a.last_name, a.username, "fr"))
     await set_organizer(db, a.id, True, actor_id=ORGANIZER)
-    tomorrow = frozen_clock.now + timedelta(days=1)
+    tomorrow = clock.now + timedelta(days=1)
     await add_shift(db, room="Lyon", address="", starts_at=tomorrow,
                     ends_at=tomorrow + timedelta(hours=3), capacity=3, actor_id=a.id)
     broadcast = await create_broadcast(
@@ -154,6 +155,29 @@ async def test_an_organizer_forgotten_stays_accountable_in_the_audit_log_only(db
         progress_chat_id=a.id)
     await set_progress_message(db, broadcast.id, a.id, 77)
     await start_due(db)
+    await answer_question(db, LISA, a.id, "Behind the town hall.")
+
+
+async def test_the_fills_reach_every_column_the_map_says_names_a_person(db, campaign,
+                                                                       frozen_clock):
+    """A personal table or column added later is not only classified but erased: until the
+    fills above put someone in it, this fails."""
+    from storage.personal import PERSONAL_DATA, How
+
+    await everything_of(db, campaign, frozen_clock, ZEPHYRIN)
+    await organizer_did_everything(db, frozen_clock, AURELIEN)
+    found = {(table, hit.split("=", 1)[0]) for person in (ZEPHYRIN, AURELIEN)
+             for table, hits in (await traces(db, person)).items() for hit in hits}
+    naming = {(table, column) for table, columns in PERSONAL_DATA.items()
+              for column, rule in columns.items()
+              if rule.how in (How.ROW, How.NULL, How.ANONYMOUS, How.IN_TEXT)}
+    assert naming - found == set(), "fill these in everything_of or organizer_did_everything"
+
+
+async def test_an_organizer_forgotten_stays_accountable_in_the_audit_log_only(db, campaign,
+                                                                           frozen_clock):
+    a = AURELIEN
+    await organizer_did_everything(db, frozen_clock, a)
 
     await forget(db, a.id)
 
