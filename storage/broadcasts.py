@@ -8,15 +8,16 @@ at once, and the deliverer's last check before each send (outbox.mark_sending) s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import clock
 from storage.audit import write_audit
 from storage.database import Database
-from storage.driver import SQL, read_time
+from storage.driver import SQL, Tx, read_time
 from storage.models import Broadcast
-from storage.outbox import enqueue
+from storage.outbox import ENQUEUE
 
 AUDIENCES = ("everyone", "volunteers", "room", "shift", "under3")
 MAX_TEXT = 4096  # Telegram's limit for a message's text
@@ -49,14 +50,15 @@ _TAKES_VALUE = frozenset({"room", "shift"})
 
 async def audience(db: Database, kind: str, value: str | None = None) -> list[int]:
     """Who a broadcast reaches: never the unreachable, /stop-ped or erased."""
-    if kind not in AUDIENCES:
-        raise BroadcastError("audience")
-    if kind in _TAKES_VALUE and not value:
-        raise BroadcastError("audience")
     async with db.fast_read() as tx:
-        args = (value,) if kind in _TAKES_VALUE else ()
-        rows = await tx.all(_AUDIENCE_SQL[kind], *args)
-    return [int(r[0]) for r in rows]
+        return await _audience(tx, kind, value)
+
+
+async def _audience(tx: Tx, kind: str, value: str | None) -> list[int]:
+    if kind not in AUDIENCES or (kind in _TAKES_VALUE and not value):
+        raise BroadcastError("audience")
+    args = (value,) if kind in _TAKES_VALUE else ()
+    return [int(r[0]) for r in await tx.all(_AUDIENCE_SQL[kind], *args)]
 
 
 def footer_length(footer: str) -> int:
@@ -102,25 +104,35 @@ async def create_broadcast(db: Database, *, text: str, visible_length: int, foot
 
 _DUE = SQL.of("SELECT id, audience, audience_value FROM broadcast WHERE status = 'scheduled' "
               "AND scheduled_at <= ? ORDER BY scheduled_at, id")
-_START = SQL.of("UPDATE broadcast SET status = 'sending', total = ? WHERE id = ? "
-                "AND status = 'scheduled'")
+_START = SQL.of("UPDATE broadcast SET status = 'sending' WHERE id = ? AND status = 'scheduled'")
+_TOTAL = SQL.of("UPDATE broadcast SET total = ? WHERE id = ?")
 
 
 async def start_due(db: Database, now: datetime | None = None) -> list[int]:
     """Broadcasts whose time has come: their audience (as it is now) becomes outbox rows.
-    A broadcast is started once, whatever the number of instances ticking."""
+    A broadcast is started once, whatever the number of instances ticking.
+
+    Its status, its rows and its total change in one transaction: whoever looks (the
+    progress tick of this process or another) sees it scheduled without rows, or sending
+    with all of them, never sending with rows missing, which would read as done."""
     now = now or clock.utcnow()
     async with db.fast_read() as tx:
         due = await tx.all(_DUE, now)
     started = []
     for broadcast_id, kind, value in due:
-        people = await audience(db, str(kind), value)
-        async with db.fast_write() as tx:
-            if not await tx.run(_START, len(people), broadcast_id):
-                continue  # another tick started it, or it was cancelled meanwhile
-        await enqueue(db, [(f"broadcast:{broadcast_id}:{uid}", "broadcast", uid,
-                            {"broadcast": int(broadcast_id)}, False) for uid in people],
-                      batch=f"broadcast:{broadcast_id}")
+        # Long: the whole audience is written at once, off the event loop on SQLite.
+        async with db.fast_write(long=True) as tx:
+            # First, so that a second instance starting it waits here (PostgreSQL's row
+            # lock) and then finds it started; a cancel that came first wins.
+            if not await tx.run(_START, broadcast_id):
+                continue
+            people = await _audience(tx, str(kind), value)
+            stamp = tx.value(now)
+            await tx.many(ENQUEUE, [
+                (f"broadcast:{broadcast_id}:{uid}", "broadcast", uid,
+                 json.dumps({"broadcast": int(broadcast_id)}), False, stamp, stamp,
+                 f"broadcast:{broadcast_id}") for uid in people])
+            await tx.run(_TOTAL, len(people), broadcast_id)
         started.append(int(broadcast_id))
     return started
 
@@ -179,13 +191,20 @@ async def sending(db: Database) -> list[int]:
             "SELECT id FROM broadcast WHERE status = 'sending' ORDER BY id"))]
 
 
+# Done only with every row there (as many as the total) and none of them still to go: a
+# broadcast seen between a start's steps, or its rows lost, would otherwise read as done
+# and could no longer be cancelled while its rows went out.
+_FINISH = SQL.of(
+    "UPDATE broadcast SET status = 'done' WHERE id = ? AND status = 'sending' "
+    "AND (SELECT count(*) FROM outbox WHERE batch = ?) >= total "
+    "AND NOT EXISTS (SELECT 1 FROM outbox WHERE batch = ? "
+    "AND status IN ('pending', 'claimed', 'sending'))")
+
+
 async def finish_if_done(db: Database, broadcast_id: int) -> bool:
+    batch = f"broadcast:{broadcast_id}"
     async with db.fast_write() as tx:
-        return await tx.run(SQL.of(
-            "UPDATE broadcast SET status = 'done' WHERE id = ? AND status = 'sending' "
-            "AND NOT EXISTS (SELECT 1 FROM outbox WHERE batch = ? "
-            "AND status IN ('pending', 'claimed', 'sending'))"),
-            broadcast_id, f"broadcast:{broadcast_id}") == 1
+        return await tx.run(_FINISH, broadcast_id, batch, batch) == 1
 
 
 async def set_progress_message(db: Database, broadcast_id: int, chat_id: int,
