@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -23,6 +24,7 @@ from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.i18n import SUPPORTED, make_i18n
 from bot.jobs import (
+    ProgressEditor,
     broadcast_tick,
     expire_leases_tick,
     plan_web_messages_tick,
@@ -102,6 +104,11 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     return dp
 
 
+def progress_editor(dp: Dispatcher, bot: Bot) -> ProgressEditor:
+    """How the broadcast tick moves a progress message: the handlers render it."""
+    return partial(broadcast.update_progress, bot, dp["db"], dp["i18n"])
+
+
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
     renderers = {**invite.make_renderers(bot, dp["db"]),
                  **proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
@@ -176,7 +183,7 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
                       id="shift_reminders")
     # Broadcasts start on time and their progress message moves every few seconds.
     scheduler.add_job(broadcast_tick, "interval", seconds=min(tick_seconds, 3.0),
-                      args=(bot, dp["db"], dp["i18n"]), max_instances=1, coalesce=True,
+                      args=(dp["db"], progress_editor(dp, bot)), max_instances=1, coalesce=True,
                       id="broadcasts")
     return scheduler
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from html import escape
 
 from aiogram import Bot
@@ -82,18 +84,35 @@ async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
         log.exception("proxy tick failed")
 
 
-async def broadcast_tick(bot: Bot, db: Database, i18n: I18n) -> None:
-    """Start broadcasts whose time has come; move their organizers' progress messages."""
-    from handlers.broadcast import update_progress
-    from storage.broadcasts import finish_if_done, sending, start_due
+# Moves one broadcast's progress message; rendered by the application (bot.app), which
+# knows the handlers: a tick needs nothing from them.
+ProgressEditor = Callable[[int], Awaitable[None]]
+
+
+async def broadcast_tick(db: Database, edit_progress: ProgressEditor,
+                         edit_seconds: float = 5.0) -> None:
+    """Start broadcasts whose time has come, finish those sent; then move their organizers'
+    progress messages. The edits come after every change is committed and each is bounded:
+    a refused, slow or flooded edit changes nothing of a broadcast, nor holds the next
+    tick's starts (the next tick edits again)."""
+    from storage.broadcasts import finish_if_done, progress_to_show, sending, start_due
 
     try:
         await start_due(db)
         for broadcast_id in await sending(db):
             await finish_if_done(db, broadcast_id)
-            await update_progress(bot, db, i18n, broadcast_id)
+        moving = await progress_to_show(db)
     except Exception:  # a tick must never kill the scheduler
         log.exception("broadcast tick failed")
+        return
+    for broadcast_id in moving:
+        try:
+            async with asyncio.timeout(edit_seconds):
+                await edit_progress(broadcast_id)
+        except TimeoutError:
+            log.info("progress of broadcast %s: the edit took too long", broadcast_id)
+        except Exception:
+            log.exception("progress of broadcast %s could not be shown", broadcast_id)
 
 
 async def shift_reminders_tick(db: Database, campaigns: CampaignCache) -> None:

@@ -3,13 +3,15 @@ progress message with a Cancel button follows the sending."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -23,7 +25,7 @@ from bot.campaign_cache import CampaignCache
 from bot.i18n import pick_locale
 from bot.notify import acknowledge
 from handlers.doors import organizer_router
-from handlers.shifts import ShiftCB, ShiftError, parse_when
+from handlers.shifts import ShiftCB, ShiftError, parse_when, where_and_when
 from storage import clock
 from storage.broadcasts import (
     MAX_TEXT,
@@ -36,20 +38,27 @@ from storage.broadcasts import (
     create_broadcast,
     footer_length,
     progress,
+    progress_shown,
     set_progress_message,
     start_due,
 )
 from storage.database import Database
+from storage.models import Campaign
 from storage.outbox import Delivery
-from storage.shifts import coming_shifts
+from storage.shifts import ShiftView, coming_shifts, shift_view
 from storage.users import Person, get_user
+
+log = logging.getLogger(__name__)
 
 DATA = "broadcast"
 
 
 class ComposeCB(CallbackData, prefix="bc"):
-    action: str  # audience | shift | now | later | cancel
-    value: str = ""
+    """Ids only, never a room's name (free text, which may hold the separator)."""
+
+    action: str  # audience | join | now | later | cancel
+    audience: str = ""  # everyone | volunteers | under3 | room | shift
+    shift: int = 0  # "room": a shift in that room; "shift" and "join": the shift; 0: none
 
 
 class CancelBroadcastCB(CallbackData, prefix="bcx"):
@@ -65,14 +74,22 @@ def footer(campaign_name: str) -> str:
     return _("— {campaign} · /stop: no more messages").format(campaign=campaign_name)
 
 
-def broadcast_message(text: str, campaign_name: str,
-                      shift_id: int | None) -> tuple[str, dict[str, Any]]:
-    """The message exactly as recipients see it: the text, the campaign, the way out."""
-    kwargs: dict[str, Any] = {}
-    if shift_id is not None:
+def broadcast_message(text: str, campaign: Campaign,
+                      shift: ShiftView | None) -> tuple[str, dict[str, Any]]:
+    """The message exactly as recipients see it: the text, the shift's Join button if it
+    has one, the campaign, the way out. A shift cancelled since the broadcast was written
+    takes its button away, and says so where the length allows."""
+    body, kwargs = text, {}
+    if shift is not None and shift.shift.cancelled:
+        note = _("🚫 The shift {shift} is cancelled.").format(
+            shift=where_and_when(shift, campaign))
+        if len(text) + len(note) + 2 + footer_length(footer(campaign.name)) <= MAX_TEXT:
+            body = f"{text}\n\n{note}"
+    elif shift is not None and shift.shift.ends_at > clock.utcnow():
         kwargs["reply_markup"] = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-            text=_("✋ Join"), callback_data=ShiftCB(action="join", shift=shift_id).pack())]])
-    return f"{text}\n\n<i>{escape(footer(campaign_name))}</i>", kwargs
+            text=_("✋ Join"), callback_data=ShiftCB(action="call_join",
+                                                    shift=shift.shift.id or 0).pack())]])
+    return f"{body}\n\n<i>{escape(footer(campaign.name))}</i>", kwargs
 
 
 async def broadcast_command(message: Message, state: FSMContext) -> None:
@@ -93,22 +110,47 @@ async def text_written(message: Message, state: FSMContext, db: Database,
         return
     await state.update_data({DATA: {"text": message.html_text,
                                     "length": len(message.text or "")}})
+    await state.set_state(None)
+    await message.answer(_("Who receives it?"),
+                         reply_markup=await audience_keyboard(db, campaign))
+
+
+async def audience_keyboard(db: Database, campaign: Campaign | None) -> InlineKeyboardMarkup:
+    """Everyone, volunteers, supporters short of three; the people of each room planned
+    (up to 6) and those signed up to each of the next shifts (up to 5): 15 buttons at most."""
     builder = InlineKeyboardBuilder()
     for kind, label in (("everyone", _("Everyone")), ("volunteers", _("Approved volunteers")),
                         ("under3", _("Supporters with fewer than 3 recruits"))):
-        builder.button(text=label, callback_data=ComposeCB(action="audience", value=kind))
-    rooms = sorted({v.shift.room for v in await coming_shifts(db, limit=50)})
-    for room in rooms[:6]:
+        builder.button(text=label, callback_data=ComposeCB(action="audience", audience=kind))
+    rooms: dict[str, int] = {}  # each room by the first of its coming shifts
+    for view in await coming_shifts(db, limit=50):
+        rooms.setdefault(view.shift.room, view.shift.id or 0)
+    for room, shift_id in sorted(rooms.items())[:6]:
         builder.button(text=_("People of {room}").format(room=room),
-                       callback_data=ComposeCB(action="audience", value=f"room:{room}"[:40]))
+                       callback_data=ComposeCB(action="audience", audience="room",
+                                               shift=shift_id))
     for view in await coming_shifts(db, limit=5):
         builder.button(text=_("Signed up: {room} {start:%d/%m %H:%M}").format(
-            room=view.shift.room, start=view.shift.starts_at),
-            callback_data=ComposeCB(action="audience", value=f"shift:{view.shift.id}"))
+            room=view.shift.room, start=_local(campaign, view.shift.starts_at)),
+            callback_data=ComposeCB(action="audience", audience="shift",
+                                    shift=view.shift.id or 0))
     builder.button(text=_("Cancel"), callback_data=ComposeCB(action="cancel"))
     builder.adjust(1)
-    await state.set_state(None)
-    await message.answer(_("Who receives it?"), reply_markup=builder.as_markup())
+    return builder.as_markup()
+
+
+async def _chosen_audience(db: Database, callback_data: ComposeCB) -> tuple[str, str | None]:
+    """The audience as storage knows it: a room by its name, read from the shift the
+    button names; a shift by its id."""
+    kind = callback_data.audience
+    if kind == "room":
+        view = await shift_view(db, callback_data.shift)
+        if view is None:
+            raise BroadcastError("audience")
+        return kind, view.shift.room
+    if kind == "shift":
+        return kind, str(callback_data.shift)
+    return kind, None
 
 
 async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state: FSMContext,
@@ -119,40 +161,40 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
     campaign = await campaigns.get()
     if not isinstance(query.message, Message) or campaign is None:
         return
-    action, value = callback_data.action, callback_data.value
+    action = callback_data.action
     if action == "cancel" or "text" not in data:
         await state.set_state(None)
         await state.update_data({DATA: {}})
         await query.message.edit_text(_("All right, nothing was sent."))
         return
     if action == "audience":
-        kind, _sep, rest = value.partition(":")
-        data["audience"], data["audience_value"] = kind, rest or None
         try:
-            count = len(await audience(db, kind, rest or None))
+            kind, value = await _chosen_audience(db, callback_data)
+            count = len(await audience(db, kind, value))
         except BroadcastError:
             return
         if count == 0:
             await query.message.answer(_("Nobody is in that audience: choose another."))
             return
-        data["count"] = count
+        data.update(audience=kind, audience_value=value, count=count)
         await state.update_data({DATA: data})
         builder = InlineKeyboardBuilder()
         for view in await coming_shifts(db, limit=5):
             builder.button(text=_("Join button: {room} {start:%d/%m %H:%M}").format(
-                room=view.shift.room, start=view.shift.starts_at),
-                callback_data=ComposeCB(action="shift", value=str(view.shift.id)))
-        builder.button(text=_("No shift"), callback_data=ComposeCB(action="shift"))
+                room=view.shift.room, start=_local(campaign, view.shift.starts_at)),
+                callback_data=ComposeCB(action="join", shift=view.shift.id or 0))
+        builder.button(text=_("No shift"), callback_data=ComposeCB(action="join"))
         builder.adjust(1)
         await query.message.edit_text(_("{n} people. Attach a shift's Join button?").format(
             n=count), reply_markup=builder.as_markup())
         return
-    if action == "shift":
-        data["shift"] = int(value) if value.isdigit() else None
+    if action == "join":
+        data["shift"] = callback_data.shift or None
         await state.update_data({DATA: data})
-        text, kwargs = broadcast_message(data["text"], campaign.name, data["shift"])
+        shift = await shift_view(db, data["shift"]) if data["shift"] else None
+        text, kwargs = broadcast_message(data["text"], campaign, shift)
         await query.message.answer(_("Preview, exactly as {n} people will see it:").format(
-            n=data["count"]))
+            n=data.get("count", 0)))
         await query.message.answer(text, **kwargs)
         builder = InlineKeyboardBuilder()
         builder.button(text=_("📣 Send now"), callback_data=ComposeCB(action="now"))
@@ -203,7 +245,7 @@ async def _create(message: Message, state: FSMContext, db: Database, campaigns: 
     await state.update_data({DATA: {}})
     status = await message.answer(
         (_("📣 Scheduled for {when:%d/%m %H:%M}: {n} people.").format(
-            when=when.astimezone(_tz(campaign)), n=broadcast.total) if when else
+            when=_local(campaign, when), n=broadcast.total) if when else
          _("📣 Sending to {n} people…").format(n=broadcast.total)),
         reply_markup=cancel_keyboard(broadcast.id or 0))
     await set_progress_message(db, broadcast.id or 0, status.chat.id, status.message_id)
@@ -211,10 +253,8 @@ async def _create(message: Message, state: FSMContext, db: Database, campaigns: 
         await start_due(db)
 
 
-def _tz(campaign: Any) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(campaign.timezone)
+def _local(campaign: Campaign | None, moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(campaign.timezone if campaign else "Europe/Paris"))
 
 
 def cancel_keyboard(broadcast_id: int) -> InlineKeyboardMarkup:
@@ -223,13 +263,12 @@ def cancel_keyboard(broadcast_id: int) -> InlineKeyboardMarkup:
 
 
 async def cancel_pressed(query: CallbackQuery, callback_data: CancelBroadcastCB, db: Database,
-                         user: Person) -> None:
+                         bot: Bot, i18n: I18n, user: Person) -> None:
     cancelled = await cancel_broadcast(db, callback_data.broadcast, user.id)
     await acknowledge(query, _("Cancelled: nothing more will be sent.") if cancelled
                       else _("Already finished or cancelled."))
-    state = await progress(db, callback_data.broadcast)
-    if cancelled and state is not None and isinstance(query.message, Message):
-        await query.message.edit_text(progress_text(state))
+    # Either way the progress message is brought up to date (it may have missed the end).
+    await update_progress(bot, db, i18n, callback_data.broadcast)
 
 
 def progress_text(state: Progress) -> str:
@@ -261,27 +300,31 @@ def _pace(state: Progress) -> float:
 
 def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
     # Read once a second, not once a recipient (a thousand a second for paid broadcasts):
-    # a cancel stops the rows already claimed anyway (outbox.mark_sending).
-    recent: dict[int, tuple[float, ToSend | None]] = {}
+    # a cancel stops the rows already claimed anyway (outbox.mark_sending), and a Join
+    # pressed on a shift cancelled within that second says so.
+    recent: dict[int, tuple[float, ToSend | None, ShiftView | None]] = {}
 
     async def render(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
         broadcast_id = int(delivery.params["broadcast"])
-        read_at, broadcast = recent.get(broadcast_id, (-1.0, None))
+        read_at, broadcast, shift = recent.get(broadcast_id, (-1.0, None, None))
         if time.monotonic() - read_at > 1.0:
             broadcast = await broadcast_to_send(db, broadcast_id)
+            shift = (await shift_view(db, broadcast.shift_id)
+                     if broadcast is not None and broadcast.shift_id is not None else None)
             recent.clear()  # one broadcast at a time, in practice
-            recent[broadcast_id] = (time.monotonic(), broadcast)
+            recent[broadcast_id] = (time.monotonic(), broadcast, shift)
         campaign = await campaigns.get()
         if broadcast is None or broadcast.status == "cancelled" or campaign is None:
             return None
-        return broadcast_message(broadcast.text, campaign.name, broadcast.shift_id)
+        return broadcast_message(broadcast.text, campaign, shift)
 
     return {"broadcast": render}
 
 
 async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int) -> None:
     """The organizer's progress message, edited in place (never sent again), in the
-    language of the chat it is in."""
+    language of the chat it is in. Once it shows the end for sure it is left alone; an
+    edit refused for a while (429, a timeout) is tried again by the next tick."""
     state = await progress(db, broadcast_id)
     if state is None or state.progress_chat_id is None or state.progress_message_id is None:
         return
@@ -294,8 +337,12 @@ async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int)
     try:
         await bot.edit_message_text(text, chat_id=state.progress_chat_id,
                                     message_id=state.progress_message_id, reply_markup=markup)
-    except TelegramAPIError:
-        pass  # "message is not modified", or deleted: the next tick tries again
+    except TelegramBadRequest:
+        pass  # "message is not modified" (it shows this already), or deleted: nothing to do
+    except TelegramAPIError as exc:
+        log.info("progress of broadcast %s not shown yet: %s", broadcast_id, exc)
+        return
+    await progress_shown(db, broadcast_id, state.status)
 
 
 def build_router() -> Router:

@@ -27,6 +27,7 @@ from storage.database import Database
 from storage.models import Campaign, Shift
 from storage.outbox import Delivery
 from storage.shifts import (
+    Joined,
     ShiftError,
     ShiftView,
     add_shift,
@@ -48,7 +49,7 @@ DATA = "newshift"
 
 
 class ShiftCB(CallbackData, prefix="sh"):
-    action: str  # join | leave | yes | no | came | missed
+    action: str  # join | call_join (from a broadcast) | leave | yes | no | came | missed
     shift: int
 
 
@@ -92,6 +93,7 @@ def _error(reason: str) -> str:
         "capacity": _("The number of places is a whole number from 1 to 1000."),
         "text": _("That is too long (300 characters at most)."),
         "full": _("Sorry, this shift is full."),
+        "cancelled": _("Sorry, this shift was cancelled."),
         "missing": _("This shift no longer exists."),
         "when": _("Please write a date and time such as 18/06 14:00."),
     }[reason]
@@ -155,9 +157,13 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
     campaign = await campaigns.get()
     action, shift_id = callback_data.action, callback_data.shift
     try:
-        if action == "join":
-            changed = await join_shift(db, shift_id, user.id)
-            note = _("✅ See you there!") if changed else _("You are already in.")
+        if action in ("join", "call_join"):
+            outcome = await join_shift(db, shift_id, user.id)
+            changed = bool(outcome)
+            note = {Joined.ALREADY: _("You are already in."),
+                    Joined.IN: _("✅ See you there!"),
+                    Joined.LAST: _("✅ See you there! You took the last place: the shift is "
+                                   "full.")}[outcome]
         elif action == "leave":
             changed = await leave_shift(db, shift_id, user.id)
             note = (_("Your place is freed. Thank you for saying so.") if changed else
@@ -182,7 +188,14 @@ async def shift_pressed(query: CallbackQuery, callback_data: ShiftCB, db: Databa
         return
     await acknowledge(query, note)
     view = await shift_view(db, shift_id)
-    if view is not None and action in ("join", "leave"):
+    if action == "call_join":
+        # The broadcast stays as it was written; the place taken gets a card of its own,
+        # where one can leave it.
+        if changed and view is not None and isinstance(query.message, Message):
+            with suppress(TelegramAPIError):  # the place is taken; the answer said so
+                await query.message.answer(note + "\n" + describe(view, campaign),
+                                           reply_markup=join_keyboard(view, True))
+    elif view is not None and action in ("join", "leave"):
         # A second tap shows what the first did: Telegram answers "not modified".
         await edit_in_place(query.message, describe(view, campaign),
                             reply_markup=join_keyboard(view, action == "join"))
@@ -472,9 +485,17 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
         return _("🚫 The shift {shift} is cancelled. Sorry! /shifts shows the others.").format(
             shift=where_and_when(view, await campaigns.get())), {}
 
+    async def full(delivery: Delivery, _user: Person) -> tuple[str, dict[str, Any]] | None:
+        view = await shift_view(db, int(delivery.params["shift"]))
+        if view is None or view.shift.cancelled or view.left > 0:  # a place freed since
+            return None
+        return _("✅ The shift {shift} is full: {taken} / {capacity}.").format(
+            shift=where_and_when(view, await campaigns.get()), taken=view.taken,
+            capacity=view.shift.capacity), {}
+
     return {"shift_still_coming": still_coming, "shift_soon": soon,
             "shift_attendance": attendance_due, "shift_did_you_come": did_you_come,
-            "shift_cancelled": cancelled}
+            "shift_cancelled": cancelled, "shift_full": full}
 
 
 def build_router() -> Router:

@@ -57,7 +57,8 @@ async def audience(db: Database, kind: str, value: str | None = None) -> list[in
 async def _audience(tx: Tx, kind: str, value: str | None) -> list[int]:
     if kind not in AUDIENCES or (kind in _TAKES_VALUE and not value):
         raise BroadcastError("audience")
-    args = (value,) if kind in _TAKES_VALUE else ()
+    # A shift by its id (PostgreSQL's driver takes an integer for it), a room by its name.
+    args = (int(value),) if kind == "shift" else (value,) if kind in _TAKES_VALUE else ()
     return [int(r[0]) for r in await tx.all(_AUDIENCE_SQL[kind], *args)]
 
 
@@ -189,6 +190,29 @@ async def sending(db: Database) -> list[int]:
     async with db.fast_read() as tx:
         return [int(r[0]) for r in await tx.all(SQL.of(
             "SELECT id FROM broadcast WHERE status = 'sending' ORDER BY id"))]
+
+
+_FINAL = ("done", "cancelled")
+_TO_SHOW = SQL.of(
+    "SELECT id FROM broadcast WHERE progress_message_id IS NOT NULL AND (status = 'sending' "
+    "OR (status IN ('done', 'cancelled') AND (progress_shown IS NULL "
+    "OR progress_shown <> status))) ORDER BY id")
+
+
+async def progress_to_show(db: Database) -> list[int]:
+    """Broadcasts whose progress message is to move: those sending, and those over whose
+    message does not show it for sure yet (its last edit refused, or cut short)."""
+    async with db.fast_read() as tx:
+        return [int(r[0]) for r in await tx.all(_TO_SHOW)]
+
+
+async def progress_shown(db: Database, broadcast_id: int, status: str) -> None:
+    """The progress message shows this state; a final one is not edited again."""
+    if status not in _FINAL:
+        return
+    async with db.fast_write() as tx:
+        await tx.run(SQL.of("UPDATE broadcast SET progress_shown = ? WHERE id = ? "
+                            "AND status = ?"), status, broadcast_id, status)
 
 
 # Done only with every row there (as many as the total) and none of them still to go: a

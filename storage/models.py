@@ -456,6 +456,9 @@ class Broadcast(SQLModel, table=True):
                                          sa_column=Column(BigInteger, nullable=True))
     progress_message_id: int | None = Field(default=None,
                                             sa_column=Column(BigInteger, nullable=True))
+    # The final state (done, cancelled) once its progress message shows it: until then each
+    # broadcast tick edits it again, so that a refused edit is only late.
+    progress_shown: str | None = Field(default=None, max_length=10)
 
 
 class Relay(SQLModel, table=True):

@@ -146,7 +146,7 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
         "progress_chat_id": Rule(How.NULL, why="their chat, where the progress was shown",
                                  also={"progress_message_id": None}),
     }, not_personal="id text audience audience_value shift_id status scheduled_at total "
-                    "created_at progress_message_id"),
+                    "created_at progress_message_id progress_shown"),
     "relay": _table({
         "volunteer_id": Rule(How.ANONYMOUS, step="relay",
                              why="a question stays under the anonymous id, so that a reply to "

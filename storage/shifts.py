@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -19,7 +20,8 @@ MAX_TEXT = 300
 
 
 class ShiftError(ValueError):
-    """"past", "order", "capacity", "text", "full", "missing": the rule a shift breaks."""
+    """"past", "order", "capacity", "text", "full", "cancelled", "missing": the rule a
+    shift breaks."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -91,32 +93,53 @@ _LOCK_SHIFT = SQL("SELECT capacity, ends_at, cancelled FROM shift WHERE id = ?",
                   "SELECT capacity, ends_at, cancelled FROM shift WHERE id = $1 FOR UPDATE")
 
 
-async def join_shift(db: Database, shift_id: int, user_id: int) -> bool:
-    """Take a place. False if already in; ShiftError("full") when no place is left, and
-    "past"/"missing" for a shift over or gone. Two last-place joins at once: one wins (the
-    count is taken under the writer lock on SQLite, under a lock on the shift row on
-    PostgreSQL)."""
+class Joined(IntEnum):
+    """What a join did; false when it changed nothing."""
+
+    ALREADY = 0  # in already
+    IN = 1
+    LAST = 2  # took the last place: the shift is full now
+
+
+async def join_shift(db: Database, shift_id: int, user_id: int) -> Joined:
+    """Take a place. Joined.ALREADY if already in; ShiftError("full") when no place is
+    left, "cancelled", "past" and "missing" for a shift cancelled, over or gone. Two
+    last-place joins at once: one wins (the count is taken under the writer lock on SQLite,
+    under a lock on the shift row on PostgreSQL). The last place taken queues, in the same
+    transaction, a word to each organizer that the shift is full."""
     async with db.fast_write() as tx:
         shift = await tx.one(_LOCK_SHIFT, shift_id)
-        if shift is None or shift[2]:
+        if shift is None:
             raise ShiftError("missing")
+        if shift[2]:
+            raise ShiftError("cancelled")
         if read_time(shift[1]) <= clock.utcnow():  # type: ignore[operator]
             raise ShiftError("past")
         mine = await tx.one(SQL.of("SELECT status FROM shift_signup WHERE shift_id = ? "
                                    "AND user_id = ?"), shift_id, user_id)
         if mine is not None and mine[0] in ("joined", "attended"):
-            return False
-        taken = await tx.one(_TAKEN, shift_id)
-        if taken and int(taken[0]) >= int(shift[0]):
+            return Joined.ALREADY
+        taken_row = await tx.one(_TAKEN, shift_id)
+        taken, capacity = int(taken_row[0]) if taken_row else 0, int(shift[0])
+        if taken >= capacity:
             raise ShiftError("full")
+        now = clock.utcnow()
         if mine is None:
             await tx.run(SQL.of("INSERT INTO shift_signup (shift_id, user_id, status, joined_at) "
-                                "VALUES (?, ?, 'joined', ?)"), shift_id, user_id,
-                         clock.utcnow())
+                                "VALUES (?, ?, 'joined', ?)"), shift_id, user_id, now)
         else:
             await tx.run(SQL.of("UPDATE shift_signup SET status = 'joined', still_coming = NULL "
                                 "WHERE shift_id = ? AND user_id = ?"), shift_id, user_id)
-    return True
+        if taken + 1 < capacity:
+            return Joined.IN
+        # Once a shift: filled again after someone left, it says nothing new.
+        organizers = await tx.all(_ORGANIZERS)
+        await queue_in(tx, [(f"shift-full:{shift_id}:{oid}", "shift_full", int(oid),
+                             {"shift": shift_id}, True) for (oid,) in organizers])
+    return Joined.LAST
+
+
+_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked")
 
 
 # Leaving only before the shift is over: a stale button pressed afterwards must not take

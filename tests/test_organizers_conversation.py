@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.app import build_deliverer
+from bot.app import build_deliverer, progress_editor
 from bot.jobs import broadcast_tick, shift_reminders_tick
 from storage.models import AuditLog, Outbox, Shift
 from storage.shifts import join_shift
@@ -45,7 +45,7 @@ async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, ha
     roster_data = next(b["callback_data"] for b in organizer.last().buttons()
                        if b["text"] == "Roster")
     for data in (roster_data, "bcx:1", f"att:1:{ORGANIZER_ID}:1", "nsh:confirm",
-                 "bc:now:", "bc:audience:everyone", "bc:later:", "sign:1", "shx:1:0",
+                 "bc:now::0", "bc:audience:everyone:0", "bc:later::0", "sign:1", "shx:1:0",
                  "shx:1:1"):
         await eve.press_data(data, organizer.last())
         assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
@@ -84,7 +84,8 @@ async def test_an_organizer_opens_a_shift_and_volunteers_fill_it(db, campaign, h
     await camille.press("Leave")
     await samir.send("/shifts")
     await samir.press("Join")
-    assert samir.callback_answers()[-1]["text"] == "✅ See you there!"
+    assert samir.callback_answers()[-1]["text"] == (
+        "✅ See you there! You took the last place: the shift is full.")
 
     # The day before from 11:00, "still coming?"; "No" frees the place.
     frozen_clock.now = frozen_clock.now.replace(hour=10)  # 12:00 in Paris, 10 June
@@ -198,7 +199,7 @@ async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, 
     harness.fake.flood_every = 12  # Telegram pushes back now and then while it goes out
     await deliver(harness)
     harness.fake.flood_every = 0
-    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+    await broadcast_tick(db, progress_editor(harness.dp, harness.bot))
 
     for person in people[2:]:
         got = [m for m in person.chat() if "Call of 18 June" in m.text]
@@ -223,7 +224,7 @@ async def test_a_stop_and_a_cancel_pressed_while_a_broadcast_goes_out_hold_at_on
     await organizer.press("No shift")
     await organizer.press("Send now")
     progress = organizer.last()
-    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+    await broadcast_tick(db, progress_editor(harness.dp, harness.bot))
 
     before = len(harness.fake.sent("sendMessage"))  # the organizer's preview among them
 
@@ -298,7 +299,7 @@ async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_cancelled(
 
     # The bot restarts: a new deliverer, the same database. At 18:00 the first goes out.
     frozen_clock.advance(hours=8, minutes=1)  # 18:01 in Paris
-    await broadcast_tick(harness.bot, db, harness.dp["i18n"])
+    await broadcast_tick(db, progress_editor(harness.dp, harness.bot))
     await deliver(harness)
     assert [m.text.split("\n")[0] for m in camille.chat()
             if m.text.endswith("/stop: no more messages")] == ["First call"]
