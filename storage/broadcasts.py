@@ -8,7 +8,6 @@ at once, and the deliverer's last check before each send (outbox.mark_sending) s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +16,7 @@ from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
 from storage.models import Broadcast
-from storage.outbox import ENQUEUE
+from storage.outbox import queue_in
 
 AUDIENCES = ("everyone", "volunteers", "room", "shift", "under3")
 MAX_TEXT = 4096  # Telegram's limit for a message's text
@@ -128,11 +127,9 @@ async def start_due(db: Database, now: datetime | None = None) -> list[int]:
             if not await tx.run(_START, broadcast_id):
                 continue
             people = await _audience(tx, str(kind), value)
-            stamp = tx.value(now)
-            await tx.many(ENQUEUE, [
-                (f"broadcast:{broadcast_id}:{uid}", "broadcast", uid,
-                 json.dumps({"broadcast": int(broadcast_id)}), False, stamp, stamp,
-                 f"broadcast:{broadcast_id}") for uid in people])
+            await queue_in(tx, [(f"broadcast:{broadcast_id}:{uid}", "broadcast", uid,
+                                 {"broadcast": int(broadcast_id)}, False) for uid in people],
+                           due_at=now, batch=f"broadcast:{broadcast_id}")
             await tx.run(_TOTAL, len(people), broadcast_id)
         started.append(int(broadcast_id))
     return started
