@@ -89,7 +89,7 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     dp["settings"] = settings
     dp["campaigns"] = campaigns or CampaignCache(db)
     dp["i18n"] = i18n  # the scheduler's jobs speak too, outside any update
-    dp.update.outer_middleware(PersonMiddleware(db, set(settings.organizer_ids)))
+    dp.update.outer_middleware(PersonMiddleware(db))
     LanguageMiddleware(i18n).setup(dp)
     # The phone bank first: most updates are its taps, and each router passed costs a little.
     features = [calling.build_router(), start.build_router(), access.build_router(),
@@ -145,9 +145,13 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
         }
 
 
-async def register_commands(bot: Bot, i18n: I18n, organizer_ids: Sequence[int]) -> None:
-    """setMyCommands in French and English. Optional: each failure is logged, not fatal."""
-    calls = []
+async def register_commands(bot: Bot, i18n: I18n, organizer_ids: Sequence[int],
+                            former_organizers: Sequence[int] = ()) -> None:
+    """setMyCommands in French and English, the organizers' menu in each organizer's chat
+    (and no longer in the chats of `former_organizers`). Optional: each failure is logged,
+    not fatal."""
+    calls = [bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=former))
+             for former in former_organizers]
     for locale in (None, *SUPPORTED):
         texts = _descriptions(i18n, locale or i18n.default_locale)
         calls.append(bot.set_my_commands(

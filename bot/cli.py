@@ -34,7 +34,7 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Campaign
 from storage.stations import import_stations
-from storage.users import decide_volunteer, set_organizer
+from storage.users import decide_volunteer, get_user, set_organizer
 
 app = typer.Typer(help="Toile: a Telegram bot for volunteer election campaigns.",
                   no_args_is_help=True, add_completion=False)
@@ -202,15 +202,26 @@ def contacts_export(
 
 @organizers_app.command("add")
 def organizers_add(telegram_id: int) -> None:
-    """Make a Telegram user an organizer."""
+    """Make a Telegram user an organizer, until `toile organizers remove` (whatever
+    ORGANIZER_IDS says)."""
     _with_db(lambda db: set_organizer(db, telegram_id, True, actor_id=None))
     typer.echo(f"{telegram_id} is an organizer.")
 
 
 @organizers_app.command("remove")
 def organizers_remove(telegram_id: int) -> None:
-    """Take the organizer role away (people in ORGANIZER_IDS keep it while listed there)."""
-    _with_db(lambda db: set_organizer(db, telegram_id, False, actor_id=None))
+    """Take away the organizer role given by `toile organizers add` (an id ORGANIZER_IDS
+    lists keeps it until the bot starts without it there)."""
+
+    async def work(db: Database) -> bool:
+        await set_organizer(db, telegram_id, False, actor_id=None)
+        user = await get_user(db, telegram_id)
+        return user is not None and user.is_organizer
+
+    if _with_db(work):
+        typer.echo(f"{telegram_id} stays an organizer: ORGANIZER_IDS lists them. Take them "
+                   "out of it and restart the bot.")
+        return
     typer.echo(f"{telegram_id} is no longer an organizer.")
 
 

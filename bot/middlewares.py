@@ -17,11 +17,14 @@ from storage.users import Profile, arrive
 
 class PersonMiddleware(BaseMiddleware):
     """Loads (or creates) the person's row; handlers get `user`, `is_organizer` and
-    `is_new_person` (their first update ever: an invite link only counts then)."""
+    `is_new_person` (their first update ever: an invite link only counts then).
 
-    def __init__(self, db: Database, organizer_ids: set[int]) -> None:
+    `is_organizer` is the row's, and only the row's: the start made it agree with
+    ORGANIZER_IDS (storage.users.sync_organizers), and `toile organizers remove` takes
+    effect at once."""
+
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.organizer_ids = organizer_ids
 
     async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
                        event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -34,7 +37,7 @@ class PersonMiddleware(BaseMiddleware):
         user = arrival.user
         data["user"] = user
         data["is_new_person"] = arrival.is_new
-        data["is_organizer"] = user.is_organizer or user.id in self.organizer_ids
+        data["is_organizer"] = user.is_organizer
         return await handler(event, data)
 
 

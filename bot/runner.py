@@ -18,7 +18,7 @@ from bot.app import (
 from bot.config import Settings
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.users import sync_organizers
+from storage.users import organizers, sync_organizers
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,13 @@ async def serve(settings: Settings) -> None:
     check_token(settings)
     await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
-    await sync_organizers(db, settings.organizer_ids)
     bot = build_bot(settings)
     dp = build_dispatcher(settings, db)
     scheduler = build_scheduler(dp, bot)
-    settle_heap()
     delivering: asyncio.Task[None] | None = None
     try:
-        await register_commands(bot, dp["i18n"], settings.organizer_ids)
+        await prepare(settings, dp, bot)
+        settle_heap()
         scheduler.start()
         delivering = asyncio.create_task(build_deliverer(dp, bot, settings).run())
         if settings.webhook_url:
@@ -76,6 +75,18 @@ async def serve(settings: Settings) -> None:
         scheduler.shutdown(wait=False)
         await bot.session.close()
         await db.dispose()
+
+
+async def prepare(settings: Settings, dp: Dispatcher, bot: Bot) -> None:
+    """What each start settles before the first update: who organizes is who ORGANIZER_IDS
+    says (and whom `toile organizers add` named), and their chats' command menus agree."""
+    db: Database = dp["db"]
+    sync = await sync_organizers(db, settings.organizer_ids)
+    for user_id in sync.removed:
+        log.warning("%s is no longer an organizer: ORGANIZER_IDS does not list them "
+                    "(`toile organizers add %s` keeps them one)", user_id, user_id)
+    current = [o.id for o in await organizers(db)]
+    await register_commands(bot, dp["i18n"], current, sync.removed)
 
 
 async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:

@@ -80,7 +80,11 @@ class User(SQLModel, table=True):
     last_name: str | None = None
     username: str | None = None
     language_code: str | None = None
+    # The role, and where it comes from: ORGANIZER_IDS (set or cleared at each start) or
+    # `toile organizers add` (until `toile organizers remove`). It holds while either does.
     is_organizer: bool = False
+    organizer_by_config: bool = False
+    organizer_by_cli: bool = False
     volunteer_status: str = Field(default=VolunteerStatus.NONE, max_length=16)
     trained: bool = False
     blocked: bool = False  # the person blocked the bot (403): send nothing more

@@ -155,26 +155,68 @@ async def _save_profile(db: Database, profile: Profile) -> Arrival:
     return Arrival(_person(row), created)
 
 
-async def sync_organizers(db: Database, organizer_ids: list[int]) -> None:
-    """Make the organizers named in the configuration organizers in the database."""
-    for organizer_id in organizer_ids:
-        await set_organizer(db, organizer_id, True, actor_id=None, audit=False)
+@dataclass(frozen=True)
+class OrganizerSync:
+    added: list[int]  # listed in ORGANIZER_IDS now, no organizers before
+    removed: list[int]  # no longer listed, nor added from the terminal: the role is gone
+
+
+async def sync_organizers(db: Database, organizer_ids: Sequence[int]) -> OrganizerSync:
+    """At each start, the configuration's word on who organizes: the ids ORGANIZER_IDS lists
+    hold the role from it, and the ids it no longer lists lose it, unless `toile organizers
+    add` gave it to them too. Changes are audited."""
+    listed = sorted(set(organizer_ids))
+    added: list[int] = []
+    async with db.write() as session:
+        for user_id in listed:
+            user = await session.get(User, user_id)
+            if user is None:
+                user = User(id=user_id)
+                session.add(user)
+            if not user.is_organizer:
+                added.append(user_id)
+                await write_audit(session, None, "organizers.add_from_config", f"user={user_id}")
+            user.organizer_by_config = True
+            _grant(user)
+        unlisted = (await session.execute(select(User).where(
+            User.organizer_by_config.is_(True), User.id.not_in(listed)))).scalars().all()
+        removed: list[int] = []
+        for user in unlisted:
+            user.organizer_by_config = False
+            if not user.organizer_by_cli:
+                user.is_organizer = False
+                removed.append(user.id)
+                await write_audit(session, None, "organizers.remove_from_config",
+                                  f"user={user.id}")
+    return OrganizerSync(added, sorted(removed))
+
+
+def _grant(user: User) -> None:
+    user.is_organizer = True
+    if user.volunteer_status != VolunteerStatus.APPROVED:
+        user.volunteer_status = VolunteerStatus.APPROVED
+        user.approved_at = clock.utcnow()
 
 
 async def set_organizer(db: Database, user_id: int, is_organizer: bool, *,
                         actor_id: int | None, audit: bool = True) -> bool:
-    """Returns True if something changed."""
+    """`toile organizers add` or `remove`: the role given by hand, which no start takes
+    away. Removing it leaves the role to an id ORGANIZER_IDS lists (until it no longer
+    does). Returns True if something changed."""
     async with db.write() as session:
         user = await session.get(User, user_id)
         if user is None:
+            if not is_organizer:
+                return False
             user = User(id=user_id)
             session.add(user)
-        changed = user.is_organizer != is_organizer
-        user.is_organizer = is_organizer
-        if is_organizer and user.volunteer_status != VolunteerStatus.APPROVED:
-            user.volunteer_status = VolunteerStatus.APPROVED
-            user.approved_at = clock.utcnow()
-            changed = True
+        before = (user.is_organizer, user.organizer_by_cli, user.volunteer_status)
+        user.organizer_by_cli = is_organizer
+        if is_organizer:
+            _grant(user)
+        else:
+            user.is_organizer = user.organizer_by_config
+        changed = before != (user.is_organizer, user.organizer_by_cli, user.volunteer_status)
         if audit and changed:
             await write_audit(session, actor_id,
                               "organizers.add" if is_organizer else "organizers.remove",

@@ -298,3 +298,28 @@ def test_shifts_from_the_terminal(toile, tmp_path):
     assert lines[0].startswith("shift,room,address") and lines[1].startswith("1,Lyon,Place Bellecour")
     audit = toile("audit").output
     assert "shifts.add" in audit and "shifts.export" in audit
+
+
+def test_organizers_removed_from_the_terminal_unless_the_configuration_lists_them(toile, tmp_path):
+    from storage.database import Database
+    from storage.users import sync_organizers
+
+    assert toile("db", "upgrade").exit_code == 0
+
+    async def start_with(ids):
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}")
+        try:
+            await sync_organizers(db, ids)
+        finally:
+            await db.dispose()
+
+    asyncio.run(start_with([900]))
+    assert toile("organizers", "add", "902").exit_code == 0
+    asyncio.run(start_with([900]))
+    listed = toile("organizers", "remove", "900")
+    assert listed.exit_code == 0
+    assert "900 stays an organizer: ORGANIZER_IDS lists them" in listed.output
+    assert "902 is no longer an organizer." in toile("organizers", "remove", "902").output
+    audit = toile("audit").output
+    assert "organizers.add_from_config user=900" in audit
+    assert "organizers.add user=902" in audit and "organizers.remove user=902" in audit

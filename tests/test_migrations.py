@@ -112,3 +112,64 @@ async def test_contacts_tried_before_the_waiting_flag_wait_and_come_back_when_du
         assert (await assign_next_contact(db, rules, 2)).first_name == "Tried"
     finally:
         await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    from tests.conftest import POSTGRES_URL, _recreate_database
+
+    url = POSTGRES_URL + "_migration"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _recreate_database(url)).result()
+    return url
+
+
+async def test_organizers_added_by_hand_before_roles_had_a_source_keep_it(empty_database_url):
+    """Before 0008 only `toile organizers add|remove` wrote the audit log: whoever it last
+    added keeps the role by hand; the other organizers came from ORGANIZER_IDS."""
+    from sqlalchemy import text
+
+    from storage.users import sync_organizers
+
+    url = empty_database_url
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        await asyncio.wrap_future(pool.submit(upgrade, url, "0007"))
+    db = Database(url)
+    person = ("INSERT INTO users (id, first_name, is_organizer, volunteer_status, trained, "
+              "blocked, stopped, created_at, generation, recruits, leaderboard_opt_out, "
+              "nudges_sent, forgotten) VALUES (:id, 'X', :organizer, 'approved', FALSE, FALSE, "
+              "FALSE, '2026-06-01 00:00:00', 0, 0, FALSE, 0, FALSE)")
+    entry = ("INSERT INTO audit_log (action, detail, created_at) "
+             "VALUES (:action, :detail, '2026-06-01 00:00:00')")
+    try:
+        async with db.write() as session:
+            for uid, organizer in ((900, True), (901, True), (902, False), (903, True),
+                                   (9010, True), (5, False)):
+                await session.execute(text(person), {"id": uid, "organizer": organizer})
+            for action, uid in (("organizers.add", 901), ("organizers.add", 902),
+                                ("organizers.remove", 902), ("organizers.add", 903),
+                                ("organizers.remove", 903), ("organizers.add", 903),
+                                ("volunteers.approve", 5)):
+                await session.execute(text(entry), {"action": action, "detail": f"user={uid}"})
+    finally:
+        await db.dispose()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        await asyncio.wrap_future(pool.submit(upgrade, url))
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            rows = (await session.execute(text(
+                "SELECT id, is_organizer, organizer_by_config, organizer_by_cli FROM users "
+                "ORDER BY id"))).all()
+        assert [tuple(map(int, row)) for row in rows] == [
+            (5, 0, 0, 0), (900, 1, 1, 0), (901, 1, 0, 1), (902, 0, 0, 0), (903, 1, 0, 1),
+            (9010, 1, 1, 0)]  # 9010 is not 901: an exact match
+        await sync_organizers(db, [9010])  # the first start after the upgrade
+        async with db.read() as session:
+            organizers = (await session.execute(text(
+                "SELECT id FROM users WHERE is_organizer ORDER BY id"))).scalars().all()
+        assert organizers == [901, 903, 9010]
+    finally:
+        await db.dispose()
