@@ -76,7 +76,7 @@ def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
 @app.command()
 def run() -> None:
     """Run the bot (long polling, or a webhook when WEBHOOK_URL is set)."""
-    from bot.runner import MissingToken, serve
+    from bot.runner import AlreadyRunning, LeaseLost, MissingToken, serve
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -85,6 +85,9 @@ def run() -> None:
     except MissingToken as exc:
         print(exc.code, file=sys.stderr)
         raise typer.Exit(2) from None
+    except (AlreadyRunning, LeaseLost) as exc:
+        print(exc, file=sys.stderr)
+        raise typer.Exit(3) from None
     except KeyboardInterrupt:
         pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from aiogram import Bot, Dispatcher
 
@@ -16,7 +17,19 @@ from bot.app import (
     settle_heap,
 )
 from bot.config import Settings
+from storage import clock
 from storage.database import Database
+from storage.instances import (
+    LEASE_SECONDS,
+    RENEW_SECONDS,
+    Holder,
+    Instance,
+    acquire,
+    current_holder,
+    lease_table_exists,
+    release,
+    renew,
+)
 from storage.migrate import upgrade
 from storage.users import organizers, sync_organizers
 
@@ -50,10 +63,91 @@ def check_token(settings: Settings) -> None:
         raise MissingToken(NO_WEBHOOK_SECRET)
 
 
+ALREADY_RUNNING = """Another Toile instance is running against this database: pid {pid} on {host},
+since {since} UTC (its lease renewed {ago:.0f} s ago).
+
+Toile runs one instance at a time: two would each send at SEND_RATE and ignore each
+other's Telegram rate limits. Stop the other one first. If it crashed, its lease lapses
+at {expires} UTC: start again after that. Other commands (imports, exports) work while
+it runs."""
+
+LEASE_LOST = """Another Toile instance (pid {pid} on {host}) took this database over: this one
+stalled past its lease ({seconds} s) and stops, so that only one sends."""
+
+
+class AlreadyRunning(Exception):
+    """Another instance holds the database: the message says which."""
+
+
+class LeaseLost(Exception):
+    """Another instance took the database over while this one stalled."""
+
+
+def _already_running(holder: Holder) -> AlreadyRunning:
+    return AlreadyRunning(ALREADY_RUNNING.format(
+        pid=holder.pid, host=holder.host, since=f"{holder.started_at:%Y-%m-%d %H:%M:%S}",
+        ago=(clock.utcnow() - holder.renewed_at).total_seconds(),
+        expires=f"{holder.expires_at:%Y-%m-%d %H:%M:%S}"))
+
+
 async def serve(settings: Settings) -> None:
     check_token(settings)
-    await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
+    me = Instance.here()
+    lost = asyncio.Event()
+    keeping: asyncio.Task[None] | None = None
+    try:
+        # The lease first, then the migrations: a second start must not migrate the schema
+        # under the running one (a database without the lease table is migrated first). It
+        # is renewed from then on, while a long migration runs too.
+        if await lease_table_exists(db):
+            await _acquire(db, me)
+            keeping = asyncio.create_task(_keep_lease(db, me, lost))
+        await asyncio.to_thread(upgrade, settings.database_url)
+        if keeping is None:
+            await _acquire(db, me)
+            keeping = asyncio.create_task(_keep_lease(db, me, lost))
+        await _serve_claimed(settings, db, lost)
+    finally:
+        if keeping is not None:
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
+            if not lost.is_set():
+                await _release(db, me)
+        await db.dispose()
+
+
+async def _acquire(db: Database, me: Instance) -> None:
+    claim = await acquire(db, me)
+    if not claim.acquired:
+        raise _already_running(claim.holder)
+    if claim.took_over is not None:
+        log.warning("took this database over from pid %s on %s, whose lease lapsed at %s UTC "
+                    "(it stopped without letting go: a crash?)", claim.took_over.pid,
+                    claim.took_over.host, f"{claim.took_over.expires_at:%H:%M:%S}")
+
+
+async def _keep_lease(db: Database, me: Instance, lost: asyncio.Event) -> None:
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        try:
+            held = await renew(db, me)
+        except Exception:  # the database away a moment: the lease has time to spare
+            log.warning("could not renew the instance lease", exc_info=True)
+            continue
+        if not held:
+            lost.set()
+            return
+
+
+async def _release(db: Database, me: Instance) -> None:
+    try:
+        await release(db, me)
+    except Exception:  # the lease then lapses on its own
+        log.warning("could not release the instance lease", exc_info=True)
+
+
+async def _serve_claimed(settings: Settings, db: Database, lost: asyncio.Event) -> None:
     bot = build_bot(settings)
     dp = build_dispatcher(settings, db)
     scheduler = build_scheduler(dp, bot)
@@ -64,17 +158,38 @@ async def serve(settings: Settings) -> None:
         scheduler.start()
         delivering = asyncio.create_task(build_deliverer(dp, bot, settings).run())
         if settings.webhook_url:
-            await _serve_webhook(settings, bot, dp)
+            serving = asyncio.create_task(_serve_webhook(settings, bot, dp))
         else:
             await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot, handle_signals=True)
+            serving = asyncio.create_task(dp.start_polling(bot, handle_signals=True))
+        await _until_done_or_lost(serving, lost, dp, polling=not settings.webhook_url)
     finally:
         if delivering is not None:
             delivering.cancel()  # unstarted rows go back to the queue before we close
             await asyncio.gather(delivering, return_exceptions=True)
         scheduler.shutdown(wait=False)
         await bot.session.close()
-        await db.dispose()
+
+
+async def _until_done_or_lost(serving: asyncio.Task[None], lost: asyncio.Event,
+                              dp: Dispatcher, *, polling: bool) -> None:
+    losing = asyncio.create_task(lost.wait())
+    try:
+        await asyncio.wait({serving, losing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        losing.cancel()
+    if not lost.is_set():
+        await serving  # a clean stop, or its error
+        return
+    if polling:
+        await dp.stop_polling()
+    else:
+        serving.cancel()
+    await asyncio.gather(serving, return_exceptions=True)
+    holder = await current_holder(dp["db"])
+    raise LeaseLost(LEASE_LOST.format(pid=holder.pid if holder else "?",
+                                      host=holder.host if holder else "?",
+                                      seconds=LEASE_SECONDS))
 
 
 async def prepare(settings: Settings, dp: Dispatcher, bot: Bot) -> None:
@@ -104,7 +219,13 @@ async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
     await runner.setup()
     await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
     log.info("webhook listening on %s:%s", settings.webhook_host, settings.webhook_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # a clean stop releases the lease
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         await runner.cleanup()

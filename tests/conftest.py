@@ -30,7 +30,7 @@ POSTGRES_URL = os.environ.get(
     "TOILE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/toile_tests")
 TABLES = ("call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
           "pledge_round", "proxy_slot", "proxy_match", "proxy_request", "polling_station",
-          "relay", "shift_signup", "broadcast", "shift")
+          "relay", "shift_signup", "broadcast", "shift", "instance_lease")
 
 
 async def _recreate_database(url: str) -> None:
