@@ -51,7 +51,7 @@ async def test_everyone_else_is_refused_at_every_organizer_door(db, campaign, ha
         assert eve.callback_answers()[-1].get("text") == "Only organizers can do that."
     async with db.read() as session:
         actions = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
-    assert actions == ["campaign.create", "shifts.add"]
+    assert actions == ["campaign.create", "organizers.add_from_config", "shifts.add"]
 
 
 async def test_an_organizer_opens_a_shift_and_volunteers_fill_it(db, campaign, harness,
@@ -171,7 +171,8 @@ async def test_an_organizer_cancels_a_shift_and_those_signed_up_are_told(
     assert camille.last().text == "No shift is planned yet."
     async with db.read() as session:
         actions = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
-    assert actions == ["campaign.create", "shifts.add", "shifts.cancel"]
+    assert actions == ["campaign.create", "organizers.add_from_config", "shifts.add",
+                       "shifts.cancel"]
 
 
 async def test_a_broadcast_reaches_everyone_once_and_honours_stop(db, campaign, harness,
