@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.audit import write_audit
+from storage.csv_input import BoundedLines, ImportFailed
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import EPOCH, UNTARGETED_PRIORITY, Campaign, Contact
@@ -62,10 +63,6 @@ INSERT_AUDIT = SQL.of(
 _UPSERT_FIELDS = itemgetter(*FIELDS, "priority")  # a row's values for UPSERT, at C speed
 PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 MAX_FIELD = 1000  # longer than any real name or tag list: the row is refused
-
-
-class ImportFailed(Exception):
-    """The file cannot be imported at all; nothing was written."""
 
 
 @dataclass
@@ -118,7 +115,8 @@ def _priority(targets: dict[str, int], constituency: str | None) -> int:
 
 
 def _rows(text: IO[str], report: ImportReport) -> Iterator[tuple[int, list[str], dict[str, int]]]:
-    first = text.readline()
+    lines = BoundedLines(text)
+    first = lines.header()
     if not first.strip():
         raise ImportFailed("the file is empty or has no header line")
     report.delimiter = _sniff_delimiter(first)
@@ -128,9 +126,10 @@ def _rows(text: IO[str], report: ImportReport) -> Iterator[tuple[int, list[str],
         raise ImportFailed(
             "not a contacts CSV: no phone column in the header (expected one of: "
             + ", ".join(HEADER_ALIASES["phone"]) + ")")
-    reader = csv.reader(text, delimiter=report.delimiter)
+    reader = csv.reader(lines, delimiter=report.delimiter)
     for row in reader:
-        yield reader.line_num + 1, row, mapping
+        yield lines.line, row, mapping  # the row's last line, as before
+        lines.next_row()
 
 
 def _size(source: IO[bytes]) -> int:

@@ -13,14 +13,15 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.audit import write_audit
 from storage.communes import commune_by_insee
-from storage.contacts import ImportFailed, Reject, _sniff_delimiter, normalise_header
+from storage.contacts import Reject, _sniff_delimiter, normalise_header
+from storage.csv_input import BoundedLines, ImportFailed
 from storage.database import Database
 from storage.models import PollingStation
 
@@ -76,15 +77,23 @@ def normalise_insee(raw: str) -> str:
     return code
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    if b"\x00" in data[:8192]:
+def _parse_file(file: BinaryIO) -> tuple[Stations, StationReport]:
+    """Read and check the whole file, streaming (each row bounded), before anything is
+    written."""
+    file.seek(0)
+    if b"\x00" in file.read(8192):
         raise ImportFailed("not a CSV: the file holds binary data (a spreadsheet or an image?)")
     # UTF-8 (with or without BOM) first; Windows-1252 is what Excel writes in France.
     for encoding in ("utf-8-sig", "cp1252"):
+        file.seek(0)
+        text = io.TextIOWrapper(file, encoding=encoding, errors="strict", newline="")
+        report = StationReport(encoding=encoding.removesuffix("-sig"))
         try:
-            return data.decode(encoding), encoding.removesuffix("-sig")
+            return _parse(text, report), report
         except UnicodeDecodeError:
             continue
+        finally:
+            text.detach()  # the caller's file stays open
     raise ImportFailed("the file is neither UTF-8 nor Windows-1252 text")
 
 
@@ -105,19 +114,19 @@ def _map_header(header: list[str]) -> dict[str, int]:
 Stations = dict[tuple[str, str], list[str]]  # (insee, number) -> [name, address]
 
 
-def _parse(text: str, report: StationReport) -> Stations:
-    source = io.StringIO(text, newline="")
-    first = source.readline()
+def _parse(text: IO[str], report: StationReport) -> Stations:
+    lines = BoundedLines(text)
+    first = lines.header()
     if not first.strip():
         raise ImportFailed("the file is empty or has no header line")
     report.delimiter = _sniff_delimiter(first)
     mapping = _map_header(next(csv.reader([first], delimiter=report.delimiter)))
     stations: Stations = {}
-    reader = csv.reader(source, delimiter=report.delimiter)
-    consumed = 0  # lines the reader has read: a record's first line follows them
+    reader = csv.reader(lines, delimiter=report.delimiter)
     try:
         for row in reader:
-            line, consumed = consumed + 2, reader.line_num  # + 1 for the header line
+            line = lines.row_start
+            lines.next_row()
             if not any(cell.strip() for cell in row):
                 continue  # a blank line is not a row
             report.rows += 1
@@ -163,9 +172,7 @@ async def import_stations(db: Database, file: BinaryIO, *,
     name, address. Stations already known and not in the file stay, and so do their name
     and address where the file leaves them blank. Raises ImportFailed, writing nothing,
     when the file is not a polling-station CSV."""
-    text, encoding = _decode(file.read())
-    report = StationReport(encoding=encoding)
-    stations = _parse(text, report)
+    stations, report = _parse_file(file)
     communes = sorted({insee for insee, _ in stations})
     report.communes = len(communes)
     async with db.write() as session:

@@ -323,3 +323,22 @@ def test_organizers_removed_from_the_terminal_unless_the_configuration_lists_the
     audit = toile("audit").output
     assert "organizers.add_from_config user=900" in audit
     assert "organizers.add user=902" in audit and "organizers.remove user=902" in audit
+
+
+def test_a_file_that_is_one_huge_line_is_refused_with_the_line_to_look_at(toile, tmp_path):
+    toile("campaign", "load", str(ROOT / "examples" / "campaign.toml"))
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as out:  # 100 MB, not one line break
+        for _ in range(100):
+            out.write(b"0612345678;" * (1024 * 1024 // 11))
+    try:
+        for command in ("contacts", "stations"):
+            result = toile(command, "import", str(huge))
+            assert result.exit_code == 1, result.output
+            assert ("Import failed, nothing was written: line 1 is longer than 1,000,000 "
+                    "characters") in result.output
+    finally:
+        huge.unlink()
+    exported = toile("contacts", "export")
+    assert exported.stderr.strip() == "0 contacts exported."
+    assert "import" not in toile("audit").output
