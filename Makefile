@@ -28,6 +28,7 @@ lint: $(STAMP)
 # Benchmarks print their figures; see README's Performance table.
 bench: $(STAMP)
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/bad_csv.py
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/updates.py
 	$(BIN)/python bench/proxies.py
