@@ -77,7 +77,8 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     }, not_personal="forgotten",
         with_row="first_name last_name username language_code is_organizer volunteer_status "
                  "trained blocked stopped approved_at paused_at invite_code "
-                 "leaderboard_opt_out nudges_sent last_nudge_at"),
+                 "leaderboard_opt_out nudges_sent last_nudge_at organizer_by_config "
+                 "organizer_by_cli"),
     "campaign": _table({}, not_personal=(
         "id name timezone calling_start calling_end script talking_points "
         "target_constituencies retry_delay_minutes max_attempts lease_minutes "
@@ -147,6 +148,9 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
                                  also={"progress_message_id": None}),
     }, not_personal="id text audience audience_value shift_id status scheduled_at total "
                     "created_at progress_message_id progress_shown"),
+    # The running `toile run`: a machine and a process, nobody's data.
+    "instance_lease": _table({}, not_personal="name holder host pid started_at renewed_at "
+                                              "expires_at"),
     "relay": _table({
         "volunteer_id": Rule(How.ANONYMOUS, step="relay",
                              why="a question stays under the anonymous id, so that a reply to "
