@@ -181,8 +181,11 @@ async def _until_done_or_lost(serving: asyncio.Task[None], lost: asyncio.Event,
     if not lost.is_set():
         await serving  # a clean stop, or its error
         return
-    if polling:
-        await dp.stop_polling()
+    if polling and not serving.done():
+        try:
+            await dp.stop_polling()
+        except RuntimeError:  # not started yet: cancelling it is as good
+            serving.cancel()
     else:
         serving.cancel()
     await asyncio.gather(serving, return_exceptions=True)
