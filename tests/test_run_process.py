@@ -66,7 +66,7 @@ async def test_a_second_toile_run_on_the_same_database_refuses_naming_the_first(
             assert time.monotonic() < deadline, "no answer from `toile run`"
             await asyncio.sleep(0.1)
         second = await toile("run")
-        output = (await asyncio.wait_for(second.communicate(), 30))[0].decode()
+        output = (await asyncio.wait_for(second.communicate(), 120))[0].decode()
         assert second.returncode not in (0, None), output
         assert "Another Toile instance is running against this database" in output, output
         assert f"pid {first.pid} on {socket.gethostname()}" in output, output
