@@ -127,7 +127,7 @@ def empty_database_url(request, tmp_path):
 
 
 async def test_organizers_added_by_hand_before_roles_had_a_source_keep_it(empty_database_url):
-    """Before 0011 only `toile organizers add|remove` wrote the audit log: whoever it last
+    """Before 0012 only `toile organizers add|remove` wrote the audit log: whoever it last
     added keeps the role by hand; the other organizers came from ORGANIZER_IDS."""
     from sqlalchemy import text
 
@@ -135,7 +135,7 @@ async def test_organizers_added_by_hand_before_roles_had_a_source_keep_it(empty_
 
     url = empty_database_url
     with ThreadPoolExecutor(max_workers=1) as pool:
-        await asyncio.wrap_future(pool.submit(upgrade, url, "0010"))
+        await asyncio.wrap_future(pool.submit(upgrade, url, "0011"))
     db = Database(url)
     person = ("INSERT INTO users (id, first_name, is_organizer, volunteer_status, trained, "
               "blocked, stopped, created_at, generation, recruits, leaderboard_opt_out, "
