@@ -3,6 +3,7 @@ shift reminders the deliverer sends."""
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import suppress
 from datetime import datetime, time, timedelta
 from html import escape
@@ -70,6 +71,20 @@ class AttendanceCB(CallbackData, prefix="att"):
     shift: int
     user: int
     came: bool
+
+
+class RosterPageCB(CallbackData, prefix="shp"):
+    """An organizer's: another page of a shift's roster, in place."""
+
+    shift: int
+    page: int  # from 0
+
+
+# People a roster page: 40 buttons and about 2,500 characters at most, with the longest
+# names Telegram allows (64), well within its 100 buttons, 10 KB of markup and 4,096
+# characters a message. A shift may take 1,000.
+ROSTER_PAGE = 20
+BUTTON_NAME = 24  # characters of a name on a ✅/❌ button
 
 
 class NewShiftCB(CallbackData, prefix="nsh"):
@@ -237,36 +252,73 @@ async def _cancel(query: CallbackQuery, db: Database, shift_id: int, actor_id: i
         "🚫 Shift cancelled; those signed up ({n}) will be told.").format(n=len(people)))
 
 
-async def roster_screen(db: Database, view: ShiftView,
-                        campaign: Campaign | None) -> tuple[str, InlineKeyboardMarkup] | None:
+async def roster_screen(db: Database, view: ShiftView, campaign: Campaign | None, *,
+                        page: int = 0, showing: int | None = None,
+                        ) -> tuple[str, InlineKeyboardMarkup] | None:
     """Everyone signed up with ✅ came / ❌ no-show buttons, and the counts so far: the one
-    screen where an organizer marks attendance, headed by the shift once it is over. None
-    if nobody joined."""
+    screen where an organizer marks attendance, headed by the shift once it is over. A page
+    of ROSTER_PAGE people at a time, ‹ › to turn: `page`, or the page of the person
+    `showing` (just marked). None if nobody joined."""
     shift_id = view.shift.id or 0
     people = await roster(db, shift_id)
     if not people:
         return None
+    pages = -(-len(people) // ROSTER_PAGE)
+    at = next((i for i, p in enumerate(people) if p.user_id == showing), None)
+    page = min(max(page if at is None else at // ROSTER_PAGE, 0), pages - 1)
+    first = page * ROSTER_PAGE
+    shown = people[first:first + ROSTER_PAGE]
+    # Two Camilles: each with their place in the roster, on the screen and on the buttons.
+    twice = {n for n, count in Counter(p.first_name for p in people).items() if count > 1}
+    number = {p.user_id: f" #{i}" for i, p in enumerate(people, 1) if p.first_name in twice}
+
     title = (_("🏁 Shift over, who came? {shift}").format(shift=where_and_when(view, campaign))
              if view.shift.ends_at <= clock.utcnow() else "")
     marks = {"attended": "✅", "no_show": "❌", "joined": "·"}
     came = sum(p.status == "attended" for p in people)
     missed = sum(p.status == "no_show" for p in people)
     lines = ([title] if title else []) + [_("Roster:")]
-    for p in people:
-        line = f"{marks.get(p.status, '·')} {escape(p.first_name)}"
+    for p in shown:
+        line = f"{marks.get(p.status, '·')} {escape(p.first_name)}{number.get(p.user_id, '')}"
         if p.no_shows_elsewhere:
             line += " " + _("(no-shows at other shifts: {n})").format(n=p.no_shows_elsewhere)
         lines.append(line)
     lines.append(_("{came} came, {missed} no-shows, {left} not marked yet.").format(
         came=came, missed=missed, left=len(people) - came - missed))
-    builder = InlineKeyboardBuilder()
-    for p in people:
-        builder.button(text=f"✅ {p.first_name}",
-                       callback_data=AttendanceCB(shift=shift_id, user=p.user_id, came=True))
-        builder.button(text=f"❌ {p.first_name}",
-                       callback_data=AttendanceCB(shift=shift_id, user=p.user_id, came=False))
-    builder.adjust(2)
-    return "\n".join(lines), builder.as_markup()
+    if pages > 1:
+        lines.append(_("Page {page}/{pages}").format(page=page + 1, pages=pages))
+    rows = []
+    for p in shown:
+        label = _button_name(p.first_name) + number.get(p.user_id, "")
+        rows.append([
+            InlineKeyboardButton(text=f"✅ {label}", callback_data=AttendanceCB(
+                shift=shift_id, user=p.user_id, came=True).pack()),
+            InlineKeyboardButton(text=f"❌ {label}", callback_data=AttendanceCB(
+                shift=shift_id, user=p.user_id, came=False).pack())])
+    turn = []
+    if page > 0:
+        turn.append(InlineKeyboardButton(text=f"‹ {page}", callback_data=RosterPageCB(
+            shift=shift_id, page=page - 1).pack()))
+    if page < pages - 1:
+        turn.append(InlineKeyboardButton(text=f"{page + 2} ›", callback_data=RosterPageCB(
+            shift=shift_id, page=page + 1).pack()))
+    if turn:
+        rows.append(turn)
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _button_name(name: str) -> str:
+    return name if len(name) <= BUTTON_NAME else name[:BUTTON_NAME - 1].rstrip() + "…"
+
+
+async def roster_page(query: CallbackQuery, callback_data: RosterPageCB, db: Database,
+                      campaigns: CampaignCache) -> None:
+    await acknowledge(query)
+    view = await shift_view(db, callback_data.shift)
+    screen = None if view is None else await roster_screen(
+        db, view, await campaigns.get(), page=callback_data.page)
+    if screen is not None:  # a double tap on ‹ or ›: "not modified", done
+        await edit_in_place(query.message, screen[0], reply_markup=screen[1])
 
 
 async def roster_pressed(query: CallbackQuery, callback_data: RosterCB, db: Database,
@@ -293,13 +345,12 @@ async def attendance(query: CallbackQuery, callback_data: AttendanceCB, db: Data
     await mark_attendance(db, callback_data.shift, callback_data.user, callback_data.came,
                           actor_id=user.id)
     await acknowledge(query, _("Noted."))
-    if isinstance(query.message, Message):
-        view = await shift_view(db, callback_data.shift)
-        screen = None if view is None else await roster_screen(db, view,
-                                                               await campaigns.get())
-        if screen is not None:
-            with suppress(TelegramAPIError):  # "not modified": the same mark again
-                await query.message.edit_text(screen[0], reply_markup=screen[1])
+    view = await shift_view(db, callback_data.shift)
+    # The page of the person just marked: the organizer stays where they were.
+    screen = None if view is None else await roster_screen(
+        db, view, await campaigns.get(), showing=callback_data.user)
+    if screen is not None:  # the same mark again: "not modified", done
+        await edit_in_place(query.message, screen[0], reply_markup=screen[1])
 
 
 # ---- /newshift -------------------------------------------------------------------------------
@@ -513,6 +564,7 @@ def build_router() -> Router:
     personal = personal_data_router("shifts")  # the roster: names
     personal.callback_query.register(roster_pressed, RosterCB.filter())
     personal.callback_query.register(attendance, AttendanceCB.filter())
+    personal.callback_query.register(roster_page, RosterPageCB.filter())
     organizers.include_router(personal)
     router.include_router(organizers)
     return router

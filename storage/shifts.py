@@ -185,14 +185,15 @@ class RosterLine:
 
 
 async def roster(db: Database, shift_id: int) -> list[RosterLine]:
-    """Everyone signed up, in the order they joined."""
+    """Everyone signed up, in the order they joined: one order, however many joined in
+    the same instant, so that the roster's pages hold still."""
     async with db.fast_read() as tx:
         rows = await tx.all(SQL.of(
             "SELECT s.user_id, coalesce(u.first_name, ''), s.status, "
             "(SELECT count(*) FROM shift_signup o WHERE o.user_id = s.user_id "
             "AND o.status = 'no_show' AND o.shift_id <> s.shift_id) FROM shift_signup s "
             "LEFT JOIN users u ON u.id = s.user_id WHERE s.shift_id = ? AND s.status <> 'left' "
-            "ORDER BY s.joined_at"), shift_id)
+            "ORDER BY s.joined_at, s.user_id"), shift_id)
     return [RosterLine(int(u), str(n), str(s), int(missed)) for u, n, s, missed in rows]
 
 
