@@ -31,8 +31,8 @@ from bot.keyboards import (
     outcome_label,
     ready_keyboard,
 )
-from bot.notify import acknowledge, notify_organizers, send_safely
-from handlers.cards import card_text, fill_script, recorded_text
+from bot.notify import acknowledge, not_modified, notify_organizers, send_safely
+from handlers.cards import card_text, contact_name, fill_script, recorded_text
 from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
 from storage.campaigns import call_back_time, calling_window
@@ -157,6 +157,8 @@ async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
             await message.edit_text(text, **kwargs)  # type: ignore[arg-type]
             return
         except TelegramAPIError as exc:
+            if not_modified(exc):  # a third tap on the same card: it says so already
+                return
             log.info("could not edit card %s: %s", message.message_id, exc)
     if bot is None:
         return
@@ -247,7 +249,7 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
         text = _("⏭ Skipped: the contact goes back to the queue.")
     elif outcome is Outcome.DO_NOT_CALL:
         text = _("⛔ {name} will never be called again. Thank you.").format(
-            name=escape(result.contact_first_name or ""))
+            name=contact_name(result.contact_first_name))
     else:
         text = recorded_text(result.contact_first_name, outcome_label(outcome))
     await _edit_card(query, text, reply_markup=next_call_keyboard())

@@ -21,6 +21,24 @@ class CampaignFileError(ValueError):
     """A campaign file that cannot be used; the message says what to fix."""
 
 
+# What a contact card holds (handlers/cards.py) within Telegram's 4,096 UTF-16 code units a
+# message: the script filled in, one talking point, and the contact's lines. Each talking
+# point is a button on the card.
+SCRIPT_MAX = 2000
+POINTS_MAX = 10
+POINT_TITLE_MAX = 40
+POINT_TEXT_MAX = 1000
+FIRST_NAME_MAX = 64  # Telegram's longest first name: what {contact} or {volunteer} becomes
+
+
+def card_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units), placeholders filled at their
+    longest."""
+    filled = text.replace("{contact}", "x" * FIRST_NAME_MAX).replace(
+        "{volunteer}", "x" * FIRST_NAME_MAX)
+    return len(filled.encode("utf-16-le")) // 2
+
+
 def _parse_hhmm(value: Any, field: str) -> str:
     try:
         parsed = time.fromisoformat(str(value))
@@ -61,6 +79,10 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
     script = str(_table(data, "script").get("text", "")).strip()
     if not script:
         raise CampaignFileError("the campaign needs a script ([script] text = ...)")
+    if (length := card_length(script)) > SCRIPT_MAX:
+        raise CampaignFileError(
+            f"the script is {length} characters long; a card takes {SCRIPT_MAX} at most "
+            f"(each {{contact}} and {{volunteer}} counts as {FIRST_NAME_MAX})")
     points = []
     raw_points = data.get("talking_points", [])
     if not isinstance(raw_points, list):
@@ -71,7 +93,16 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
         title, text = str(point.get("title", "")).strip(), str(point.get("text", "")).strip()
         if not title or not text:
             raise CampaignFileError(f"talking point {i} needs a title and a text")
+        if len(title) > POINT_TITLE_MAX:
+            raise CampaignFileError(f"talking point {i}: its title is a button, "
+                                    f"{POINT_TITLE_MAX} characters at most")
+        if (length := card_length(text)) > POINT_TEXT_MAX:
+            raise CampaignFileError(f"talking point {i}: its text is {length} characters "
+                                    f"long; a card takes {POINT_TEXT_MAX} at most")
         points.append({"title": title, "text": text})
+    if len(points) > POINTS_MAX:
+        raise CampaignFileError(f"{len(points)} talking points; a card's buttons take "
+                                f"{POINTS_MAX} at most")
     targets = _table(data, "targets").get("constituencies", [])
     if not isinstance(targets, list):
         raise CampaignFileError("targets.constituencies must be a list of names")

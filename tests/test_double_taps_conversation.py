@@ -7,7 +7,7 @@ from __future__ import annotations
 from storage.shifts import coming_shifts, roster
 from storage.users import get_user
 from tests.conversation import ORGANIZER_ID
-from tests.test_calling_conversation import ready_volunteer
+from tests.test_calling_conversation import load_contacts, ready_volunteer
 from tests.test_organizers_conversation import open_shift
 
 SORRY = "Sorry, something went wrong"
@@ -122,3 +122,17 @@ async def test_a_double_tap_on_open_this_shift_opens_one_and_says_so(db, campaig
     await organizer.press_data("nsh:cancel", preview)  # a stale Cancel does not undo it
     assert now_shows(organizer, preview).text.startswith("✅ Shift opened:")
     assert len(await coming_shifts(db)) == 1
+
+
+async def test_a_triple_tap_on_an_outcome_keeps_the_card_where_it_is(db, campaign, harness,
+                                                                     frozen_clock):
+    await load_contacts(db, campaign)
+    camille = await ready_volunteer(db, harness)
+    await camille.send("/call")
+    card = camille.last()
+    no_answer = next(b["callback_data"] for b in card.buttons() if "No answer" in b["text"])
+    for _ in range(3):  # on the same stale card, as a slow phone sends them
+        await camille.press_data(no_answer, card)
+    assert now_shows(camille, card).text == "This call was already recorded. Nothing changed."
+    assert sum("already recorded" in m.text for m in camille.chat()) == 1
+    assert not camille.sees(SORRY)
