@@ -252,10 +252,11 @@ class FakeTelegram:
     # ---- faults ----------------------------------------------------------------------
     def fail(self, method: str, status: int, *, times: int = 1, retry_after: int | None = None,
              description: str | None = None) -> None:
-        """The next `times` calls of `method` answer with this error."""
+        """The next `times` calls of `method` answer with this error. A 400 is by default
+        one no retry or double tap explains ("not modified" the fake answers by itself)."""
         text = description or {429: "Too Many Requests: retry after {}",
                                403: "Forbidden: bot was blocked by the user",
-                               400: "Bad Request: message is not modified"}.get(
+                               400: "Bad Request: message can't be edited"}.get(
             status, "Internal Server Error")
         for _ in range(times):
             self.faults[method].append(Fault(status, text.format(retry_after), retry_after))
