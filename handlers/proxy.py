@@ -24,7 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
 from bot.filters import PrivateChat, active_campaign
-from bot.notify import acknowledge
+from bot.notify import acknowledge, edit_in_place, not_modified
 from handlers.doors import organizer_router, personal_data_router
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
@@ -210,19 +210,23 @@ async def commune_written(message: Message, state: FSMContext) -> None:
 
 async def commune_picked(query: CallbackQuery, callback_data: CommuneCB,
                          state: FSMContext) -> None:
+    current = await state.get_state()
+    if current not in (ProxyDialog.commune.state, ProxyDialog.own_commune.state):
+        # A second tap on the same list (or an old one): the commune was taken already,
+        # and must not become the answer of the step the dialogue is at now.
+        await acknowledge(query, _("Already noted."))
+        return
     await acknowledge(query)
     if commune_by_insee(callback_data.insee) is None:
         return
-    current = await state.get_state()
     data = (await state.get_data()).get(DATA, {})
     own = current == ProxyDialog.own_commune.state
     data["own_commune" if own else "commune"] = callback_data.insee
     await state.update_data({DATA: data})
     await state.set_state(ProxyDialog.own_station if own else ProxyDialog.station)
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_(
-            "{commune}: what is the polling station number? It is on the voter card "
-            "(« bureau de vote »).").format(commune=escape(_commune_label(callback_data.insee))))
+    await edit_in_place(query.message, _(
+        "{commune}: what is the polling station number? It is on the voter card "
+        "(« bureau de vote »).").format(commune=escape(_commune_label(callback_data.insee))))
 
 
 async def station_written(message: Message, state: FSMContext, db: Database,
@@ -308,8 +312,7 @@ async def cancel_dialog(query: CallbackQuery, state: FSMContext) -> None:
     await acknowledge(query)
     await state.set_state(None)  # set_state, not clear: a card on screen keeps its data
     await state.update_data({DATA: {}})
-    if isinstance(query.message, Message):
-        await query.message.edit_text(_("All right, nothing was recorded."))
+    await edit_in_place(query.message, _("All right, nothing was recorded."))
 
 
 def _place(insee: str, station: str, constituency: str | None = None) -> Place:
@@ -374,6 +377,8 @@ async def _show(query: CallbackQuery, edited: str, fallback: str) -> None:
             await query.message.edit_text(edited)
             return
         except TelegramAPIError as exc:
+            if not_modified(exc):  # a second tap: the message says it already
+                return
             log.info("could not edit proxy message %s: %s", query.message.message_id, exc)
     if query.bot is None:
         return

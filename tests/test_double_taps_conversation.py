@@ -4,6 +4,9 @@ success, never "Sorry, something went wrong"."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from storage.models import ProxyRequest
 from storage.shifts import coming_shifts, roster
 from storage.users import get_user
 from tests.conversation import ORGANIZER_ID
@@ -136,3 +139,42 @@ async def test_a_triple_tap_on_an_outcome_keeps_the_card_where_it_is(db, campaig
     assert now_shows(camille, card).text == "This call was already recorded. Nothing changed."
     assert sum("already recorded" in m.text for m in camille.chat()) == 1
     assert not camille.sees(SORRY)
+
+
+async def test_a_double_tap_in_the_proxy_questions_changes_no_answer(db, campaign, harness,
+                                                                      frozen_clock):
+    """A commune picked twice (the same stale list) is picked once: no "Sorry", and the
+    second tap of the holder's own commune does not overwrite where they can vote."""
+    samir = harness.person(301, "Samir", "en")
+    await samir.send("/proxy")
+    await samir.press("I can carry someone's vote")
+    await samir.send("Saint-Denis")
+    picks = samir.last()
+    saint_denis = next(b["callback_data"] for b in picks.buttons() if "Saint-Denis (93" in b["text"])
+    await samir.press_data(saint_denis, picks)
+    await samir.press_data(saint_denis, picks)
+    assert not samir.sees(SORRY)
+    await samir.send("12")
+    await samir.press("Both rounds")
+    await samir.send("Lyon")
+    own = samir.last()
+    lyon = next(b["callback_data"] for b in own.buttons() if b["text"].startswith("Lyon (69"))
+    await samir.press_data(lyon, own)
+    await samir.press_data(lyon, own)  # must not take Lyon as where he can vote for someone
+    assert samir.callback_answers()[-1].get("text") == "Already noted."
+    await samir.send("305")
+    assert samir.last().text.startswith("✅ Recorded. Thank you!")
+    async with db.read() as session:
+        request = (await session.execute(select(ProxyRequest))).scalars().one()
+    assert (request.commune_insee, request.station) == ("93066", "12")
+    assert (request.own_commune_insee, request.own_station) == ("69123", "305")
+    assert not samir.sees(SORRY)
+
+    await samir.send("/proxy")
+    await samir.press("I can carry someone's vote")
+    asked = samir.last()
+    cancel = next(b["callback_data"] for b in asked.buttons() if b["text"] == "Cancel")
+    await samir.press_data(cancel, asked)
+    await samir.press_data(cancel, asked)
+    assert now_shows(samir, asked).text == "All right, nothing was recorded."
+    assert not samir.sees(SORRY)
