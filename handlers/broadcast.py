@@ -23,7 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.campaign_cache import CampaignCache
 from bot.i18n import pick_locale
-from bot.notify import acknowledge
+from bot.notify import acknowledge, edit_in_place
 from handlers.doors import organizer_router
 from handlers.shifts import ShiftCB, ShiftError, parse_when, where_and_when
 from storage import clock
@@ -165,7 +165,7 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
     if action == "cancel" or "text" not in data:
         await state.set_state(None)
         await state.update_data({DATA: {}})
-        await query.message.edit_text(_("All right, nothing was sent."))
+        await edit_in_place(query.message, _("All right, nothing was sent."))
         return
     if action == "audience":
         try:
@@ -185,7 +185,8 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
                 callback_data=ComposeCB(action="join", shift=view.shift.id or 0))
         builder.button(text=_("No shift"), callback_data=ComposeCB(action="join"))
         builder.adjust(1)
-        await query.message.edit_text(_("{n} people. Attach a shift's Join button?").format(
+        # A second tap on the same audience shows the same: "not modified", done.
+        await edit_in_place(query.message, _("{n} people. Attach a shift's Join button?").format(
             n=count), reply_markup=builder.as_markup())
         return
     if action == "join":

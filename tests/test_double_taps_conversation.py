@@ -178,3 +178,24 @@ async def test_a_double_tap_in_the_proxy_questions_changes_no_answer(db, campaig
     await samir.press_data(cancel, asked)
     assert now_shows(samir, asked).text == "All right, nothing was recorded."
     assert not samir.sees(SORRY)
+
+
+async def test_a_double_tap_while_composing_a_broadcast(db, campaign, harness, frozen_clock):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await organizer.send("/broadcast")
+    await organizer.send("Call of 18 June")
+    who = organizer.last()
+    everyone = next(b["callback_data"] for b in who.buttons() if b["text"] == "Everyone")
+    await organizer.press_data(everyone, who)
+    await organizer.press_data(everyone, who)
+    assert not organizer.sees(SORRY)
+    assert "people. Attach a shift's Join button?" in now_shows(organizer, who).text
+    await organizer.send("/broadcast")
+    await organizer.send("Call of 19 June")
+    again = organizer.last()
+    cancel = next(b["callback_data"] for b in again.buttons() if b["text"] == "Cancel")
+    await organizer.press_data(cancel, again)
+    await organizer.press_data(cancel, again)
+    assert now_shows(organizer, again).text == "All right, nothing was sent."
+    assert not organizer.sees(SORRY)
