@@ -124,7 +124,9 @@ class StorageQueue:
                      outcome: Outcome) -> bool:
         result = await record_outcome(self.db, self.rules, volunteer_id, contact_id, lease_seq,
                                       outcome)
-        return result.status is Recorded.RECORDED
+        # Pressed the instant the card came, a ⛔ is held for an organizer (the harvest
+        # guard): recorded all the same, as a hold.
+        return result.status in (Recorded.RECORDED, Recorded.HELD)
 
 
 # The statements storage/calling.py emits (see it with echo=True), written with "?" markers.

@@ -110,7 +110,8 @@ def progress_editor(dp: Dispatcher, bot: Bot) -> ProgressEditor:
 
 
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
-    renderers = {**invite.make_renderers(bot, dp["db"]),
+    renderers = {**access.make_renderers(dp["db"]),
+                 **invite.make_renderers(bot, dp["db"]),
                  **proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
                  **shifts.make_renderers(dp["db"], dp["campaigns"]),
                  **broadcast.make_renderers(dp["db"], dp["campaigns"]),
@@ -174,7 +175,7 @@ def build_scheduler(dp: Dispatcher, bot: Bot, tick_seconds: float = 60.0) -> Asy
     """The scheduler only ticks; what is due lives in the database."""
     scheduler = AsyncIOScheduler()
     scheduler.add_job(expire_leases_tick, "interval", seconds=tick_seconds,
-                      args=(bot, dp["db"], dp["campaigns"], dp["i18n"]),
+                      args=(dp["db"], dp["campaigns"]),
                       max_instances=1, coalesce=True, id="expire_leases")
     scheduler.add_job(plan_web_messages_tick, "interval", seconds=tick_seconds,
                       args=(dp["db"], dp["campaigns"]),

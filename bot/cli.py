@@ -230,33 +230,16 @@ def organizers_remove(telegram_id: int) -> None:
 
 @volunteers_app.command("approve")
 def volunteers_approve(telegram_id: int) -> None:
-    """Let a Telegram user make calls (and tell them, when BOT_TOKEN is set)."""
-    settings = get_settings()
-
-    async def work(db: Database) -> tuple[bool, bool]:
-        decision = await decide_volunteer(db, telegram_id, True, actor_id=None)
-        told = False
-        if decision.changed and decision.user is not None and settings.bot_token:
-            from bot.app import build_bot
-            from bot.i18n import make_i18n
-            from bot.notify import send_localized
-            from handlers.access import decision_message
-
-            bot = build_bot(settings, timeout=15)
-            try:
-                told = await send_localized(bot, db, make_i18n(settings.default_locale),
-                                            decision.user, lambda: decision_message(True)
-                                            ) is not None
-            finally:
-                await bot.session.close()
-        return decision.changed, told
-
-    changed, told = _with_db(work)
-    if not changed:
+    """Let a Telegram user make calls (the running bot tells them)."""
+    decision = _with_db(lambda db: decide_volunteer(db, telegram_id, True, actor_id=None))
+    if not decision.changed:
         typer.echo(f"{telegram_id} was already approved.")
         return
-    typer.echo(f"{telegram_id} is approved" + (" and was told on Telegram." if told else
-               " (not told on Telegram: no BOT_TOKEN, or they never opened the bot)."))
+    # The word to them was queued with the approval; the running bot's deliverer sends it.
+    known = decision.user is not None and bool(decision.user.first_name)
+    typer.echo(f"{telegram_id} is approved" + (
+        "; the bot tells them on Telegram." if known else
+        " (not told on Telegram: they have not opened the bot yet)."))
 
 
 @app.command("audit")

@@ -5,42 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from html import escape
-
-from aiogram import Bot
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
-from bot.keyboards import decision_keyboard
-from bot.notify import notify_organizers
 from storage.calling import expire_leases
 from storage.campaigns import messaging_window
 from storage.database import Database
 from storage.outbox import close_interrupted_sends, recover_stale_claims
-from storage.users import get_user
 from storage.web import plan_nudges, plan_pledge_reminders
 
 log = logging.getLogger(__name__)
 
 
-async def expire_leases_tick(bot: Bot, db: Database, campaigns: CampaignCache,
-                             i18n: I18n) -> None:
-    """Take back cards left untouched; tell organizers about volunteers paused for it."""
+async def expire_leases_tick(db: Database, campaigns: CampaignCache) -> None:
+    """Take back cards left untouched. A volunteer paused for it is told, and so are the
+    organizers: storage queues those messages with the pause."""
     try:
         rules = await campaigns.rules()
         if rules is None:
             return
         expired = await expire_leases(db, rules)
-        for lease in expired:
-            if not lease.paused:
-                continue
-            volunteer = await get_user(db, lease.volunteer_id)
-            name = escape(volunteer.first_name) if volunteer else str(lease.volunteer_id)
-            await notify_organizers(bot, db, i18n, lambda name=name, vid=lease.volunteer_id: (
-                _("⚠️ {name} left many contacts unanswered in an hour and was paused. "
-                  "Resume their calling?").format(name=name),
-                {"reply_markup": decision_keyboard(vid, resume=True)}))
+        if expired:
+            log.info("took back %s cards left untouched", len(expired))
     except Exception:  # a tick must never kill the scheduler
         log.exception("lease expiry tick failed")
 

@@ -48,6 +48,11 @@ class VolunteerDecisionCB(CallbackData, prefix="vol"):
     approve: bool
 
 
+class DncHoldCB(CallbackData, prefix="dnch"):
+    hold: int
+    confirm: bool
+
+
 # Message ids, translated one at a time: a card draws fifteen labels, and translating the
 # whole table for each would cost two hundred lookups a card.
 OUTCOME_LABELS: dict[Outcome, str] = {
@@ -159,6 +164,16 @@ def decision_keyboard(user_id: int, resume: bool = False) -> InlineKeyboardMarku
                    callback_data=VolunteerDecisionCB(user_id=user_id, approve=True))
     builder.button(text=_("❌ Decline"),
                    callback_data=VolunteerDecisionCB(user_id=user_id, approve=False))
+    return builder.as_markup()
+
+
+def hold_keyboard(hold_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("⛔ Confirm: never call again"),
+                   callback_data=DncHoldCB(hold=hold_id, confirm=True))
+    builder.button(text=_("↩️ Back to the queue"),
+                   callback_data=DncHoldCB(hold=hold_id, confirm=False))
+    builder.adjust(1)
     return builder.as_markup()
 
 

@@ -1,27 +1,49 @@
-"""Who may call: asking to volunteer, organizers approving or declining."""
+"""Who may call: asking to volunteer, organizers approving or declining, pauses, and the
+do-not-call presses the harvest guard holds for an organizer.
+
+Every message a change implies is queued by the storage operation that makes it (the
+outbox, rendered here); a handler's own edit after the commit is best effort.
+"""
 
 from __future__ import annotations
 
 from contextlib import suppress
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.keyboards import CallFlowCB, VolunteerDecisionCB, decision_keyboard, main_menu
-from bot.notify import acknowledge, notify_organizers, send_localized, send_safely
+from bot.keyboards import (
+    CallFlowCB,
+    DncHoldCB,
+    VolunteerDecisionCB,
+    decision_keyboard,
+    hold_keyboard,
+    main_menu,
+)
+from bot.notify import acknowledge, send_safely
+from handlers.calling import withdraw_cards
 from handlers.doors import organizer_router, personal_data_router
+from storage.calling import PauseReason
 from storage.database import Database
+from storage.dnc_holds import decide_hold, hold_view
 from storage.models import User, VolunteerStatus
-from storage.users import Person, decide_volunteer, pending_volunteers, request_to_call
+from storage.outbox import Delivery
+from storage.users import Person, decide_volunteer, get_user, pending_volunteers, request_to_call
+
+Rendered = tuple[str, dict[str, Any]] | None
 
 
-def decision_message(approved: bool) -> tuple[str, dict[str, object]]:
+def decision_message(approved: bool, resumed: bool = False) -> tuple[str, dict[str, object]]:
     """What the person who asked to call is told of the organizers' decision."""
+    if approved and resumed:
+        return (_("▶️ Your calling is resumed. Tap 📞 Next call when you are ready."),
+                {"reply_markup": main_menu(True)})
     if approved:
         return (_("🎉 You are approved! Tap 📞 Next call to start."),
                 {"reply_markup": main_menu(True)})
@@ -34,32 +56,23 @@ def describe(user: Person | User) -> str:
     return f"{escape(user.first_name or str(user.id))}{handle}"
 
 
-async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, i18n: I18n,
-                      user: Person) -> None:
+async def ask_to_call(query: CallbackQuery, bot: Bot, db: Database, user: Person) -> None:
     await acknowledge(query)
     request = await request_to_call(db, user.id)
-    status = request.status
-    if status is VolunteerStatus.APPROVED:
-        await bot.send_message(user.id, _("You are already a volunteer: tap 📞 Next call."),
-                               reply_markup=main_menu(True))
+    if request.changed:  # the organizers' alert and the person's word are queued with it
         return
-    if status is VolunteerStatus.PAUSED:
-        await bot.send_message(user.id, _(
-            "Your calling is paused for now; an organizer will get back to you."))
-        return
-    if not request.changed:  # pending already
-        await bot.send_message(user.id, _("Your request is already with the organizers."))
-        return
-    who = describe(user)
-    await notify_organizers(bot, db, i18n, lambda: (
-        _("🙋 {who} would like to make calls.").format(who=who),
-        {"reply_markup": decision_keyboard(user.id)}))
-    await send_safely(bot, db, user.id, _(
-        "Thank you! Your request went to the organizers; you'll hear from us here."))
+    if request.status is VolunteerStatus.APPROVED:
+        text, extra = _("You are already a volunteer: tap 📞 Next call."), {
+            "reply_markup": main_menu(True)}
+    elif request.status is VolunteerStatus.PAUSED:
+        text, extra = _("Your calling is paused for now; an organizer will get back to you."), {}
+    else:  # pending already
+        text, extra = _("Your request is already with the organizers."), {}
+    await send_safely(bot, db, user.id, text, **extra)
 
 
 async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: Bot,
-                 db: Database, i18n: I18n, user: Person) -> None:
+                 db: Database, user: Person, fsm_storage: BaseStorage) -> None:
     await acknowledge(query)
     decision = await decide_volunteer(db, callback_data.user_id, callback_data.approve,
                                       actor_id=user.id)
@@ -76,9 +89,9 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
     if query.message is not None and isinstance(query.message, Message):
         with suppress(TelegramAPIError):
             await query.message.edit_text(text)
-    if decision.changed and volunteer is not None:
-        await send_localized(bot, db, i18n, volunteer,
-                             lambda: decision_message(callback_data.approve))
+    if decision.changed and not callback_data.approve:
+        # Their card went back to the queue with the decision; its number leaves the chat.
+        await withdraw_cards(bot, fsm_storage, callback_data.user_id)
 
 
 async def volunteers(message: Message, db: Database) -> None:
@@ -93,12 +106,120 @@ async def volunteers(message: Message, db: Database) -> None:
                              reply_markup=decision_keyboard(person.id, resume=paused))
 
 
+async def hold_decided(query: CallbackQuery, callback_data: DncHoldCB, db: Database,
+                       user: Person) -> None:
+    """An organizer confirms a held ⛔ (the number goes on the list) or sends the contact
+    back to the queue. Organizers only: it sits on the feature's organizer router."""
+    await acknowledge(query)
+    decision = await decide_hold(db, callback_data.hold, callback_data.confirm,
+                                 actor_id=user.id)
+    view = decision.view
+    contact = escape((view.contact_first_name if view else None) or "?")
+    organizer = escape(user.first_name)
+    if not decision.changed:
+        text = _("⛔ {contact}: already decided, nothing changed.").format(contact=contact)
+    elif callback_data.confirm:
+        text = _("⛔ Confirmed by {organizer}: {contact} will never be called again.").format(
+            organizer=organizer, contact=contact)
+    else:
+        text = _("↩️ {contact} went back to the queue ({organizer}).").format(
+            contact=contact, organizer=organizer)
+    if isinstance(query.message, Message):
+        with suppress(TelegramAPIError):
+            await query.message.edit_text(text)
+
+
+def pause_alert(name: str, reason: str, count: int) -> str:
+    if reason == PauseReason.UNANSWERED:
+        text = _("⚠️ {name} left many contacts unanswered in an hour and was paused. "
+                 "Resume their calling?")
+    elif reason == PauseReason.CARDS:
+        text = _("⚠️ {name} went through {count} contacts in an hour, more than calls can "
+                 "take, and was paused. Resume their calling?")
+    elif reason == PauseReason.DNC:
+        text = _("⚠️ {name} pressed “Do not call again” too fast {count} times in an hour "
+                 "and was paused. Resume their calling?")
+    else:
+        text = _("⚠️ {name} gave back {count} contacts in an hour and was paused. "
+                 "Resume their calling?")
+    return text.format(name=name, count=count)
+
+
+def pause_notice(reason: str) -> str:
+    if reason == PauseReason.UNANSWERED:
+        return _("Several contacts you held were left unanswered in the last hour, so your "
+                 "calling is paused. An organizer will get back to you.")
+    if reason in (PauseReason.CARDS, PauseReason.DNC):
+        return _("You went through many contacts very quickly, so your calling is paused "
+                 "for now. An organizer will get back to you.")
+    return _("You have given back many contacts in the last hour, so your calling is "
+             "paused. An organizer will get back to you.")
+
+
+def make_renderers(db: Database) -> dict[str, Any]:
+    """The outbox's messages of this feature, drawn when their turn comes: one whose moment
+    has passed (an alert already answered, a pause already lifted) is not sent."""
+
+    async def volunteer_of(delivery: Delivery, status: VolunteerStatus) -> Person | None:
+        volunteer = await get_user(db, int(delivery.params["volunteer"]))
+        return volunteer if volunteer and volunteer.volunteer_status is status else None
+
+    async def request(delivery: Delivery, _user: Person) -> Rendered:
+        volunteer = await volunteer_of(delivery, VolunteerStatus.PENDING)
+        if volunteer is None:
+            return None
+        return (_("🙋 {who} would like to make calls.").format(who=describe(volunteer)),
+                {"reply_markup": decision_keyboard(volunteer.id)})
+
+    async def request_sent(_delivery: Delivery, user: Person) -> Rendered:
+        if user.volunteer_status is not VolunteerStatus.PENDING:
+            return None
+        return _("Thank you! Your request went to the organizers; you'll hear from us here."), {}
+
+    async def decision(delivery: Delivery, user: Person) -> Rendered:
+        approved = bool(delivery.params["approved"])
+        expected = VolunteerStatus.APPROVED if approved else VolunteerStatus.DECLINED
+        if user.volunteer_status is not expected:  # decided otherwise since
+            return None
+        text, extra = decision_message(approved, bool(delivery.params.get("resumed")))
+        return text, dict(extra)
+
+    async def paused(delivery: Delivery, _user: Person) -> Rendered:
+        volunteer = await volunteer_of(delivery, VolunteerStatus.PAUSED)
+        if volunteer is None:
+            return None
+        return (pause_alert(escape(volunteer.first_name), str(delivery.params["reason"]),
+                            int(delivery.params["count"])),
+                {"reply_markup": decision_keyboard(volunteer.id, resume=True)})
+
+    async def calling_paused(delivery: Delivery, user: Person) -> Rendered:
+        if user.volunteer_status is not VolunteerStatus.PAUSED:
+            return None
+        return pause_notice(str(delivery.params["reason"])), {}
+
+    async def dnc_held(delivery: Delivery, _user: Person) -> Rendered:
+        view = await hold_view(db, int(delivery.params["hold"]))
+        if view is None or view.status != "held":
+            return None
+        return (_("⛔ {volunteer} marked {contact} “Do not call again” {seconds} s after "
+                  "getting the card, sooner or more often than a call allows. Put the number "
+                  "on the do-not-call list for good?").format(
+            volunteer=escape(view.volunteer_name or "?"),
+            contact=escape(view.contact_first_name or "?"), seconds=view.seconds_held),
+            {"reply_markup": hold_keyboard(view.id)})
+
+    return {"volunteer_request": request, "volunteer_request_sent": request_sent,
+            "volunteer_decision": decision, "volunteer_paused": paused,
+            "calling_paused": calling_paused, "dnc_held": dnc_held}
+
+
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="access")
     router.callback_query.register(ask_to_call, CallFlowCB.filter(F.action == "ask"))
     organizers = organizer_router("access")
     organizers.callback_query.register(decide, VolunteerDecisionCB.filter())
+    organizers.callback_query.register(hold_decided, DncHoldCB.filter())
     personal = personal_data_router("access")  # names with usernames
     personal.message.register(volunteers, Command("volunteers"))
     organizers.include_router(personal)

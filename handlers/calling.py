@@ -12,8 +12,8 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.campaign_cache import CampaignCache
@@ -26,12 +26,11 @@ from bot.keyboards import (
     ask_to_call_keyboard,
     call_back_keyboard,
     card_keyboard,
-    decision_keyboard,
     next_call_keyboard,
     outcome_label,
     ready_keyboard,
 )
-from bot.notify import acknowledge, not_modified, notify_organizers, send_safely
+from bot.notify import acknowledge, not_modified, send_safely
 from handlers.cards import card_text, contact_name, fill_script, recorded_text
 from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
@@ -183,6 +182,18 @@ async def forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
     await state.update_data({CARD_MESSAGES: []})
 
 
+async def withdraw_cards(bot: Bot, fsm_storage: BaseStorage, volunteer_id: int) -> None:
+    """Delete the card(s) a volunteer has on screen, once their card was taken back (declined,
+    paused): the number leaves their chat where Telegram still allows it. Best effort: the
+    card's buttons are stale anyway."""
+    state = FSMContext(fsm_storage, StorageKey(bot_id=bot.id, chat_id=volunteer_id,
+                                               user_id=volunteer_id))
+    for message_id in (await state.get_data()).get(CARD_MESSAGES, []):
+        with suppress(TelegramAPIError):
+            await bot.delete_message(volunteer_id, message_id)
+    await state.update_data({CARD_MESSAGES: []})
+
+
 async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None:
     await acknowledge(query)
     if isinstance(query.message, Message):
@@ -192,16 +203,16 @@ async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None
 
 
 async def outcome_pressed(query: CallbackQuery, callback_data: OutcomeCB, bot: Bot,
-                          db: Database, campaigns: CampaignCache, i18n: I18n, user: Person,
-                          state: FSMContext) -> None:
+                          db: Database, campaigns: CampaignCache, user: Person,
+                          is_organizer: bool, state: FSMContext) -> None:
     await acknowledge(query)
     await _record(query, callback_data.contact_id, callback_data.seq, callback_data.outcome,
-                  None, bot, db, campaigns, i18n, user, state)
+                  None, bot, db, campaigns, user, is_organizer, state)
 
 
 async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, bot: Bot,
-                           db: Database, campaigns: CampaignCache, i18n: I18n, user: Person,
-                           state: FSMContext) -> None:
+                           db: Database, campaigns: CampaignCache, user: Person,
+                           is_organizer: bool, state: FSMContext) -> None:
     await acknowledge(query)
     campaign = await campaigns.get()
     if campaign is None:
@@ -219,12 +230,14 @@ async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, 
     except ValueError:
         return
     await _record(query, callback_data.contact_id, callback_data.seq, Outcome.CALL_BACK, when,
-                  bot, db, campaigns, i18n, user, state)
+                  bot, db, campaigns, user, is_organizer, state)
 
 
 async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outcome,
                   call_back_at: datetime | None, bot: Bot, db: Database, campaigns: CampaignCache,
-                  i18n: I18n, user: Person, state: FSMContext) -> None:
+                  user: Person, is_organizer: bool, state: FSMContext) -> None:
+    """Record the press. Whatever it implies for others (a pause, a ⛔ to confirm) is queued
+    by the storage operation itself; what follows here is this chat's own reply."""
     campaign = await campaigns.get()
     if campaign is None:
         return
@@ -238,6 +251,13 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
         await send_safely(bot, db, query.from_user.id, _(
             "This card belongs to another volunteer: nothing was recorded."))
         return
+    if result.status is Recorded.EXPIRED and not may_call(user, is_organizer):
+        # Paused or declined while holding it: the card was taken back at that moment.
+        await _edit_card(query, _(
+            "You can't make calls for now, so this contact went back to the queue. "
+            "Nothing was recorded."))
+        await state.update_data({CARD_MESSAGES: []})
+        return
     if result.status is Recorded.EXPIRED:
         await _edit_card(query, _(
             "This card has expired and the contact went back to the queue. "
@@ -245,6 +265,12 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
         await state.update_data({CARD_MESSAGES: []})
         return
     await forget_card_messages(query, state)
+    if result.status is Recorded.HELD:
+        await _edit_card(query, _(
+            "⛔ Thank you. An organizer will confirm that {name} is not called again; "
+            "meanwhile nobody will call them.").format(
+            name=contact_name(result.contact_first_name)), reply_markup=next_call_keyboard())
+        return
     if outcome is Outcome.SKIPPED:
         text = _("⏭ Skipped: the contact goes back to the queue.")
     elif outcome is Outcome.DO_NOT_CALL:
@@ -260,16 +286,6 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
     if outcome in PROXY_OUTCOMES and isinstance(query.message, Message):
         await start_for_contact(query.message, state, db, user, contact_id,
                                 PROXY_OUTCOMES[outcome])
-    if result.volunteer_paused:
-        # Organizers first: whatever happens to the volunteer's message, they must know.
-        await notify_organizers(bot, db, i18n, lambda: (_(
-            "⚠️ {name} gave back {count} contacts in an hour and was paused. "
-            "Resume their calling?").format(name=escape(user.first_name),
-                                            count=campaign.skip_limit_per_hour),
-            {"reply_markup": decision_keyboard(user.id, resume=True)}))
-        await send_safely(bot, db, query.from_user.id, _(
-            "You have given back many contacts in the last hour, so your calling is paused. "
-            "An organizer will get back to you."))
 
 
 async def talking_point(query: CallbackQuery, callback_data: TalkingPointCB, db: Database,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import clock
 from storage.database import Database
+from storage.driver import SQL, Tx
 from storage.models import AuditLog
 
 
@@ -24,3 +25,13 @@ async def audit_entries(db: Database, limit: int = 200) -> list[AuditLog]:
         rows = (await session.execute(
             select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))).scalars().all()
         return list(reversed(rows))
+
+
+INSERT_AUDIT = SQL.of(
+    "INSERT INTO audit_log (actor_id, action, detail, created_at) VALUES (?, ?, ?, ?)")
+
+
+async def write_audit_in(tx: Tx, actor_id: int | None, action: str, detail: str,
+                         now: datetime) -> None:
+    """The same, for a transaction on the driver (storage.driver)."""
+    await tx.run(INSERT_AUDIT, actor_id, action, detail, now)

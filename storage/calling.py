@@ -8,6 +8,7 @@ and (contact_id, lease_seq) is unique among calls.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from storage.models import (
     ContactStatus,
     Outcome,
 )
+from storage.outbox import enqueue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,20 @@ class QueueRules:
     retry_delay_minutes: int = 120
     max_attempts: int = 3
     skip_limit_per_hour: int = 10
+    card_limit_per_hour: int = 40
 
     @classmethod
     def of(cls, campaign: Campaign) -> QueueRules:
         assert campaign.id is not None
         return cls(campaign.id, campaign.lease_minutes, campaign.retry_delay_minutes,
-                   campaign.max_attempts, campaign.skip_limit_per_hour)
+                   campaign.max_attempts, campaign.skip_limit_per_hour,
+                   campaign.card_limit_per_hour)
+
+    @property
+    def dnc_at_once_per_hour(self) -> int:
+        """"Do not call" presses applied without an organizer, an hour: a quarter of the
+        cards anyone can go through (most answered calls are not refusals)."""
+        return max(1, self.card_limit_per_hour // 4)
 
 
 @dataclass(frozen=True)
@@ -132,11 +142,27 @@ ADD_DO_NOT_CALL = SQL.of(
 CLOSE_NUMBER = SQL.of(
     "UPDATE contact SET status = 'dnc' WHERE campaign_id IN (SELECT id FROM campaign) "
     "AND phone = ? AND status = 'open'")
-# Counted since the last approval too: a volunteer an organizer resumed starts afresh.
-RELEASED_LAST_HOUR = SQL.of(
-    "SELECT count(*) FROM call WHERE volunteer_id = ? AND created_at > ? "
-    "AND created_at >= COALESCE((SELECT approved_at FROM users WHERE id = ?), ?) "
-    "AND outcome IN ('skipped', 'abandoned')")
+# The harvest guard's counts, since the last approval too (a volunteer an organizer resumed
+# starts afresh): every card seen in the hour, and those given back among them.
+_SINCE = ("volunteer_id = ? AND created_at > ? "
+          "AND created_at >= COALESCE((SELECT approved_at FROM users WHERE id = ?), ?)")
+GUARD_COUNTS = SQL.of(
+    "SELECT count(*), COALESCE(sum(CASE WHEN outcome IN ('skipped', 'abandoned') THEN 1 "
+    f"ELSE 0 END), 0) FROM call WHERE {_SINCE}")
+DNC_LAST_HOUR = SQL.of(f"SELECT count(*) FROM call WHERE {_SINCE} AND outcome = 'do_not_call'")
+HELD_LAST_HOUR = SQL.of(f"SELECT count(*) FROM dnc_hold WHERE {_SINCE}")
+# A "do not call" needs someone who answered: pressed sooner than this after the card came,
+# it waits for an organizer. Dialling and a first sentence take longer.
+DNC_MIN_SECONDS = 20
+# Held presses an hour that pause the volunteer: one can be a slip, three are a pattern.
+HELD_DNC_PAUSE = 3
+LEASE_OF = SQL.of("SELECT lease_expires_at FROM contact WHERE id = ? AND held_by = ? "
+                  "AND lease_seq = ? AND status = 'open'")
+RECORD_HOLD = SQL.of(
+    f"UPDATE contact SET held_by = NULL, lease_expires_at = NULL, status = 'held' {_RECORD_WHERE}")
+INSERT_HOLD = SQL.of(
+    "INSERT INTO dnc_hold (contact_id, volunteer_id, lease_seq, seconds_held, status, "
+    "created_at) VALUES (?, ?, ?, ?, 'held', ?) RETURNING id")
 # PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
 SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(?)")
 REVIVE_LATE = SQL.of(
@@ -148,6 +174,38 @@ FORGET_ABANDONED = SQL.of(
 PAUSE = SQL.of(
     "UPDATE users SET volunteer_status = 'paused', paused_at = ? "
     "WHERE id = ? AND volunteer_status = 'approved'")
+# A volunteer who may no longer call loses their card at once: back in the queue, and its
+# buttons stale (lease_seq moves), so a press on it records nothing.
+TAKE_CARDS_BACK = SQL.of(
+    "UPDATE contact SET held_by = NULL, lease_expires_at = NULL, lease_seq = lease_seq + 1 "
+    "WHERE held_by = ? AND status = 'open'")
+
+
+class PauseReason(StrEnum):
+    SKIPS = "skips"  # gave back many cards
+    UNANSWERED = "unanswered"  # let many leases run out
+    CARDS = "cards"  # went through more cards than calls can take
+    DNC = "dnc"  # "do not call" pressed too fast, again and again
+
+
+async def take_cards_back(tx: Tx, volunteer_id: int) -> int:
+    return await tx.run(TAKE_CARDS_BACK, volunteer_id)
+
+
+async def pause_volunteer(tx: Tx, volunteer_id: int, reason: PauseReason, count: int,
+                          now: datetime) -> bool:
+    """Pause an approved volunteer, take their card back and queue the word to organizers
+    (with a Resume button) and to them, in the caller's transaction. True if paused now."""
+    if await tx.run(PAUSE, now, volunteer_id) == 0:
+        return False
+    await take_cards_back(tx, volunteer_id)
+    key = f"paused:{volunteer_id}:{secrets.token_hex(6)}"  # one pause, one key
+    rows = await to_organizers(tx, key, "volunteer_paused",
+                               {"volunteer": volunteer_id, "reason": reason.value,
+                                "count": count})
+    rows.append((key, "calling_paused", volunteer_id, {"reason": reason.value}, False))
+    await enqueue_in(tx, rows, now)
+    return True
 
 
 async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int,
@@ -171,6 +229,7 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
 
 class Recorded(StrEnum):
     RECORDED = "recorded"
+    HELD = "held"  # a "do not call" waiting for an organizer to confirm it
     ALREADY = "already"  # this card's outcome was recorded before
     NOT_YOURS = "not_yours"  # somebody else's card
     EXPIRED = "expired"  # the lease ended and the contact went back to the queue
@@ -181,6 +240,7 @@ class RecordResult:
     status: Recorded
     contact_first_name: str | None = None
     volunteer_paused: bool = False
+    hold_id: int | None = None
 
 
 def _record_statement(rules: QueueRules, outcome: Outcome, call_back_at: datetime | None,
@@ -208,8 +268,14 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
                          now: datetime | None = None) -> RecordResult:
     """Record a call's outcome (or a skip) for the card (contact_id, lease_seq)."""
     now = now or clock.utcnow()
-    statement, values = _record_statement(rules, outcome, call_back_at, now)
     async with db.fast_write() as tx:
+        if outcome is Outcome.DO_NOT_CALL:
+            seconds = await _too_hasty(tx, rules, volunteer_id, contact_id, lease_seq, now)
+            if seconds is not None:
+                held = await _hold(tx, rules, volunteer_id, contact_id, lease_seq, seconds, now)
+                if held is not None:
+                    return held
+        statement, values = _record_statement(rules, outcome, call_back_at, now)
         row = await tx.one(statement, *values, contact_id, volunteer_id, lease_seq)
         if row is None and await _revive_late_card(tx, volunteer_id, contact_id, lease_seq):
             row = await tx.one(statement, *values, contact_id, volunteer_id, lease_seq)
@@ -221,10 +287,53 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
             # The list is permanent and global: this number is never called in any campaign.
             await tx.run(ADD_DO_NOT_CALL, phone, now, volunteer_id)
             await tx.run(CLOSE_NUMBER, phone)
-        paused = False
-        if outcome in RELEASE_OUTCOMES:
-            paused = await _pause_if_harvesting(tx, rules, volunteer_id, now)
+        paused = await _pause_if_harvesting(tx, rules, volunteer_id, now)
         return RecordResult(Recorded.RECORDED, first_name, paused)
+
+
+async def _since(tx: Tx, sql: SQL, volunteer_id: int, now: datetime) -> Sequence[Any]:
+    row = await tx.one(sql, volunteer_id, now - timedelta(hours=1), volunteer_id, EPOCH)
+    assert row is not None  # an aggregate always answers
+    return row
+
+
+async def _too_hasty(tx: Tx, rules: QueueRules, volunteer_id: int, contact_id: int,
+                     lease_seq: int, now: datetime) -> int | None:
+    """The seconds the card was held, if a "do not call" on it is to wait for an organizer:
+    pressed before anyone could have answered, or beyond the hour's plausible share."""
+    lease = await tx.one(LEASE_OF, contact_id, volunteer_id, lease_seq)
+    if lease is None:  # not held now (a late card, a second press): the usual path decides
+        return None
+    handed_out = read_time(lease[0]) - timedelta(minutes=rules.lease_minutes)  # type: ignore[operator]
+    seconds = max(0, int((now - handed_out).total_seconds()))
+    if seconds < DNC_MIN_SECONDS:
+        return seconds
+    applied = (await _since(tx, DNC_LAST_HOUR, volunteer_id, now))[0]
+    return seconds if applied >= rules.dnc_at_once_per_hour else None
+
+
+async def _hold(tx: Tx, rules: QueueRules, volunteer_id: int, contact_id: int, lease_seq: int,
+                seconds: int, now: datetime) -> RecordResult | None:
+    """Take the contact out of the queue until an organizer decides; the press counts as a
+    card given back until then (it is not a call yet). Organizers are asked in the same
+    transaction."""
+    row = await tx.one(RECORD_HOLD, contact_id, volunteer_id, lease_seq)
+    if row is None:
+        return None
+    campaign_id, _phone, first_name = row
+    await _insert_call(tx, contact_id, campaign_id, volunteer_id, lease_seq, Outcome.SKIPPED,
+                       now)
+    hold = await tx.one(INSERT_HOLD, contact_id, volunteer_id, lease_seq, seconds, now)
+    assert hold is not None
+    hold_id = int(hold[0])
+    await enqueue_in(tx, await to_organizers(tx, f"dnc-held:{hold_id}", "dnc_held",
+                                             {"hold": hold_id}), now)
+    held = (await _since(tx, HELD_LAST_HOUR, volunteer_id, now))[0]
+    paused = held >= HELD_DNC_PAUSE and await pause_volunteer(
+        tx, volunteer_id, PauseReason.DNC, int(held), now)
+    if not paused:
+        paused = await _pause_if_harvesting(tx, rules, volunteer_id, now)
+    return RecordResult(Recorded.HELD, first_name, paused, hold_id)
 
 
 async def _revive_late_card(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -> bool:
@@ -247,14 +356,16 @@ async def _why_not(tx: Tx, volunteer_id: int, contact_id: int, lease_seq: int) -
     return Recorded.EXPIRED
 
 
-async def _pause_if_harvesting(tx: Tx, rules: QueueRules, volunteer_id: int,
-                               now: datetime) -> bool:
-    """Pause a volunteer who gave back too many cards in the last hour. True if paused now."""
-    row = await tx.one(RELEASED_LAST_HOUR, volunteer_id, now - timedelta(hours=1), volunteer_id,
-                       EPOCH)
-    if row is None or row[0] < rules.skip_limit_per_hour:
-        return False
-    return await tx.run(PAUSE, now, volunteer_id) > 0
+async def _pause_if_harvesting(tx: Tx, rules: QueueRules, volunteer_id: int, now: datetime,
+                               gave_back: PauseReason = PauseReason.SKIPS) -> bool:
+    """Pause a volunteer who went through more cards in the last hour than calls can take,
+    or gave back too many. True if paused now."""
+    cards, released = await _since(tx, GUARD_COUNTS, volunteer_id, now)
+    if cards > rules.card_limit_per_hour:
+        return await pause_volunteer(tx, volunteer_id, PauseReason.CARDS, int(cards), now)
+    if released >= rules.skip_limit_per_hour:
+        return await pause_volunteer(tx, volunteer_id, gave_back, int(released), now)
+    return False
 
 
 @dataclass(frozen=True)
@@ -273,7 +384,9 @@ RELEASE = SQL.of(
 
 async def expire_leases(db: Database, rules: QueueRules,
                         now: datetime | None = None) -> list[ExpiredLease]:
-    """Take back cards whose lease ran out; each counts as abandoned by its holder."""
+    """Take back cards whose lease ran out; each counts as abandoned by its holder. A pause
+    it leads to takes the holder's other card too and queues its messages, all in one
+    transaction."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
         # Read the holders first: RETURNING would give the new, empty, values.
@@ -281,11 +394,13 @@ async def expire_leases(db: Database, rules: QueueRules,
         expired = []
         paused_now: set[int] = set()
         for contact_id, volunteer_id, lease_seq in rows:
-            await tx.run(RELEASE, contact_id, lease_seq)
+            # A pause just above may have taken this card back already.
+            if not await tx.run(RELEASE, contact_id, lease_seq):
+                continue
             await _insert_call(tx, contact_id, rules.campaign_id, volunteer_id, lease_seq,
                                Outcome.ABANDONED, now)
             if volunteer_id not in paused_now and await _pause_if_harvesting(
-                    tx, rules, volunteer_id, now):
+                    tx, rules, volunteer_id, now, PauseReason.UNANSWERED):
                 paused_now.add(volunteer_id)
             expired.append(ExpiredLease(contact_id, volunteer_id, volunteer_id in paused_now))
         return expired

@@ -112,7 +112,8 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
         "script": script, "talking_points": points,
         "target_constituencies": [str(t).strip() for t in targets],
     }
-    for key in ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour"):
+    for key in ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour",
+                "card_limit_per_hour"):
         if key in queue:
             value = queue[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

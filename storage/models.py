@@ -34,6 +34,7 @@ class ContactStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
     DO_NOT_CALL = "dnc"
+    HELD = "held"  # a "do not call" pressed too fast, waiting for an organizer
 
 
 class Outcome(StrEnum):
@@ -124,6 +125,8 @@ class Campaign(SQLModel, table=True):
     max_attempts: int = 3
     lease_minutes: int = 15
     skip_limit_per_hour: int = 10
+    # The harvest guard: more cards than this in an hour (calls take minutes) pauses.
+    card_limit_per_hour: int = 40
     # Election rounds: [{"name": "Premier tour", "date": "2024-06-30"}, ...]
     rounds: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
     # Days after joining when a supporter short of three recruits is nudged.
@@ -223,6 +226,25 @@ class DoNotCall(SQLModel, table=True):
     phone: str = Field(primary_key=True, max_length=20)
     added_at: datetime = Field(default_factory=utcnow)
     added_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class DncHold(SQLModel, table=True):
+    """A "do not call again" pressed faster than a conversation takes: the contact waits out
+    of the queue until an organizer confirms it (the number goes on the list) or rejects it
+    (the contact goes back to the queue)."""
+
+    __tablename__ = "dnc_hold"
+    __table_args__ = (Index("ix_dnc_hold_volunteer", "volunteer_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lease_seq: int
+    seconds_held: int  # from the card's hand-out to the press
+    status: str = Field(default="held", max_length=9)  # held | confirmed | rejected
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    decided_at: datetime | None = None
 
 
 class AuditLog(SQLModel, table=True):

@@ -82,7 +82,7 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     "campaign": _table({}, not_personal=(
         "id name timezone calling_start calling_end script talking_points "
         "target_constituencies retry_delay_minutes max_attempts lease_minutes "
-        "skip_limit_per_hour rounds nudge_days messaging_start messaging_end proxy_capacity "
+        "skip_limit_per_hour card_limit_per_hour rounds nudge_days messaging_start messaging_end proxy_capacity "
         "active created_at")),
     "contact": _table({
         "held_by": Rule(How.NULL, why="the card goes back to the queue",
@@ -95,6 +95,12 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     "call": _table({
         "volunteer_id": Rule(How.ANONYMOUS, why="the calls stay counted for the campaign"),
     }, not_personal="id contact_id campaign_id lease_seq outcome created_at room"),
+    "dnc_hold": _table({
+        "volunteer_id": Rule(How.ANONYMOUS,
+                             why="a held ⛔ press stays for an organizer to decide: the contact "
+                                 "may well have asked"),
+        "decided_by": Rule(How.NULL, why=ORGANIZERS_AUDIT),
+    }, not_personal="id contact_id lease_seq seconds_held status created_at decided_at"),
     "do_not_call": _table({
         "added_by": Rule(How.NULL, why="the number stays on the list: that is its point"),
         "phone": Rule(How.NOT_A_USERS, why=CONTACTS),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from storage import clock
-from storage.audit import write_audit
+from storage.audit import write_audit, write_audit_in
+from storage.calling import take_cards_back
 from storage.database import Database
 from storage.driver import SQL
 from storage.models import User, VolunteerStatus
+from storage.outbox import enqueue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -235,46 +238,69 @@ async def organizers(db: Database) -> list[User]:
 class Decision:
     changed: bool
     status: VolunteerStatus
-    user: User | None
+    user: Person | None
+
+
+_SELECT_PERSON_FOR_UPDATE = SQL(SELECT_PERSON.sqlite, SELECT_PERSON.postgres + " FOR UPDATE")
+_ASK = SQL.of("UPDATE users SET volunteer_status = 'pending' WHERE id = ? "
+              "AND volunteer_status IN ('none', 'declined')")
+_DECIDE = SQL.of(
+    "UPDATE users SET volunteer_status = ?, approved_at = CASE WHEN ? THEN ? ELSE approved_at "
+    "END, paused_at = CASE WHEN ? THEN NULL ELSE paused_at END WHERE id = ?")
 
 
 async def request_to_call(db: Database, user_id: int) -> Decision:
     """Ask to make calls. `changed` is true only for the request that made it pending, so
-    two quick presses alert the organizers once."""
-    async with db.write() as session:
-        user = await session.get(User, user_id)
-        if user is None:
+    two quick presses alert the organizers once; the alert to each organizer and the word
+    to the person are queued with the request."""
+    now = clock.utcnow()
+    async with db.fast_write() as tx:
+        changed = await tx.run(_ASK, user_id) == 1
+        row = await tx.one(SELECT_PERSON, user_id)
+        if row is None:
             raise LookupError(user_id)
-        status = VolunteerStatus(user.volunteer_status)
-        if status in (VolunteerStatus.NONE, VolunteerStatus.DECLINED):
-            user.volunteer_status = VolunteerStatus.PENDING
-            return Decision(True, VolunteerStatus.PENDING, user)
-        return Decision(False, status, user)
+        if changed:
+            key = f"vol-request:{user_id}:{secrets.token_hex(6)}"
+            rows = await to_organizers(tx, key, "volunteer_request", {"volunteer": user_id})
+            rows.append((key, "volunteer_request_sent", user_id, {}, False))
+            await enqueue_in(tx, rows, now)
+    person = _person(row)
+    return Decision(changed, person.volunteer_status, person)
 
 
 async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
                            actor_id: int | None) -> Decision:
     """Approve or decline (or resume a paused) volunteer. Idempotent: deciding twice
-    changes nothing the second time."""
+    changes nothing the second time. The person's word is queued with the decision, and a
+    volunteer declined while holding a card loses it at once."""
     target = VolunteerStatus.APPROVED if approve else VolunteerStatus.DECLINED
-    async with db.write() as session:
-        user = await session.get(User, user_id)
-        if user is None:
+    now = clock.utcnow()
+    async with db.fast_write() as tx:
+        row = await tx.one(_SELECT_PERSON_FOR_UPDATE, user_id)
+        known = row is not None
+        if row is None:
             if not approve:
                 return Decision(False, VolunteerStatus.NONE, None)
-            user = User(id=user_id)  # approved from the CLI before they ever wrote
-            session.add(user)
-        if user.volunteer_status == target:
-            return Decision(False, target, user)
-        user.volunteer_status = target
-        if approve:
-            user.approved_at = clock.utcnow()
-            user.paused_at = None
-        await write_audit(session, actor_id,
-                          "volunteers.approve" if approve else "volunteers.decline",
-                          f"user={user_id}")
-        await session.flush()
-        return Decision(True, target, user)
+            # Approved from the CLI before they ever wrote: nobody to tell yet.
+            await tx.run(_CREATE, user_id, "", None, None, None, now)
+            row = await tx.one(SELECT_PERSON, user_id)
+            assert row is not None
+        before = _person(row).volunteer_status
+        if before is target:
+            return Decision(False, target, _person(row))
+        await tx.run(_DECIDE, target.value, approve, now, approve, user_id)
+        if not approve:
+            await take_cards_back(tx, user_id)
+        await write_audit_in(tx, actor_id,
+                             "volunteers.approve" if approve else "volunteers.decline",
+                             f"user={user_id}", now)
+        if known:
+            await enqueue_in(tx, [(
+                f"vol-decision:{user_id}:{secrets.token_hex(6)}", "volunteer_decision", user_id,
+                {"approved": approve, "resumed": before is VolunteerStatus.PAUSED}, False)], now)
+        row = await tx.one(SELECT_PERSON, user_id)
+    assert row is not None
+    return Decision(True, target, _person(row))
 
 
 async def mark_trained(db: Database, user_id: int) -> None:

@@ -28,7 +28,7 @@ from tests.conversation import ORGANIZERS_GROUP, make_harness
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
     "TOILE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/toile_tests")
-TABLES = ("call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
+TABLES = ("dnc_hold", "call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
           "pledge_round", "proxy_slot", "proxy_match", "proxy_request", "polling_station",
           "relay", "shift_signup", "broadcast", "shift", "instance_lease")
 

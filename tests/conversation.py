@@ -27,3 +27,12 @@ async def make_harness(db: Database, *, request_timeout: float = 5.0,
     # A cache that never goes stale in tests: campaigns change under the test's hand.
     dp = build_dispatcher(settings, db, campaigns=CampaignCache(db, ttl=0))
     return Harness(fake, bot, dp), fake
+
+
+async def deliver(harness: Harness) -> None:
+    """Let the deliverer send everything queued (what a running bot does every second)."""
+    from bot.app import build_deliverer
+
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    while await deliverer.run_once():
+        pass

@@ -135,36 +135,33 @@ def test_campaign_file_mistakes_are_explained(toile, tmp_path, content, complain
     assert result.exit_code == 1 and complaint in result.output, result.output
 
 
-def test_approving_from_the_terminal_tells_the_person_on_telegram(toile, monkeypatch):
-    import threading
+def test_approving_from_the_terminal_queues_the_word_to_the_person(toile, tmp_path):
+    """The running bot tells them (tests/test_access_conversation.py follows it to their
+    chat); the terminal needs no token for that, and says whether they can be told."""
+    from sqlalchemy import select
 
-    from tests.fake_telegram import FakeTelegram
+    from storage.database import Database
+    from storage.models import Outbox
+    from storage.users import Profile, ensure_user
 
-    fake = FakeTelegram()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
+    assert toile("db", "upgrade").exit_code == 0
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        started.set()
-        loop.run_forever()
+    async def arrive_then_read(user_id: int | None) -> list[tuple[str, int]]:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}")
+        try:
+            if user_id is not None:
+                await ensure_user(db, Profile(user_id, "Lisa"))
+            async with db.read() as session:
+                return [tuple(r) for r in (await session.execute(
+                    select(Outbox.kind, Outbox.chat_id))).all()]
+        finally:
+            await db.dispose()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    started.wait(5)
-    try:
-        monkeypatch.setenv("BOT_TOKEN", "42:TEST")
-        monkeypatch.setenv("TELEGRAM_API_URL", fake.url)
-        get_settings.cache_clear()
-        result = toile("volunteers", "approve", "101")
-        assert "is approved and was told on Telegram" in result.output, result.output
-        assert [m.text for m in fake.chat(101)] == [
-            "🎉 Vous êtes validé·e ! Touchez 📞 Appel suivant pour commencer."]
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
+    asyncio.run(arrive_then_read(101))
+    result = toile("volunteers", "approve", "101")
+    assert "101 is approved; the bot tells them on Telegram." in result.output, result.output
+    assert "not told" in toile("volunteers", "approve", "102").output  # never opened the bot
+    assert asyncio.run(arrive_then_read(None)) == [("volunteer_decision", 101)]
 
 
 def test_web_stats_from_the_terminal(toile, tmp_path):

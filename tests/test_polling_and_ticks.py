@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 
-from bot.app import build_bot, build_dispatcher, register_commands
+from bot.app import build_bot, build_deliverer, build_dispatcher, register_commands
 from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.jobs import expire_leases_tick
@@ -91,7 +91,10 @@ async def test_lease_tick_takes_back_cards_and_tells_organizers_of_a_pause(db, c
             await record_outcome(db, rules, 101, card.contact_id, card.lease_seq, Outcome.SKIPPED)
         await assign_next_contact(db, rules, 101)
         frozen_clock.advance(minutes=16)
-        await expire_leases_tick(bot, db, CampaignCache(db, ttl=0), dp["i18n"])
+        await expire_leases_tick(db, CampaignCache(db, ttl=0))
+        deliverer = build_deliverer(dp, bot, dp["settings"])
+        while await deliverer.run_once():
+            pass
         assert "was paused" in fake.last(ORGANIZER_ID).text
         assert await assign_next_contact(db, rules, 202) is not None
 

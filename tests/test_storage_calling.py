@@ -215,6 +215,7 @@ async def test_do_not_call_is_permanent_and_blocks_reimport(db, campaign, frozen
     await import_contacts(db, campaign, numbers_csv(1))
     rules = QueueRules.of(campaign)
     card = await assign_next_contact(db, rules, 1)
+    frozen_clock.advance(minutes=1)  # someone answered, and asked never to be called again
     await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
     async with db.read() as s:
         assert (await s.execute(select(DoNotCall.phone))).scalars().all() == [card.phone]
@@ -381,6 +382,7 @@ async def test_do_not_call_closes_the_number_everywhere_even_while_held(db, camp
     rules = QueueRules.of(campaign)
     card = await assign_next_contact(db, rules, 1)
     assert card.phone == held_elsewhere.phone
+    frozen_clock.advance(minutes=1)
     await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
     async with db.read() as s:
         statuses = (await s.execute(select(Contact.status))).scalars().all()
