@@ -298,3 +298,21 @@ async def test_the_card_limit_comes_from_the_campaign_file(tmp_path):
     path.write_text(example.replace("card_limit_per_hour = 40", "card_limit_per_hour = 0"))
     with pytest.raises(CampaignFileError, match="card_limit_per_hour"):
         parse_campaign_file(path)
+
+
+async def test_forgetting_a_volunteer_keeps_their_held_presses_decidable(db, campaign,
+                                                                        frozen_clock):
+    from storage.dnc_holds import decide_hold, hold_view
+    from storage.users import forget_person
+
+    await import_contacts(db, campaign, numbers_csv(3))
+    await people(db, 5)
+    rules = QueueRules.of(campaign)
+    _card, result = await dnc_after(db, rules, frozen_clock, 5, 1)
+    await forget_person(db, 5)
+    view = await hold_view(db, result.hold_id)
+    assert view.volunteer_id < 0 and view.volunteer_name is None  # anonymous now
+    assert (await decide_hold(db, result.hold_id, True, actor_id=900)).changed
+    async with db.read() as s:
+        added_by = (await s.execute(select(DoNotCall.added_by))).scalar_one()
+    assert added_by is None or added_by < 0
