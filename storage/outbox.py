@@ -83,13 +83,14 @@ async def enqueue_in(tx: Tx, rows: list[Row], now: datetime | None = None) -> No
                             for key, kind, chat_id, params, quiet in rows])
 
 
-ORGANIZER_IDS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
+_REACHABLE_ORGANIZERS = SQL.of(
+    "SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
 
 
 async def to_organizers(tx: Tx, key: str, kind: str, params: dict[str, Any]) -> list[Row]:
     """One row for each organizer who can be reached, keyed `key:<organizer>`."""
     return [(f"{key}:{oid}", kind, int(oid), params, False)
-            for (oid,) in await tx.all(ORGANIZER_IDS)]
+            for (oid,) in await tx.all(_REACHABLE_ORGANIZERS)]
 
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.

@@ -7,7 +7,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from storage.models import Call, DoNotCall, User
+from storage.models import Call, DoNotCall, Outbox, User
 from storage.users import Profile, ensure_user, set_organizer
 from tests.conversation import ORGANIZER_ID, deliver
 from tests.test_calling_conversation import load_contacts, numbers_in, ready_volunteer
@@ -206,7 +206,10 @@ async def test_a_pause_alert_to_a_blocked_organizer_keeps_the_pause(db, campaign
         assert (await s.get(User, 101)).volunteer_status == "paused"
     told = [c for c in (ORGANIZER_ID, 901)
             if any("was paused" in m.text for m in harness.fake.chat(c))]
-    assert len(told) == 1
+    async with db.read() as s:
+        rows = (await s.execute(select(Outbox.kind, Outbox.chat_id, Outbox.status,
+                                       Outbox.error))).all()
+    assert len(told) == 1, rows
     assert camille.sees("your calling is paused")
 
 
