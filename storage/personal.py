@@ -82,8 +82,8 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     "campaign": _table({}, not_personal=(
         "id name timezone calling_start calling_end script talking_points "
         "target_constituencies retry_delay_minutes max_attempts lease_minutes "
-        "skip_limit_per_hour card_limit_per_hour rounds nudge_days messaging_start messaging_end proxy_capacity "
-        "active created_at")),
+        "skip_limit_per_hour card_limit_per_hour rounds nudge_days messaging_start "
+        "messaging_end proxy_capacity active created_at")),
     "contact": _table({
         "held_by": Rule(How.NULL, why="the card goes back to the queue",
                         also={"lease_expires_at": None}),

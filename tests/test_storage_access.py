@@ -303,7 +303,7 @@ async def test_the_card_limit_comes_from_the_campaign_file(tmp_path):
 async def test_forgetting_a_volunteer_keeps_their_held_presses_decidable(db, campaign,
                                                                         frozen_clock):
     from storage.dnc_holds import decide_hold, hold_view
-    from storage.users import forget_person
+    from storage.forget import forget_person
 
     await import_contacts(db, campaign, numbers_csv(3))
     await people(db, 5)
