@@ -183,9 +183,9 @@ async def forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def withdraw_cards(bot: Bot, fsm_storage: BaseStorage, volunteer_id: int) -> None:
-    """Delete the card(s) a volunteer has on screen, once their card was taken back (declined,
-    paused): the number leaves their chat where Telegram still allows it. Best effort: the
-    card's buttons are stale anyway."""
+    """Delete the card(s) a volunteer has on screen once their card was taken back (an
+    organizer declined them): the number leaves their chat where Telegram still allows it.
+    Best effort: the card's buttons are stale anyway."""
     state = FSMContext(fsm_storage, StorageKey(bot_id=bot.id, chat_id=volunteer_id,
                                                user_id=volunteer_id))
     for message_id in (await state.get_data()).get(CARD_MESSAGES, []):
