@@ -12,7 +12,16 @@ from sqlmodel import SQLModel
 from storage.broadcasts import create_broadcast, set_progress_message, start_due
 from storage.calling import QueueRules, assign_next_contact, record_outcome
 from storage.contacts import import_contacts
-from storage.models import AuditLog, Contact, Outcome, ProxyKind, ProxyRequest, User
+from storage.dnc_holds import decide_hold
+from storage.models import (
+    AuditLog,
+    Contact,
+    DncHold,
+    Outcome,
+    ProxyKind,
+    ProxyRequest,
+    User,
+)
 from storage.outbox import enqueue
 from storage.proxies import Place, Requester, answer, create_request, match_need
 from storage.relay import answer_question, ask_organizers
@@ -145,7 +154,7 @@ async def test_a_person_who_did_everything_leaves_no_trace_anywhere(db, campaign
 
 async def organizer_did_everything(db, clock, a: Someone) -> None:
     """An organizer who was made one, opened a shift, broadcast with its progress shown in
-    their chat, and answered a question."""
+    their chat, answered a question, and decided a held do-not-call press if one waits."""
     await set_organizer(db, ORGANIZER, True, actor_id=None)
     await ensure_user(db, Profile(LISA, "Lisa"))
     await ensure_user(db, Profile(a.id, a.first_name, a.last_name, a.username, "fr"))
@@ -160,6 +169,12 @@ async def organizer_did_everything(db, clock, a: Someone) -> None:
     await set_progress_message(db, broadcast.id, a.id, 77)
     await start_due(db)
     await answer_question(db, LISA, a.id, "Behind the town hall.")
+    # A hasty ⛔ waiting for an organizer (everything_of presses one): sent back to the queue.
+    async with db.read() as session:
+        held = (await session.execute(select(DncHold.id).where(DncHold.status == "held")
+                                      )).scalars().first()
+    if held is not None:
+        await decide_hold(db, held, False, actor_id=a.id)
 
 
 async def test_the_fills_reach_every_column_the_map_says_names_a_person(db, campaign,
