@@ -1,7 +1,7 @@
 """the harvest guard: a campaign's card limit an hour, do-not-call presses held for review
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlmodel
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0011'
+revision: str = '0014'
+down_revision: str | Sequence[str] | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
