@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.config import Settings
 from bot.notify import acknowledge
 from handlers.calling import forget_card_messages
+from handlers.doors import personal_data_router
 from storage.database import Database
 from storage.forget import forget_person
 from storage.users import Person
@@ -68,6 +69,11 @@ async def forget_conversations(state: FSMContext, user_id: int) -> None:
 def build_router() -> Router:
     """A fresh router: aiogram attaches a router to one dispatcher only."""
     router = Router(name="forget")
-    router.message.register(forget_command, Command("forget"))
-    router.callback_query.register(forget_confirmed, ForgetCB.filter(F.confirm.in_({True, False})))
+    # Private chats only: in a group, whoever tapped "Yes" under someone else's /forget
+    # would be the one erased. There the pointer to the private chat answers instead.
+    private = personal_data_router("forget")
+    private.message.register(forget_command, Command("forget"))
+    private.callback_query.register(forget_confirmed,
+                                    ForgetCB.filter(F.confirm.in_({True, False})))
+    router.include_router(private)
     return router

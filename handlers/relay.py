@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -144,13 +145,13 @@ async def question_written(message: Message, state: FSMContext, db: Database,
 # ---- an organizer answers ------------------------------------------------------------------
 
 async def reply_from_organizer(message: Message, db: Database, i18n: I18n,
-                               user: Person) -> None:
+                               user: Person) -> object:
     original = message.reply_to_message
     if original is None:
-        return
+        return UNHANDLED
     replied = await replied_to(db, original.chat.id, original.message_id)
-    if replied is None:  # not a relayed question: organizers talking among themselves
-        return
+    if replied is None:  # not a relayed question: for the routers after this one
+        return UNHANDLED
     if replied.asker == Asker.GONE:
         await message.reply(_("This person has erased their data since: your answer "
                               "reaches nobody."))
@@ -248,7 +249,8 @@ def build_router() -> Router:
     router.message.register(question_written, StateFilter(Ask.question), F.text,
                             ~F.text.startswith("/"), PrivateChat())
     organizers = organizer_router("relay")
-    organizers.message.register(reply_from_organizer, F.reply_to_message, F.text)
+    organizers.message.register(reply_from_organizer, F.reply_to_message, F.text,
+                                 ~F.text.startswith("/"))
     organizers.callback_query.register(sign_pressed, SignCB.filter())
     router.include_router(organizers)
     return router

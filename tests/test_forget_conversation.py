@@ -187,3 +187,23 @@ async def test_forget_pressed_anywhere_clears_the_private_conversation_too(kind)
             assert await storage.redis.keys("toile-forget-test:*") == []
     finally:
         await storage.close()
+
+
+async def test_forget_in_a_group_points_to_the_private_chat_and_erases_nobody(db, campaign,
+                                                                             harness):
+    from storage.models import User
+
+    group = -100555
+    lina = harness.person(301, "Lina", "en")
+    marc = harness.person(302, "Marc", "en")
+    await lina.send("/start")
+    await marc.send("/start")
+    await lina.send("/forget", in_chat=group)
+    shown = harness.fake.chat(group)
+    assert not any("Erase?" in m.text for m in shown)
+    assert "open it in our private chat" in shown[-1].text
+    # A "Yes, erase" pressed in the group (an old or forged button) erases nobody either.
+    await marc.press_data("forget:1", shown[-1])
+    async with db.read() as session:
+        assert await session.get(User, 301) is not None
+        assert await session.get(User, 302) is not None

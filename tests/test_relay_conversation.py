@@ -299,3 +299,12 @@ async def test_a_question_not_yet_delivered_when_its_author_forgets_never_leaves
     await camille.press("Yes, erase my data")
     await deliver(harness)
     assert not questions_in(group_chat(harness))
+
+
+async def test_an_organizers_command_written_as_a_reply_is_still_answered(db, campaign,
+                                                                         harness):
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    welcome = organizer.last()
+    await organizer.send("/web", reply_to=welcome)
+    assert organizer.sees("spider's web")
