@@ -198,14 +198,20 @@ async def roster(db: Database, shift_id: int) -> list[RosterLine]:
 
 
 async def mark_attendance(db: Database, shift_id: int, user_id: int, came: bool,
-                          actor_id: int | None) -> None:
+                          actor_id: int | None) -> bool:
+    """True if the mark changed something. Audited only then: a double tap, or a roster
+    drawn before someone erased their data, must not write their id back into the log."""
+    status = "attended" if came else "no_show"
     async with db.write() as session:
-        await session.execute(update(ShiftSignup).where(
+        changed = (await session.execute(update(ShiftSignup).where(
             ShiftSignup.shift_id == shift_id, ShiftSignup.user_id == user_id,
-            ShiftSignup.status.in_(["joined", "attended", "no_show"]))
-            .values(status="attended" if came else "no_show"))
-        await write_audit(session, actor_id, "shifts.attendance",
-                          f"shift={shift_id} user={user_id} came={came}")
+            ShiftSignup.status.in_(["joined", "attended", "no_show"]),
+            ShiftSignup.status != status)
+            .values(status=status))).rowcount == 1
+        if changed:
+            await write_audit(session, actor_id, "shifts.attendance",
+                              f"shift={shift_id} user={user_id} came={came}")
+        return changed
 
 
 async def signed_up(db: Database, shift_id: int) -> list[int]:

@@ -263,3 +263,35 @@ async def test_a_rejoin_through_the_same_link_is_not_a_second_recruit(db, campai
     # What the anonymous node keeps tells nothing without the secret: no Telegram id in it.
     await forget(db, z.id)
     assert await traces(db, z) == {}
+
+
+async def test_a_stale_attendance_mark_after_forget_writes_no_erased_id(db, campaign,
+                                                                       frozen_clock):
+    await set_organizer(db, 900, True, actor_id=None)
+    await ensure_user(db, Profile(7_301, "Zeph"))
+    start = frozen_clock.now + timedelta(days=1)
+    shift = await add_shift(db, room="Lyon", address="", starts_at=start,
+                            ends_at=start + timedelta(hours=2), capacity=3, actor_id=900)
+    await join_shift(db, shift.id, 7_301)
+    await forget(db, 7_301)
+    # The roster was drawn before the erasure: its button still carries the old id.
+    assert not await mark_attendance(db, shift.id, 7_301, True, actor_id=900)
+    async with db.read() as session:
+        details = [e.detail for e in (await session.execute(select(AuditLog))).scalars()]
+    assert not any("7301" in d for d in details), details
+
+
+async def test_a_double_tap_on_an_attendance_mark_is_audited_once(db, campaign, frozen_clock):
+    await set_organizer(db, 900, True, actor_id=None)
+    await ensure_user(db, Profile(7_302, "Yann"))
+    start = frozen_clock.now + timedelta(days=1)
+    shift = await add_shift(db, room="Lyon", address="", starts_at=start,
+                            ends_at=start + timedelta(hours=2), capacity=3, actor_id=900)
+    await join_shift(db, shift.id, 7_302)
+    assert await mark_attendance(db, shift.id, 7_302, False, actor_id=900)
+    assert not await mark_attendance(db, shift.id, 7_302, False, actor_id=900)
+    assert await mark_attendance(db, shift.id, 7_302, True, actor_id=900)
+    async with db.read() as session:
+        marks = [e.detail for e in (await session.execute(
+            select(AuditLog).where(AuditLog.action == "shifts.attendance"))).scalars()]
+    assert len(marks) == 2, marks
