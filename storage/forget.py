@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from storage.database import Database
 from storage.models import (
+    LIVE_MATCH,
     AuditLog,
     Outbox,
     ProxyMatch,
@@ -78,15 +79,38 @@ async def _forget_proxies(f: Forgetting) -> None:
     mine = select(ProxyRequest.id).where(ProxyRequest.user_id == f.user_id)
     matches = list((await session.execute(select(ProxyMatch).where(
         (ProxyMatch.need_id.in_(mine)) | (ProxyMatch.offer_id.in_(mine))))).scalars())
+    mine_ids = set((await session.execute(mine)).scalars())
     for match in matches:
         await session.execute(delete(ProxySlot).where(ProxySlot.match_id == match.id))
-        # (Their own need, reopened here, is deleted just below.)
+        # (Their own need, reopened here, is deleted just below.) A giver whose holder
+        # leaves is back in the queue even once registered: that proxy is void now.
         await session.execute(update(ProxyRequest).where(
-            ProxyRequest.id == match.need_id, ProxyRequest.status == "matched")
-            .values(status="open"))
+            ProxyRequest.id == match.need_id,
+            ProxyRequest.status.in_(["matched", "registered"])).values(status="open"))
+        if match.status in LIVE_MATCH:
+            await _tell_the_other_side(f, match, mine_ids)
+        # The match's own messages go with it: on SQLite a later match may be given the
+        # same id, and its proposals' keys must be free for it.
+        await session.execute(delete(Outbox).where(
+            Outbox.kind.startswith("proxy_"), Outbox.params["match"].as_integer() == match.id))
         await session.delete(match)
     await session.flush()
     await session.execute(delete(ProxyRequest).where(ProxyRequest.user_id == f.user_id))
+
+
+async def _tell_the_other_side(f: Forgetting, match: ProxyMatch, mine: set[int]) -> None:
+    """As for a withdrawal: the other side of a live match hears that it ended (the pass
+    matches them again within a minute). The key carries the anonymous id, never reused."""
+    other = match.offer_id if match.need_id in mine else match.need_id
+    if other in mine:
+        return
+    other_user = (await f.session.execute(
+        select(ProxyRequest.user_id).where(ProxyRequest.id == other))).scalar_one_or_none()
+    if other_user is None:  # off Telegram: organizers see the need open again in /proxies
+        return
+    f.session.add(Outbox(key=f"proxy-forgotten:{f.anonymous}:{match.id}",
+                         kind="proxy_cancelled", chat_id=other_user, params={},
+                         quiet_hours=False))
 
 
 async def _forget_relay(f: Forgetting) -> None:

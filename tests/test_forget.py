@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import SQLModel
 
 from storage.broadcasts import create_broadcast, set_progress_message, start_due
@@ -17,13 +17,22 @@ from storage.models import (
     AuditLog,
     Contact,
     DncHold,
+    Outbox,
     Outcome,
     ProxyKind,
     ProxyRequest,
     User,
 )
 from storage.outbox import enqueue
-from storage.proxies import Place, Requester, answer, create_request, match_need
+from storage.proxies import (
+    Place,
+    Requester,
+    answer,
+    create_request,
+    give_holder_details,
+    mark_registered,
+    match_need,
+)
 from storage.relay import answer_question, ask_organizers
 from storage.shifts import add_shift, join_shift, mark_attendance
 from storage.users import Profile, decide_volunteer, ensure_user, set_organizer
@@ -295,3 +304,71 @@ async def test_a_double_tap_on_an_attendance_mark_is_audited_once(db, campaign, 
         marks = [e.detail for e in (await session.execute(
             select(AuditLog).where(AuditLog.action == "shifts.attendance"))).scalars()]
     assert len(marks) == 2, marks
+
+
+# ---- a proxy's other side, when one side erases their data --------------------------------
+
+ZEPH, OMAR = 7_301, 8_000
+
+
+async def _accepted_match(db, campaign):
+    await set_organizer(db, ORGANIZER, True, actor_id=None)
+    for uid, name in ((NADIA, "Nadia"), (ZEPH, "Zeph"), (OMAR, "Omar")):
+        await ensure_user(db, Profile(uid, name))
+    await create_request(db, campaign, ProxyKind.OFFER, Requester("Zeph", user_id=ZEPH),
+                         SAINT_DENIS_12, [ROUND1, ROUND2])
+    need = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=NADIA),
+                                SAINT_DENIS_12, [ROUND1, ROUND2])
+    match = await match_need(db, campaign, need)
+    await answer(db, match, "need", True)
+    await answer(db, match, "offer", True)
+    return need, match
+
+
+async def _queued_kinds(db, chat_id):
+    """What is still to be sent to them."""
+    async with db.read() as session:
+        return [r.kind for r in (await session.execute(select(Outbox).where(
+            Outbox.chat_id == chat_id, Outbox.status == "pending").order_by(Outbox.id)))
+            .scalars()]
+
+
+async def test_a_holder_who_erases_their_data_is_a_withdrawal_for_the_giver(db, campaign):
+    need, _match = await _accepted_match(db, campaign)
+    assert "proxy_cancelled" not in await _queued_kinds(db, NADIA)
+    await forget(db, ZEPH)
+    assert "proxy_cancelled" in await _queued_kinds(db, NADIA)
+    async with db.read() as session:
+        assert (await session.get(ProxyRequest, need)).status == "open"
+
+
+async def test_a_registered_giver_whose_holder_erases_their_data_is_open_again(db, campaign):
+    need, match = await _accepted_match(db, campaign)
+    await give_holder_details(db, campaign, match, "123456789", "01/01/1990")
+    await mark_registered(db, match)
+    await forget(db, ZEPH)
+    async with db.read() as session:
+        assert (await session.get(ProxyRequest, need)).status == "open"
+    assert "proxy_cancelled" in await _queued_kinds(db, NADIA)
+
+
+async def test_a_giver_who_erases_their_data_is_a_withdrawal_for_the_holder(db, campaign):
+    _need, match = await _accepted_match(db, campaign)
+    await give_holder_details(db, campaign, match, "123456789", "01/01/1990")
+    assert "proxy_cancelled" not in await _queued_kinds(db, ZEPH)
+    await forget(db, NADIA)
+    assert "proxy_cancelled" in await _queued_kinds(db, ZEPH)
+
+
+async def test_a_new_match_after_an_erasure_gets_its_proposals(db, campaign):
+    need, _match = await _accepted_match(db, campaign)
+    async with db.write() as session:
+        await session.execute(update(Outbox).values(status="sent"))
+    await forget(db, ZEPH)
+    await create_request(db, campaign, ProxyKind.OFFER, Requester("Omar", user_id=OMAR),
+                         SAINT_DENIS_12, [ROUND1, ROUND2])
+    assert await match_need(db, campaign, need) is not None
+    async with db.read() as session:
+        proposed = sorted(r.chat_id for r in (await session.execute(select(Outbox).where(
+            Outbox.status == "pending", Outbox.kind == "proxy_proposal"))).scalars())
+    assert proposed == [NADIA, OMAR]
