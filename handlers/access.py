@@ -75,10 +75,12 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
                  db: Database, user: Person, fsm_storage: BaseStorage) -> None:
     await acknowledge(query)
     decision = await decide_volunteer(db, callback_data.user_id, callback_data.approve,
-                                      actor_id=user.id)
+                                      actor_id=user.id, create=False)
     volunteer = decision.user
-    name = describe(volunteer) if volunteer else str(callback_data.user_id)
-    if not decision.changed:
+    name = describe(volunteer) if volunteer else ""
+    if volunteer is None:  # erased their data since they asked: no id on screen either
+        text = _("This person has erased their data since: nothing to decide.")
+    elif not decision.changed:
         text = _("{who}: already decided, nothing changed.").format(who=name)
     elif callback_data.approve:
         text = _("✅ {who} approved by {organizer}.").format(who=name,

@@ -269,7 +269,7 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
 
 
 async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
-                           actor_id: int | None) -> Decision:
+                           actor_id: int | None, create: bool = True) -> Decision:
     """Approve or decline (or resume a paused) volunteer. Idempotent: deciding twice
     changes nothing the second time. The person's word is queued with the decision, and a
     volunteer declined while holding a card loses it at once."""
@@ -279,7 +279,9 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
         row = await tx.one(_SELECT_PERSON_FOR_UPDATE, user_id)
         known = row is not None
         if row is None:
-            if not approve:
+            # The CLI approves someone who never wrote (`create`); a button does not: a stale
+            # Approve pressed after the person erased their data must not bring them back.
+            if not (approve and create):
                 return Decision(False, VolunteerStatus.NONE, None)
             # Approved from the CLI before they ever wrote: nobody to tell yet.
             await tx.run(_CREATE, user_id, "", None, None, None, now)

@@ -207,3 +207,24 @@ async def test_forget_in_a_group_points_to_the_private_chat_and_erases_nobody(db
     async with db.read() as session:
         assert await session.get(User, 301) is not None
         assert await session.get(User, 302) is not None
+
+
+async def test_a_stale_approve_after_forget_does_not_bring_the_person_back(db, campaign,
+                                                                         harness):
+    from storage.models import AuditLog, User
+
+    camille = harness.person(101, "Camille", "en", username="camille_b")
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await camille.send("/start")
+    await camille.press("I want to make calls")
+    await deliver_all(harness)
+    request = next(m for m in reversed(organizer.chat()) if "Camille" in m.text)
+    await camille.send("/forget")
+    await camille.press("Yes, erase my data")
+    await organizer.press("Approve", request)
+    async with db.read() as session:
+        assert await session.get(User, 101) is None
+        details = [e.detail for e in (await session.execute(select(AuditLog))).scalars()]
+    assert not any("101" in d for d in details), details
+    assert "erased their data" in organizer.chat()[-1].text
