@@ -1,22 +1,19 @@
-"""Sending outside a conversation (to organizers, to a volunteer just approved), safely."""
+"""Talking to Telegram and surviving it: answering presses, sending, editing in place, and
+measuring texts as Telegram does. Messages nobody waits for go through the outbox instead."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from html import unescape
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
 
-from bot.i18n import pick_locale
 from storage.database import Database
-from storage.models import User
-from storage.users import Person, mark_blocked, organizers
+from storage.users import mark_blocked
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +30,6 @@ def utf16_length(text: str) -> int:
 def telegram_length(html: str) -> int:
     """The length Telegram counts of a text in its HTML parse mode."""
     return utf16_length(unescape(_TAG.sub("", html)))
-
-
-# build(locale) -> (text, extra sendMessage arguments such as reply_markup)
-MessageBuilder = Callable[[], tuple[str, dict[str, Any]]]
 
 
 async def acknowledge(query: CallbackQuery, text: str | None = None,
@@ -92,24 +85,3 @@ async def send_safely(bot: Bot, db: Database, chat_id: int, text: str,
     except TelegramAPIError as exc:
         log.warning("could not send to %s: %s", chat_id, exc)
     return None
-
-
-async def send_localized(bot: Bot, db: Database, i18n: I18n, user: Person | User,
-                         build: MessageBuilder) -> Message | None:
-    """Build the message in the person's own language, then send it."""
-    with i18n.context(), i18n.use_locale(pick_locale(user.language_code, i18n.default_locale)):
-        text, kwargs = build()
-    return await send_safely(bot, db, user.id, text, **kwargs)
-
-
-async def notify_organizers(bot: Bot, db: Database, i18n: I18n, build: MessageBuilder,
-                            organizer_chat_id: int | None = None) -> int:
-    """To the organizers' group if there is one, else to each organizer. Returns sends."""
-    if organizer_chat_id is not None:
-        with i18n.context(), i18n.use_locale(i18n.default_locale):
-            text, kwargs = build()
-        return int(await send_safely(bot, db, organizer_chat_id, text, **kwargs) is not None)
-    sent = 0
-    for organizer in await organizers(db):
-        sent += await send_localized(bot, db, i18n, organizer, build) is not None
-    return sent

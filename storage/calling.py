@@ -27,7 +27,7 @@ from storage.models import (
     ContactStatus,
     Outcome,
 )
-from storage.outbox import enqueue_in, to_organizers
+from storage.outbox import queue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ async def pause_volunteer(tx: Tx, volunteer_id: int, reason: PauseReason, count:
                                {"volunteer": volunteer_id, "reason": reason.value,
                                 "count": count})
     rows.append((key, "calling_paused", volunteer_id, {"reason": reason.value}, False))
-    await enqueue_in(tx, rows, now)
+    await queue_in(tx, rows, due_at=now)
     return True
 
 
@@ -326,8 +326,8 @@ async def _hold(tx: Tx, rules: QueueRules, volunteer_id: int, contact_id: int, l
     hold = await tx.one(INSERT_HOLD, contact_id, volunteer_id, lease_seq, seconds, now)
     assert hold is not None
     hold_id = int(hold[0])
-    await enqueue_in(tx, await to_organizers(tx, f"dnc-held:{hold_id}", "dnc_held",
-                                             {"hold": hold_id}), now)
+    await queue_in(tx, await to_organizers(tx, f"dnc-held:{hold_id}", "dnc_held",
+                                           {"hold": hold_id}), due_at=now)
     held = (await _since(tx, HELD_LAST_HOUR, volunteer_id, now))[0]
     paused = held >= HELD_DNC_PAUSE and await pause_volunteer(
         tx, volunteer_id, PauseReason.DNC, int(held), now)

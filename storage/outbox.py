@@ -69,28 +69,16 @@ async def queue_in(tx: Tx, rows: Sequence[Row], *, due_at: datetime | None = Non
          tx.value(now), batch) for key, kind, chat_id, params, quiet in rows])
 
 
-Row = tuple[str, str, int, dict[str, Any], bool]  # (key, kind, chat_id, params, quiet_hours)
-
-
-async def enqueue_in(tx: Tx, rows: list[Row], now: datetime | None = None) -> None:
-    """Queue rows inside the caller's transaction: the state change that implies them and
-    the messages commit, or fail, together."""
-    if not rows:
-        return
-    now = now or clock.utcnow()
-    await tx.many(ENQUEUE, [(key, kind, chat_id, json.dumps(params), quiet, tx.value(now),
-                             tx.value(now), None)
-                            for key, kind, chat_id, params, quiet in rows])
-
-
-_REACHABLE_ORGANIZERS = SQL.of(
+# The organizers a message can reach: every alert, follow-up and summary goes to them.
+REACHABLE_ORGANIZERS = SQL.of(
     "SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
 
 
-async def to_organizers(tx: Tx, key: str, kind: str, params: dict[str, Any]) -> list[Row]:
+async def to_organizers(tx: Tx, key: str, kind: str, params: dict[str, Any], *,
+                        quiet_hours: bool = False) -> list[Row]:
     """One row for each organizer who can be reached, keyed `key:<organizer>`."""
-    return [(f"{key}:{oid}", kind, int(oid), params, False)
-            for (oid,) in await tx.all(_REACHABLE_ORGANIZERS)]
+    return [(f"{key}:{oid}", kind, int(oid), params, quiet_hours)
+            for (oid,) in await tx.all(REACHABLE_ORGANIZERS)]
 
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.

@@ -30,7 +30,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx, read_time
 from storage.models import Campaign, ProxyKind
-from storage.outbox import Row, queue_in
+from storage.outbox import REACHABLE_ORGANIZERS, Row, queue_in, to_organizers
 from storage.stations import normalise_number
 
 PROPOSAL_HOURS = 24
@@ -259,16 +259,9 @@ def _free_slot(used: set[int]) -> int:
 # ---- the messages a change implies, queued in its transaction ----------------------------------
 # Keys are per match (and side or person): a change made once queues its messages once.
 
-_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
 _SIDES = SQL.of("SELECT m.need_id, m.offer_id, n.user_id, o.user_id FROM proxy_match m "
                 "JOIN proxy_request n ON n.id = m.need_id "
                 "JOIN proxy_request o ON o.id = m.offer_id WHERE m.id = ?")
-
-
-async def _to_organizers(tx: Tx, key: str, kind: str, match_id: int) -> list[Row]:
-    """For a side off Telegram (a contact of the phone bank): the organizers phone them."""
-    return [(f"{key}:{int(o)}", kind, int(o), {"match": match_id}, False)
-            for (o,) in await tx.all(_ORGANIZERS)]
 
 
 async def _queue_proposals(tx: Tx, matches: Sequence[tuple[int, int | None, int | None]]
@@ -284,7 +277,7 @@ async def _queue_proposals(tx: Tx, matches: Sequence[tuple[int, int | None, int 
                              int(user_id), {"match": match_id, "side": side}, False))
         if need_user is None or offer_user is None:
             if organizers is None:
-                organizers = [int(o) for (o,) in await tx.all(_ORGANIZERS)]
+                organizers = [int(o) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
             rows += [(f"proxy-followup:{match_id}:proposed:{o}", "proxy_followup", o,
                       {"match": match_id}, False) for o in organizers]
     await queue_in(tx, rows)
@@ -557,8 +550,8 @@ async def _queue_accepted(tx: Tx, match_id: int) -> None:
         rows.append((f"proxy-details:{match_id}", "proxy_details_request", int(offer_user),
                      {"match": match_id}, False))
     else:
-        rows += await _to_organizers(tx, f"proxy-followup:{match_id}:details",
-                                     "proxy_followup", match_id)
+        rows += await to_organizers(tx, f"proxy-followup:{match_id}:details",
+                                     "proxy_followup", {"match": match_id})
     if need_user is not None:
         rows.append((f"proxy-accepted:{match_id}", "proxy_accepted", int(need_user),
                      {"match": match_id}, False))
@@ -638,8 +631,8 @@ async def _queue_confirmed(tx: Tx, match_id: int) -> None:
         rows.append((f"proxy-confirmed:{match_id}", "proxy_confirmed", int(need_user),
                      {"match": match_id}, False))
     else:
-        rows += await _to_organizers(tx, f"proxy-followup:{match_id}:confirmed",
-                                     "proxy_followup", match_id)
+        rows += await to_organizers(tx, f"proxy-followup:{match_id}:confirmed",
+                                     "proxy_followup", {"match": match_id})
     if offer_user is not None:
         rows.append((f"proxy-confirmed-holder:{match_id}", "proxy_confirmed_holder",
                      int(offer_user), {"match": match_id}, False))
@@ -721,8 +714,8 @@ async def _queue_withdrawn(tx: Tx, match_id: int, leaving: int) -> None:
         rows = [(f"proxy-cancelled:{match_id}", "proxy_cancelled", int(other_user),
                  {"match": match_id}, False)]
     else:
-        rows = await _to_organizers(tx, f"proxy-followup:{match_id}:withdrawn",
-                                    "proxy_withdrawn", match_id)
+        rows = await to_organizers(tx, f"proxy-followup:{match_id}:withdrawn",
+                                    "proxy_withdrawn", {"match": match_id})
     await queue_in(tx, rows)
 
 
@@ -798,7 +791,7 @@ async def plan_proxy_reminders(db: Database, campaign: Campaign | None,
             local = now.astimezone(ZoneInfo(campaign.timezone))
             if local.hour >= 18:
                 rows += [(f"proxy-summary:{int(o)}:{local.date()}", "proxy_summary", int(o),
-                          {}, True) for (o,) in await tx.all(_ORGANIZERS)]
+                          {}, True) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
         await queue_in(tx, rows)
     return len(rows)
 

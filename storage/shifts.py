@@ -14,7 +14,7 @@ from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, read_time
 from storage.models import Outbox, Shift, ShiftSignup
-from storage.outbox import Row, queue_in
+from storage.outbox import REACHABLE_ORGANIZERS, Row, queue_in, to_organizers
 
 MAX_TEXT = 300
 
@@ -133,13 +133,11 @@ async def join_shift(db: Database, shift_id: int, user_id: int) -> Joined:
         if taken + 1 < capacity:
             return Joined.IN
         # Once a shift: filled again after someone left, it says nothing new.
-        organizers = await tx.all(_ORGANIZERS)
-        await queue_in(tx, [(f"shift-full:{shift_id}:{oid}", "shift_full", int(oid),
-                             {"shift": shift_id}, True) for (oid,) in organizers])
+        await queue_in(tx, await to_organizers(tx, f"shift-full:{shift_id}", "shift_full",
+                                               {"shift": shift_id}, quiet_hours=True))
     return Joined.LAST
 
 
-_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked")
 
 
 # Leaving only before the shift is over: a stale button pressed afterwards must not take
@@ -278,7 +276,6 @@ _ENDED_WITH_PEOPLE = SQL.of(
     "ORDER BY s.ends_at, s.id")
 _JOINED = SQL.of("SELECT user_id FROM shift_signup WHERE shift_id = ? AND status = 'joined' "
                  "ORDER BY joined_at")
-_ORGANIZERS = SQL.of("SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
 
 
 async def plan_shift_reminders(db: Database, timezone: str, now: datetime | None = None) -> int:
@@ -305,7 +302,7 @@ async def plan_shift_reminders(db: Database, timezone: str, now: datetime | None
         ended = [int(r[0]) for r in await tx.all(_ENDED_WITH_PEOPLE, now - timedelta(days=1),
                                                  now)]
         if ended:
-            organizer_ids = [int(r[0]) for r in await tx.all(_ORGANIZERS)]
+            organizer_ids = [int(r[0]) for r in await tx.all(REACHABLE_ORGANIZERS)]
             rows += [(f"shift-attendance:{shift_id}:{oid}", "shift_attendance", oid,
                       {"shift": shift_id}, False) for shift_id in ended for oid in organizer_ids]
             for shift_id in ended:

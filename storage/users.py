@@ -16,7 +16,7 @@ from storage.calling import take_cards_back
 from storage.database import Database
 from storage.driver import SQL
 from storage.models import User, VolunteerStatus
-from storage.outbox import enqueue_in, to_organizers
+from storage.outbox import queue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
             key = f"vol-request:{user_id}:{secrets.token_hex(6)}"
             rows = await to_organizers(tx, key, "volunteer_request", {"volunteer": user_id})
             rows.append((key, "volunteer_request_sent", user_id, {}, False))
-            await enqueue_in(tx, rows, now)
+            await queue_in(tx, rows, due_at=now)
     person = _person(row)
     return Decision(changed, person.volunteer_status, person)
 
@@ -297,9 +297,10 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
                              "volunteers.approve" if approve else "volunteers.decline",
                              f"user={user_id}", now)
         if known:
-            await enqueue_in(tx, [(
+            await queue_in(tx, [(
                 f"vol-decision:{user_id}:{secrets.token_hex(6)}", "volunteer_decision", user_id,
-                {"approved": approve, "resumed": before is VolunteerStatus.PAUSED}, False)], now)
+                {"approved": approve, "resumed": before is VolunteerStatus.PAUSED}, False)],
+                due_at=now)
         row = await tx.one(SELECT_PERSON, user_id)
     assert row is not None
     return Decision(True, target, _person(row))
