@@ -68,7 +68,6 @@ from bench._common import (
 )
 from bot.app import build_bot, build_deliverer, build_dispatcher, settle_heap
 from bot.config import Settings
-from bot.i18n import make_i18n
 from handlers.broadcast import footer
 from storage import outbox
 from storage.broadcasts import create_broadcast, finish_if_done, progress, start_due
@@ -88,6 +87,7 @@ from storage.stats import (
     organizer_stats,
 )
 from tests.fake_telegram import FakeTelegram
+from ui.i18n import make_i18n
 
 PACE_TARGET = 0.95  # achieved rate / configured rate
 STATS_TARGET_S = 0.300

@@ -38,8 +38,8 @@ import storage.clock
 from bench._common import CAMPAIGN_FILE, sqlite_url
 from bot import telegram_retry
 from bot.app import build_bot, build_dispatcher
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.contacts import import_contacts
 from storage.database import Database

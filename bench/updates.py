@@ -57,8 +57,8 @@ from bench._common import (
     write_contacts_csv,
 )
 from bot.app import build_bot, build_dispatcher, settle_heap
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.contacts import import_contacts
 from storage.database import Database

@@ -11,7 +11,7 @@ Phases, in one process, against one WatchedTelegram (as bench/updates.py does):
           /call -> sendMessage(card_text(...) ~ a real card, card_keyboard(...) = the real keyboard)
           outcome press (OutcomeCB.filter()) -> query.answer() ; message.edit_text(recorded
           text, reply_markup=next_call_keyboard()).  No DB, no FSM use, no i18n middleware
-          (labels come from bot.keyboards inside a bare `with i18n.context()` block).
+          (labels come from handlers.cards inside a bare `with i18n.context()` block).
   card6 : same, but the card keyboard has only the first 6 outcome buttons (3 rows).
   cardraw: same as card but the Bot has no telegram_retry middlewares (plain aiogram session).
   echo  : bench/updates.py's bare echo bot.
@@ -58,14 +58,14 @@ from bench.updates import (
 )
 from bot import telegram_retry
 from bot.app import build_bot, build_dispatcher
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
-from bot.i18n import make_i18n
-from bot.keyboards import OutcomeCB, card_keyboard, next_call_keyboard, outcome_label
-from handlers.cards import card_text, recorded_text
+from handlers.cards import OutcomeCB, card_keyboard, card_text, next_call_keyboard, recorded_text
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import parse_campaign_file
 from storage.users import sync_organizers
 from tests.conversation import ORGANIZER_ID
+from ui.i18n import make_i18n
+from ui.keyboards import outcome_label
 
 CARD_BASE = 300_000
 

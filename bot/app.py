@@ -19,10 +19,8 @@ from aiogram.utils.i18n import gettext as _
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import telegram_retry
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.delivery import Deliverer
-from bot.i18n import SUPPORTED, make_i18n
 from bot.jobs import (
     ProgressEditor,
     broadcast_tick,
@@ -49,7 +47,9 @@ from handlers import (
     stats,
     web,
 )
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
+from ui.i18n import SUPPORTED, make_i18n
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     dp = Dispatcher(storage=fsm_storage or build_fsm_storage(settings))
     dp["db"] = db
     dp["settings"] = settings
+    # What the handlers need of the settings, as values: handlers never import bot/.
+    dp["rejoin_secret"] = settings.rejoin_secret()
+    dp["organizer_chat_id"] = settings.organizer_chat_id
     dp["campaigns"] = campaigns or CampaignCache(db)
     dp["i18n"] = i18n  # the scheduler's jobs speak too, outside any update
     dp.update.outer_middleware(PersonMiddleware(db))

@@ -256,8 +256,8 @@ def web_stats_command(
         help="Also draw joins per day by generation into this PNG file.")] = None,
 ) -> None:
     """The same figures as /web: supporters, recruits, generations, growth, top recruiters."""
-    from bot.charts import web_growth_png
     from storage.web import web_stats
+    from ui.charts import web_growth_png
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         return await web_stats(db, await _campaign(db, None))

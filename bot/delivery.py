@@ -26,14 +26,14 @@ from aiogram.exceptions import (
 )
 from aiogram.utils.i18n import I18n
 
-from bot.campaign_cache import CampaignCache
-from bot.i18n import pick_locale
 from bot.telegram_retry import FloodGate, flood_gate
 from storage import outbox
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import messaging_window
 from storage.database import Database
 from storage.outbox import TO_GROUPS, UNSUBSCRIBABLE, Delivery
 from storage.users import Person, get_users, group_chat, mark_blocked
+from ui.i18n import pick_locale
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.campaign_cache import CampaignCache
 from storage.calling import expire_leases
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import messaging_window
 from storage.database import Database
 from storage.outbox import close_interrupted_sends, recover_stale_claims

@@ -10,9 +10,9 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18nMiddleware
 
-from bot.i18n import pick_locale
 from storage.database import Database
 from storage.users import Profile, arrive
+from ui.i18n import pick_locale
 
 
 class PersonMiddleware(BaseMiddleware):

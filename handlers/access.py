@@ -14,20 +14,14 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards import (
-    CallFlowCB,
-    DncHoldCB,
-    VolunteerDecisionCB,
-    decision_keyboard,
-    hold_keyboard,
-    main_menu,
-)
-from bot.notify import acknowledge, send_safely
 from handlers.calling import withdraw_cards
+from handlers.cards import CallFlowCB
 from handlers.doors import organizer_router, personal_data_router
 from storage.calling import PauseReason
 from storage.database import Database
@@ -35,8 +29,39 @@ from storage.dnc_holds import decide_hold, hold_view
 from storage.models import User, VolunteerStatus
 from storage.outbox import Delivery
 from storage.users import Person, decide_volunteer, get_user, pending_volunteers, request_to_call
+from ui.keyboards import main_menu
+from ui.notify import acknowledge, send_safely
 
 Rendered = tuple[str, dict[str, Any]] | None
+
+
+class VolunteerDecisionCB(CallbackData, prefix="vol"):
+    user_id: int
+    approve: bool
+
+
+class DncHoldCB(CallbackData, prefix="dnch"):
+    hold: int
+    confirm: bool
+
+
+def decision_keyboard(user_id: int, resume: bool = False) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("▶️ Resume") if resume else _("✅ Approve"),
+                   callback_data=VolunteerDecisionCB(user_id=user_id, approve=True))
+    builder.button(text=_("❌ Decline"),
+                   callback_data=VolunteerDecisionCB(user_id=user_id, approve=False))
+    return builder.as_markup()
+
+
+def hold_keyboard(hold_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("⛔ Confirm: never call again"),
+                   callback_data=DncHoldCB(hold=hold_id, confirm=True))
+    builder.button(text=_("↩️ Back to the queue"),
+                   callback_data=DncHoldCB(hold=hold_id, confirm=False))
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def decision_message(approved: bool, resumed: bool = False) -> tuple[str, dict[str, object]]:

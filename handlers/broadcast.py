@@ -21,9 +21,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.campaign_cache import CampaignCache
-from bot.i18n import pick_locale
-from bot.notify import acknowledge, edit_in_place
 from handlers.doors import organizer_router
 from handlers.shifts import ShiftCB, ShiftError, parse_when, where_and_when
 from storage import clock
@@ -42,11 +39,14 @@ from storage.broadcasts import (
     set_progress_message,
     start_due,
 )
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Campaign
 from storage.outbox import Delivery
 from storage.shifts import ShiftView, coming_shifts, shift_view
 from storage.users import Person, get_user
+from ui.i18n import pick_locale
+from ui.notify import acknowledge, edit_in_place
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.campaign_cache import CampaignCache
-from bot.filters import MenuButton, PrivateChat
-from bot.keyboards import (
+from handlers.cards import (
     CallBackWhenCB,
     CallFlowCB,
     OutcomeCB,
@@ -26,19 +24,24 @@ from bot.keyboards import (
     ask_to_call_keyboard,
     call_back_keyboard,
     card_keyboard,
+    card_text,
+    contact_name,
+    fill_script,
     next_call_keyboard,
-    outcome_label,
     ready_keyboard,
+    recorded_text,
 )
-from bot.notify import acknowledge, not_modified, send_safely
-from handlers.cards import card_text, contact_name, fill_script, recorded_text
 from handlers.proxy import start_for_contact
 from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
 from storage.models import RELEASE_OUTCOMES, Outcome, ProxyKind, VolunteerStatus
 from storage.stats import milestone_reached
 from storage.users import Person, mark_trained
+from ui.filters import MenuButton, PrivateChat
+from ui.keyboards import outcome_label
+from ui.notify import acknowledge, not_modified, send_safely
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.filters import IsOrganizer, PersonalData, PrivateChat
-from bot.notify import acknowledge
+from ui.filters import IsOrganizer, PersonalData, PrivateChat
+from ui.notify import acknowledge
 
 
 def organizer_router(feature: str) -> Router:

@@ -14,13 +14,12 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.config import Settings
-from bot.notify import acknowledge
 from handlers.calling import forget_card_messages
 from handlers.doors import personal_data_router
 from storage.database import Database
 from storage.forget import forget_person
 from storage.users import Person
+from ui.notify import acknowledge
 
 
 class ForgetCB(CallbackData, prefix="forget"):
@@ -38,12 +37,12 @@ async def forget_command(message: Message) -> None:
 
 
 async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Database,
-                           settings: Settings, user: Person, state: FSMContext) -> None:
+                           rejoin_secret: bytes, user: Person, state: FSMContext) -> None:
     await acknowledge(query)
     if not callback_data.confirm:
         text = _("Nothing was erased.")
     else:
-        await forget_person(db, user.id, rejoin_secret=settings.rejoin_secret())
+        await forget_person(db, user.id, rejoin_secret=rejoin_secret)
         # A card still on screen goes too: its number is not theirs to keep.
         await forget_card_messages(query, state)
         await forget_conversations(state, user.id)

@@ -15,9 +15,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
-from bot.filters import MenuButton, PrivateChat
-from bot.notify import acknowledge, edit_in_place
 from storage.database import Database
 from storage.outbox import Delivery
 from storage.users import Person, get_user
@@ -33,6 +30,8 @@ from storage.web import (
     save_pledge,
     set_leaderboard_opt_out,
 )
+from ui.filters import MenuButton, PrivateChat
+from ui.notify import acknowledge, edit_in_place
 
 
 class InviteCB(CallbackData, prefix="web"):
@@ -103,12 +102,12 @@ async def invite(message: Message, bot: Bot, db: Database, user: Person) -> None
     await message.answer(text, **kwargs)
 
 
-async def welcome_through_link(message: Message, db: Database, settings: Settings,
+async def welcome_through_link(message: Message, db: Database, rejoin_secret: bytes,
                                user: Person, payload: str) -> bool:
     """/start <code> from someone new: record who brought them (the referrer's "joined
     through you" is queued with it) and welcome them. Returns whether the link counted."""
     attribution = await attribute_referral(db, user.id, payload,
-                                           rejoin_secret=settings.rejoin_secret())
+                                           rejoin_secret=rejoin_secret)
     if attribution is None:
         return False
     referrer = await get_user(db, attribution.referrer_id)

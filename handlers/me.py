@@ -13,17 +13,17 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from bot.campaign_cache import CampaignCache
-from bot.filters import MenuButton
-from bot.keyboards import outcome_label
-from bot.notify import acknowledge, edit_in_place
 from handlers.calling import may_call
 from handlers.invite import rankings_note
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import CALL_OUTCOMES, Campaign
 from storage.stats import callers_today, calling_streak, volunteer_counts
 from storage.users import Person
 from storage.web import set_leaderboard_opt_out
+from ui.filters import MenuButton
+from ui.keyboards import outcome_label
+from ui.notify import acknowledge, edit_in_place
 
 RANKING_SIZE = 10
 

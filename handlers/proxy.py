@@ -22,10 +22,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.campaign_cache import CampaignCache
-from bot.filters import PrivateChat, active_campaign
-from bot.notify import acknowledge, edit_in_place, not_modified
 from handlers.doors import organizer_router, personal_data_router
+from storage.campaign_cache import CampaignCache
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import ProxyKind
@@ -51,6 +49,8 @@ from storage.proxies import (
     waiting_on_organizers,
 )
 from storage.users import Person, get_user
+from ui.filters import PrivateChat, active_campaign
+from ui.notify import acknowledge, edit_in_place, not_modified
 
 log = logging.getLogger(__name__)
 

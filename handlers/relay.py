@@ -21,14 +21,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.campaign_cache import CampaignCache
-from bot.config import Settings
-from bot.filters import MenuButton, PrivateChat
-from bot.i18n import SUPPORTED, pick_locale
-from bot.notify import MAX_TEXT, acknowledge, telegram_length, utf16_length
 from handlers.doors import organizer_router
 from storage import clock
 from storage.calling import QueueRules, current_card
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.outbox import Delivery
 from storage.relay import (
@@ -46,6 +42,9 @@ from storage.relay import (
     sign_answer,
 )
 from storage.users import Person, get_user
+from ui.filters import MenuButton, PrivateChat
+from ui.i18n import SUPPORTED, pick_locale
+from ui.notify import MAX_TEXT, acknowledge, telegram_length, utf16_length
 
 
 class SignCB(CallbackData, prefix="sign"):
@@ -121,7 +120,7 @@ async def ask_command(message: Message, state: FSMContext, db: Database, user: P
 
 
 async def question_written(message: Message, state: FSMContext, db: Database,
-                           campaigns: CampaignCache, i18n: I18n, settings: Settings,
+                           campaigns: CampaignCache, i18n: I18n, organizer_chat_id: int | None,
                            user: Person, is_organizer: bool) -> None:
     campaign = await campaigns.get()
     card = await current_card(db, QueueRules.of(campaign), user.id) if campaign else None
@@ -137,7 +136,7 @@ async def question_written(message: Message, state: FSMContext, db: Database,
         return
     await state.set_state(None)
     asked = await ask_organizers(db, user.id, is_organizer, message.html_text, about,
-                                 settings.organizer_chat_id)
+                                 organizer_chat_id)
     await message.answer(_refusal(asked) or _(
         "Sent to the organizers: their answer will come here."))
 

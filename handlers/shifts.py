@@ -20,10 +20,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.campaign_cache import CampaignCache
-from bot.notify import acknowledge, edit_in_place
 from handlers.doors import organizer_router, personal_data_router
 from storage import clock
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Campaign, Shift
 from storage.outbox import Delivery
@@ -45,6 +44,7 @@ from storage.shifts import (
     signed_up,
 )
 from storage.users import Person
+from ui.notify import acknowledge, edit_in_place
 
 DATA = "newshift"
 

@@ -9,24 +9,24 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
-from bot.filters import MenuButton, PrivateChat
-from bot.keyboards import ask_to_call_keyboard, main_menu
 from handlers.calling import may_call
+from handlers.cards import ask_to_call_keyboard
 from handlers.invite import welcome_through_link
 from storage.database import Database
 from storage.models import VolunteerStatus
 from storage.users import Person, set_stopped
+from ui.filters import MenuButton, PrivateChat
+from ui.keyboards import main_menu
 
 
 async def start(message: Message, command: CommandObject, user: Person, is_organizer: bool,
-                is_new_person: bool, db: Database, settings: Settings) -> None:
+                is_new_person: bool, db: Database, rejoin_secret: bytes) -> None:
     if user.stopped:
         await set_stopped(db, user.id, False)
     # An invite link counts for someone arriving now; any other payload (unknown, malformed,
     # a returning supporter's) gets the plain welcome, never an error.
     if command.args and is_new_person:
-        await welcome_through_link(message, db, settings, user, command.args)
+        await welcome_through_link(message, db, rejoin_secret, user, command.args)
     can_call = may_call(user, is_organizer)
     text = _("Hello {name}! 👋 This is the campaign's bot.").format(name=escape(user.first_name))
     if can_call:

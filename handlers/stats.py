@@ -9,15 +9,15 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.campaign_cache import CampaignCache
-from bot.charts import calls_per_hour_png
-from bot.filters import active_campaign
-from bot.keyboards import outcome_label
 from handlers.doors import organizer_router
 from handlers.web import number
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Outcome
 from storage.stats import organizer_stats
+from ui.charts import calls_per_hour_png
+from ui.filters import active_campaign
+from ui.keyboards import outcome_label
 
 
 async def stats_command(message: Message, db: Database, campaigns: CampaignCache) -> None:

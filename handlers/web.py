@@ -9,12 +9,12 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.campaign_cache import CampaignCache
-from bot.charts import web_growth_png
-from bot.filters import active_campaign
 from handlers.doors import organizer_router
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.web import WebStats, web_stats
+from ui.charts import web_growth_png
+from ui.filters import active_campaign
 
 
 def number(n: int) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.app import build_bot, build_dispatcher
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.users import sync_organizers
 from tests.botclient import Harness

@@ -20,7 +20,6 @@ from aiogram.fsm.state import State
 from sqlalchemy import text
 
 from bot.app import ORGANIZER_COMMANDS
-from bot.filters import IsOrganizer, PersonalData
 from storage import clock
 from storage.broadcasts import create_broadcast
 from storage.shifts import add_shift, join_shift
@@ -30,6 +29,7 @@ from tests.conftest import TABLES
 from tests.conversation import ORGANIZER_ID
 from tests.fake_telegram import ShownMessage
 from tests.test_calling_conversation import ready_volunteer
+from ui.filters import IsOrganizer, PersonalData
 
 REFUSAL = "Only organizers can do that."
 POINTER = "This shows personal data: open it in our private chat."

@@ -8,8 +8,8 @@ import sys
 
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, SUPPORTED, make_i18n
 from tests.conftest import ROOT
+from ui.i18n import LOCALES_DIR, SUPPORTED, make_i18n
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

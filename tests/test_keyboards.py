@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import make_i18n
-from bot.keyboards import CARD_LAYOUT, OutcomeCB, TalkingPointCB, card_keyboard, outcome_label
+from handlers.cards import CARD_LAYOUT, OutcomeCB, TalkingPointCB, card_keyboard
 from storage.models import Outcome
+from ui.i18n import make_i18n
+from ui.keyboards import outcome_label
 
 
 def test_card_payloads_are_aiogram_packs():

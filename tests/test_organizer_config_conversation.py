@@ -6,9 +6,9 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from bot.app import build_bot, build_dispatcher
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.runner import prepare
+from storage.campaign_cache import CampaignCache
 from storage.users import set_organizer
 from tests.botclient import Harness
 from tests.fake_telegram import FakeTelegram

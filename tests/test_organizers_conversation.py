@@ -354,9 +354,9 @@ async def test_a_volunteer_is_thanked_at_milestones_and_sees_their_streak(db, ca
 
 
 def test_the_time_left_of_a_broadcast_follows_its_actual_pace(frozen_clock):
-    from bot.i18n import make_i18n
     from handlers.broadcast import progress_text
     from storage.broadcasts import Progress
+    from ui.i18n import make_i18n
 
     def halfway(seconds: int, done: int) -> Progress:
         return Progress(1, "sending", 70_000, done, 0, 0,

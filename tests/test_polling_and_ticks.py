@@ -10,10 +10,10 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 
 from bot.app import build_bot, build_deliverer, build_dispatcher, register_commands
-from bot.campaign_cache import CampaignCache
 from bot.config import Settings
 from bot.jobs import expire_leases_tick
 from storage.calling import QueueRules, assign_next_contact, record_outcome
+from storage.campaign_cache import CampaignCache
 from storage.contacts import import_contacts
 from storage.models import Outcome
 from storage.users import Profile, decide_volunteer, ensure_user, mark_trained, set_organizer

@@ -11,9 +11,9 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 
-from bot.campaign_cache import CampaignCache
 from bot.jobs import proxy_tick
 from bot.telegram_retry import RetryMiddleware
+from storage.campaign_cache import CampaignCache
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.models import Outbox, ProxyMatch
 from tests.conftest import ROOT

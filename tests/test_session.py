@@ -21,9 +21,10 @@ from aiogram.methods import (
 from aiogram.types import BufferedInputFile, ReplyKeyboardRemove
 from aiohttp import FormData
 
-from bot.i18n import make_i18n
-from bot.keyboards import card_keyboard, main_menu
 from bot.session import JsonSession
+from handlers.cards import card_keyboard
+from ui.i18n import make_i18n
+from ui.keyboards import main_menu
 
 
 def form_fields(bot: Bot, method: TelegramMethod[Any]) -> dict[str, str]:

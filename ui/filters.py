@@ -10,9 +10,9 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.campaign_cache import CampaignCache
-from bot.i18n import SUPPORTED
+from storage.campaign_cache import CampaignCache
 from storage.models import Campaign
+from ui.i18n import SUPPORTED
 
 
 class MenuButton(BaseFilter):

@@ -1,0 +1,1 @@
+"""What the handlers share: keyboards, filters, i18n, message helpers, charts."""
