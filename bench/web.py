@@ -611,7 +611,7 @@ async def bench_nudges(nudges: int, rate: float, seed: int) -> PaceResult:
             deadline = time.perf_counter() + planned / rate * 2 + 30
             try:
                 while time.perf_counter() < deadline:
-                    done = await outbox.counts(db, "nudge")
+                    done = await outbox.counts(db, outbox.NoticeKind.NUDGE)
                     if done.get("sent", 0) + done.get("failed", 0) + done.get(
                             "skipped", 0) >= planned:
                         break
@@ -621,7 +621,7 @@ async def bench_nudges(nudges: int, rate: float, seed: int) -> PaceResult:
                 await asyncio.gather(running, return_exceptions=True)
         finally:
             await bot.session.close()
-        statuses = await outbox.counts(db, "nudge")
+        statuses = await outbox.counts(db, outbox.NoticeKind.NUDGE)
     finally:
         storage.clock.utcnow = real_utcnow
         if db is not None:

@@ -49,6 +49,7 @@ from handlers import (
 )
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
+from storage.outbox import check_renderers
 from ui.i18n import SUPPORTED, make_i18n
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,15 @@ def progress_editor(dp: Dispatcher, bot: Bot) -> ProgressEditor:
 
 
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
-    renderers = {**access.make_renderers(dp["db"]),
-                 **invite.make_renderers(bot, dp["db"]),
-                 **proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
-                 **shifts.make_renderers(dp["db"], dp["campaigns"]),
-                 **broadcast.make_renderers(dp["db"], dp["campaigns"]),
-                 **relay.make_renderers(dp["db"])}
+    by_feature = {"access": access.make_renderers(dp["db"]),
+                  "invite": invite.make_renderers(bot, dp["db"]),
+                  "proxy": proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
+                  "shifts": shifts.make_renderers(dp["db"], dp["campaigns"]),
+                  "broadcast": broadcast.make_renderers(dp["db"], dp["campaigns"]),
+                  "relay": relay.make_renderers(dp["db"])}
+    check_renderers(by_feature)  # a kind with no renderer, or two, fails here, at start
+    renderers = {kind: render for feature in by_feature.values()
+                 for kind, render in feature.items()}
     return Deliverer(bot, dp["db"], dp["campaigns"], dp["i18n"], renderers,
                      rate=settings.send_rate, paid_broadcasts=settings.allow_paid_broadcast)
 

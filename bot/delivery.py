@@ -13,7 +13,6 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -34,11 +33,10 @@ from storage.database import Database
 from storage.outbox import TO_GROUPS, UNSUBSCRIBABLE, Delivery
 from storage.users import Person, get_users, group_chat, mark_blocked
 from ui.i18n import pick_locale
+from ui.renderers import Renderers
 
 log = logging.getLogger(__name__)
 
-# (delivery, recipient) -> (text, sendMessage arguments), or None: no longer to be sent.
-Renderer = Callable[[Delivery, Person], Awaitable[tuple[str, dict[str, Any]] | None]]
 
 
 class Pacer:
@@ -93,7 +91,7 @@ class Deliverer:
     FREE_RATE = 25.0
 
     def __init__(self, bot: Bot, db: Database, campaigns: CampaignCache, i18n: I18n,
-                 renderers: dict[str, Renderer], *, rate: float = 25.0,
+                 renderers: Renderers, *, rate: float = 25.0,
                  max_in_flight: int = 32, idle_seconds: float = 1.0,
                  paid_broadcasts: bool = False) -> None:
         self.paid_broadcasts = paid_broadcasts

@@ -27,10 +27,11 @@ from storage.calling import PauseReason
 from storage.database import Database
 from storage.dnc_holds import decide_hold, hold_view
 from storage.models import User, VolunteerStatus
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.users import Person, decide_volunteer, get_user, pending_volunteers, request_to_call
 from ui.keyboards import main_menu
 from ui.notify import acknowledge, send_safely
+from ui.renderers import Renderers
 
 Rendered = tuple[str, dict[str, Any]] | None
 
@@ -183,7 +184,7 @@ def pause_notice(reason: str) -> str:
              "paused. An organizer will get back to you.")
 
 
-def make_renderers(db: Database) -> dict[str, Any]:
+def make_renderers(db: Database) -> Renderers:
     """The outbox's messages of this feature, drawn when their turn comes: one whose moment
     has passed (an alert already answered, a pause already lifted) is not sent."""
 
@@ -235,9 +236,14 @@ def make_renderers(db: Database) -> dict[str, Any]:
             contact=escape(view.contact_first_name or "?"), seconds=view.seconds_held),
             {"reply_markup": hold_keyboard(view.id)})
 
-    return {"volunteer_request": request, "volunteer_request_sent": request_sent,
-            "volunteer_decision": decision, "volunteer_paused": paused,
-            "calling_paused": calling_paused, "dnc_held": dnc_held}
+    return {
+        NoticeKind.VOLUNTEER_REQUEST: request,
+        NoticeKind.VOLUNTEER_REQUEST_SENT: request_sent,
+        NoticeKind.VOLUNTEER_DECISION: decision,
+        NoticeKind.VOLUNTEER_PAUSED: paused,
+        NoticeKind.CALLING_PAUSED: calling_paused,
+        NoticeKind.DNC_HELD: dnc_held,
+    }
 
 
 def build_router() -> Router:

@@ -42,11 +42,12 @@ from storage.broadcasts import (
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Campaign
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.shifts import ShiftView, coming_shifts, shift_view
 from storage.users import Person, get_user
 from ui.i18n import pick_locale
 from ui.notify import acknowledge, edit_in_place
+from ui.renderers import Renderers
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def _pace(state: Progress) -> float:
 
 # ---- what the deliverer sends --------------------------------------------------------------------
 
-def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
+def make_renderers(db: Database, campaigns: CampaignCache) -> Renderers:
     # Read once a second, not once a recipient (a thousand a second for paid broadcasts):
     # a cancel stops the rows already claimed anyway (outbox.mark_sending), and a Join
     # pressed on a shift cancelled within that second says so.
@@ -319,7 +320,7 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
             return None
         return broadcast_message(broadcast.text, campaign, shift)
 
-    return {"broadcast": render}
+    return {NoticeKind.BROADCAST: render}
 
 
 async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int) -> None:

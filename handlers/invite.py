@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from storage.database import Database
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.users import Person, get_user
 from storage.web import (
     GOAL,
@@ -32,6 +32,7 @@ from storage.web import (
 )
 from ui.filters import MenuButton, PrivateChat
 from ui.notify import acknowledge, edit_in_place
+from ui.renderers import Renderers
 
 
 class InviteCB(CallbackData, prefix="web"):
@@ -186,7 +187,7 @@ async def pledge_done(query: CallbackQuery, callback_data: PledgeDoneCB, db: Dat
 
 # ---- what the deliverer sends -----------------------------------------------------------------
 
-def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
+def make_renderers(bot: Bot, db: Database) -> Renderers:
     async def nudge(_delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         p = await progress(db, user.id)
         if p.count >= GOAL:
@@ -221,7 +222,11 @@ def make_renderers(bot: Bot, db: Database) -> dict[str, Any]:
                 else _("Someone"))
         return joined_text(name, int(delivery.params.get("n", 0))), {}
 
-    return {"nudge": nudge, "pledge_reminder": pledge_reminder, "web_joined": joined}
+    return {
+        NoticeKind.NUDGE: nudge,
+        NoticeKind.PLEDGE_REMINDER: pledge_reminder,
+        NoticeKind.WEB_JOINED: joined,
+    }
 
 
 def build_router() -> Router:

@@ -27,7 +27,7 @@ from storage.campaign_cache import CampaignCache
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import ProxyKind
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.proxies import (
     MatchView,
     Place,
@@ -51,6 +51,7 @@ from storage.proxies import (
 from storage.users import Person, get_user
 from ui.filters import PrivateChat, active_campaign
 from ui.notify import acknowledge, edit_in_place, not_modified
+from ui.renderers import Renderers
 
 log = logging.getLogger(__name__)
 
@@ -570,7 +571,7 @@ def followup_message(view: MatchView) -> tuple[str, dict[str, Any]]:
 
 # ---- what the deliverer sends ---------------------------------------------------------------
 
-def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str, Any]:
+def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> Renderers:
     del bot  # the messages need no bot call of their own
 
     async def view_of(delivery: Delivery) -> MatchView | None:
@@ -740,12 +741,21 @@ def make_renderers(bot: Bot, db: Database, campaigns: CampaignCache) -> dict[str
             needs=c["open_needs"], offers=c["open_offers"], p=c["proposed"],
             a=c["accepted"], r=c["registered"]), {}
 
-    return {"proxy_proposal": proposal, "proxy_declined": declined,
-            "proxy_cancelled": cancelled, "proxy_details_request": details_request,
-            "proxy_accepted": accepted, "proxy_withdrawn": withdrawn,
-            "proxy_confirmed": confirmed, "proxy_confirmed_holder": confirmed_holder,
-            "proxy_registered": registered, "proxy_register_reminder": register_reminder,
-            "proxy_eve": eve, "proxy_followup": followup, "proxy_summary": summary}
+    return {
+        NoticeKind.PROXY_PROPOSAL: proposal,
+        NoticeKind.PROXY_DECLINED: declined,
+        NoticeKind.PROXY_CANCELLED: cancelled,
+        NoticeKind.PROXY_DETAILS_REQUEST: details_request,
+        NoticeKind.PROXY_ACCEPTED: accepted,
+        NoticeKind.PROXY_WITHDRAWN: withdrawn,
+        NoticeKind.PROXY_CONFIRMED: confirmed,
+        NoticeKind.PROXY_CONFIRMED_HOLDER: confirmed_holder,
+        NoticeKind.PROXY_REGISTERED: registered,
+        NoticeKind.PROXY_REGISTER_REMINDER: register_reminder,
+        NoticeKind.PROXY_EVE: eve,
+        NoticeKind.PROXY_FOLLOWUP: followup,
+        NoticeKind.PROXY_SUMMARY: summary,
+    }
 
 
 def build_router() -> Router:

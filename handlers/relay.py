@@ -26,7 +26,7 @@ from storage import clock
 from storage.calling import QueueRules, current_card
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.relay import (
     ASKS_PER_HOUR,
     AskCheck,
@@ -45,6 +45,7 @@ from storage.users import Person, get_user
 from ui.filters import MenuButton, PrivateChat
 from ui.i18n import SUPPORTED, pick_locale
 from ui.notify import MAX_TEXT, acknowledge, telegram_length, utf16_length
+from ui.renderers import Renderers
 
 
 class SignCB(CallbackData, prefix="sign"):
@@ -214,7 +215,7 @@ async def sign_pressed(query: CallbackQuery, callback_data: SignCB, bot: Bot, db
 
 # ---- what the deliverer sends --------------------------------------------------------------
 
-def make_renderers(db: Database) -> dict[str, Any]:
+def make_renderers(db: Database) -> Renderers:
     async def relayed_question(delivery: Delivery,
                                _to: Person) -> tuple[str, dict[str, Any]] | None:
         asked = await question(db, int(delivery.params["relay"]))
@@ -236,8 +237,11 @@ def make_renderers(db: Database) -> dict[str, Any]:
         return "❗ " + text, {"reply_parameters": ReplyParameters(
             message_id=int(delivery.params["reply_to"]), allow_sending_without_reply=True)}
 
-    return {"relay_question": relayed_question, "relay_answer": relayed_answer,
-            "relay_undelivered": undelivered}
+    return {
+        NoticeKind.RELAY_QUESTION: relayed_question,
+        NoticeKind.RELAY_ANSWER: relayed_answer,
+        NoticeKind.RELAY_UNDELIVERED: undelivered,
+    }
 
 
 def build_router() -> Router:

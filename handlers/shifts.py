@@ -25,7 +25,7 @@ from storage import clock
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Campaign, Shift
-from storage.outbox import Delivery
+from storage.outbox import Delivery, NoticeKind
 from storage.shifts import (
     Joined,
     ShiftError,
@@ -45,6 +45,7 @@ from storage.shifts import (
 )
 from storage.users import Person
 from ui.notify import acknowledge, edit_in_place
+from ui.renderers import Renderers
 
 DATA = "newshift"
 
@@ -481,7 +482,7 @@ async def newshift_done(query: CallbackQuery, callback_data: NewShiftCB, state: 
 
 # ---- what the deliverer sends ------------------------------------------------------------------
 
-def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
+def make_renderers(db: Database, campaigns: CampaignCache) -> Renderers:
     async def still_coming(delivery: Delivery, user: Person) -> tuple[str, dict[str, Any]] | None:
         view = await shift_view(db, int(delivery.params["shift"]))
         if view is None or view.shift.cancelled:
@@ -544,9 +545,14 @@ def make_renderers(db: Database, campaigns: CampaignCache) -> dict[str, Any]:
             shift=where_and_when(view, await campaigns.get()), taken=view.taken,
             capacity=view.shift.capacity), {}
 
-    return {"shift_still_coming": still_coming, "shift_soon": soon,
-            "shift_attendance": attendance_due, "shift_did_you_come": did_you_come,
-            "shift_cancelled": cancelled, "shift_full": full}
+    return {
+        NoticeKind.SHIFT_STILL_COMING: still_coming,
+        NoticeKind.SHIFT_SOON: soon,
+        NoticeKind.SHIFT_ATTENDANCE: attendance_due,
+        NoticeKind.SHIFT_DID_YOU_COME: did_you_come,
+        NoticeKind.SHIFT_CANCELLED: cancelled,
+        NoticeKind.SHIFT_FULL: full,
+    }
 
 
 def build_router() -> Router:

@@ -16,7 +16,7 @@ from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
 from storage.models import Broadcast
-from storage.outbox import queue_in
+from storage.outbox import Notice, NoticeKind, queue_in
 
 AUDIENCES = ("everyone", "volunteers", "room", "shift", "under3")
 MAX_TEXT = 4096  # Telegram's limit for a message's text
@@ -127,7 +127,7 @@ async def start_due(db: Database, now: datetime | None = None) -> list[int]:
             if not await tx.run(_START, broadcast_id):
                 continue
             people = await _audience(tx, str(kind), value)
-            await queue_in(tx, [(f"broadcast:{broadcast_id}:{uid}", "broadcast", uid,
+            await queue_in(tx, [Notice(f"broadcast:{broadcast_id}:{uid}", NoticeKind.BROADCAST, uid,
                                  {"broadcast": int(broadcast_id)}, False) for uid in people],
                            due_at=now, batch=f"broadcast:{broadcast_id}")
             await tx.run(_TOTAL, len(people), broadcast_id)

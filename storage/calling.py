@@ -27,7 +27,7 @@ from storage.models import (
     ContactStatus,
     Outcome,
 )
-from storage.outbox import queue_in, to_organizers
+from storage.outbox import Notice, NoticeKind, queue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -200,10 +200,11 @@ async def pause_volunteer(tx: Tx, volunteer_id: int, reason: PauseReason, count:
         return False
     await take_cards_back(tx, volunteer_id)
     key = f"paused:{volunteer_id}:{secrets.token_hex(6)}"  # one pause, one key
-    rows = await to_organizers(tx, key, "volunteer_paused",
+    rows = await to_organizers(tx, key, NoticeKind.VOLUNTEER_PAUSED,
                                {"volunteer": volunteer_id, "reason": reason.value,
                                 "count": count})
-    rows.append((key, "calling_paused", volunteer_id, {"reason": reason.value}, False))
+    rows.append(Notice(key,
+                       NoticeKind.CALLING_PAUSED, volunteer_id, {"reason": reason.value}, False))
     await queue_in(tx, rows, due_at=now)
     return True
 
@@ -326,7 +327,7 @@ async def _hold(tx: Tx, rules: QueueRules, volunteer_id: int, contact_id: int, l
     hold = await tx.one(INSERT_HOLD, contact_id, volunteer_id, lease_seq, seconds, now)
     assert hold is not None
     hold_id = int(hold[0])
-    await queue_in(tx, await to_organizers(tx, f"dnc-held:{hold_id}", "dnc_held",
+    await queue_in(tx, await to_organizers(tx, f"dnc-held:{hold_id}", NoticeKind.DNC_HELD,
                                            {"hold": hold_id}), due_at=now)
     held = (await _since(tx, HELD_LAST_HOUR, volunteer_id, now))[0]
     paused = held >= HELD_DNC_PAUSE and await pause_volunteer(

@@ -23,6 +23,7 @@ from storage.models import (
     Relay,
     User,
 )
+from storage.outbox import NoticeKind
 from storage.personal import PERSON_PARAMS, PERSONAL_DATA, How, rejoin_key
 
 
@@ -109,7 +110,7 @@ async def _tell_the_other_side(f: Forgetting, match: ProxyMatch, mine: set[int])
     if other_user is None:  # off Telegram: organizers see the need open again in /proxies
         return
     f.session.add(Outbox(key=f"proxy-forgotten:{f.anonymous}:{match.id}",
-                         kind="proxy_cancelled", chat_id=other_user, params={},
+                         kind=NoticeKind.PROXY_CANCELLED.value, chat_id=other_user, params={},
                          quiet_hours=False))
 
 

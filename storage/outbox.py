@@ -10,9 +10,10 @@ once its claim is older than a minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from storage import clock
@@ -21,52 +22,118 @@ from storage.driver import SQL, Tx
 from storage.models import OutboxStatus
 
 MAX_ATTEMPTS = 5
+
+
+class NoticeKind(StrEnum):
+    """Every kind of message the outbox carries; each has exactly one renderer, which the
+    application checks at start-up (`check_renderers`)."""
+
+    VOLUNTEER_REQUEST = "volunteer_request"
+    VOLUNTEER_REQUEST_SENT = "volunteer_request_sent"
+    VOLUNTEER_DECISION = "volunteer_decision"
+    VOLUNTEER_PAUSED = "volunteer_paused"
+    CALLING_PAUSED = "calling_paused"
+    DNC_HELD = "dnc_held"
+    NUDGE = "nudge"
+    PLEDGE_REMINDER = "pledge_reminder"
+    WEB_JOINED = "web_joined"
+    PROXY_PROPOSAL = "proxy_proposal"
+    PROXY_DECLINED = "proxy_declined"
+    PROXY_CANCELLED = "proxy_cancelled"
+    PROXY_DETAILS_REQUEST = "proxy_details_request"
+    PROXY_ACCEPTED = "proxy_accepted"
+    PROXY_WITHDRAWN = "proxy_withdrawn"
+    PROXY_CONFIRMED = "proxy_confirmed"
+    PROXY_CONFIRMED_HOLDER = "proxy_confirmed_holder"
+    PROXY_REGISTERED = "proxy_registered"
+    PROXY_REGISTER_REMINDER = "proxy_register_reminder"
+    PROXY_EVE = "proxy_eve"
+    PROXY_FOLLOWUP = "proxy_followup"
+    PROXY_SUMMARY = "proxy_summary"
+    SHIFT_STILL_COMING = "shift_still_coming"
+    SHIFT_SOON = "shift_soon"
+    SHIFT_ATTENDANCE = "shift_attendance"
+    SHIFT_DID_YOU_COME = "shift_did_you_come"
+    SHIFT_CANCELLED = "shift_cancelled"
+    SHIFT_FULL = "shift_full"
+    BROADCAST = "broadcast"
+    RELAY_QUESTION = "relay_question"
+    RELAY_ANSWER = "relay_answer"
+    RELAY_UNDELIVERED = "relay_undelivered"
+
+
 # Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
 # part of something the person asked for.
-UNSUBSCRIBABLE = frozenset({"nudge", "pledge_reminder", "broadcast"})
+UNSUBSCRIBABLE = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER, NoticeKind.BROADCAST})
 # Messages to a group chat (the organizers' group, ORGANIZER_CHAT_ID), not to a person: a
 # group has a negative id and no users row, so nothing of a person's is checked for it.
-TO_GROUPS = frozenset({"relay_question", "relay_undelivered"})
+TO_GROUPS = frozenset({NoticeKind.RELAY_QUESTION, NoticeKind.RELAY_UNDELIVERED})
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to queue: `key` is unique (queuing it twice queues it once), `params` holds
+    ids, never names (the renderer reads them when it sends); a `quiet_hours` notice waits
+    while messaging hours are closed."""
+
+    key: str
+    kind: NoticeKind
+    chat_id: int
+    params: Mapping[str, Any] = field(default_factory=dict)
+    quiet_hours: bool = False
 
 
 @dataclass(frozen=True)
 class Delivery:
     id: int
     key: str
-    kind: str
+    kind: NoticeKind
     chat_id: int
     params: dict[str, Any]
     quiet_hours: bool
     attempts: int  # this one included
 
 
-ENQUEUE = SQL.of(
+def check_renderers(kinds_by_feature: Mapping[str, Iterable[NoticeKind]]) -> None:
+    """Every kind rendered by exactly one feature: a kind nobody renders, or two features
+    rendering the same, fails at start-up, not at delivery."""
+    owners: dict[NoticeKind, list[str]] = {}
+    for feature, kinds in kinds_by_feature.items():
+        for kind in kinds:
+            owners.setdefault(NoticeKind(kind), []).append(feature)
+    missing = sorted(kind.value for kind in NoticeKind if kind not in owners)
+    doubled = sorted(f"{kind.value} ({', '.join(by)})" for kind, by in owners.items()
+                     if len(by) > 1)
+    problems = ([f"none for {', '.join(missing)}"] if missing else []) + (
+        [f"two for {', '.join(doubled)}"] if doubled else [])
+    if problems:
+        raise ValueError("outbox renderers: " + "; ".join(problems))
+
+
+_ENQUEUE = SQL.of(
     "INSERT INTO outbox (key, kind, chat_id, params, quiet_hours, status, due_at, attempts, "
     "created_at, batch) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) "
     "ON CONFLICT (key) DO NOTHING")
 
 
-# (key, kind, chat_id, params, quiet_hours)
-Row = tuple[str, str, int, dict[str, Any], bool]
-
-
-async def enqueue(db: Database, rows: list[Row], due_at: datetime | None = None,
+async def enqueue(db: Database, notices: Sequence[Notice], due_at: datetime | None = None,
                   batch: str | None = None) -> None:
-    """(key, kind, chat_id, params, quiet_hours) rows; a key already queued is left alone."""
-    async with db.fast_write(long=len(rows) > 100) as tx:
-        await queue_in(tx, rows, due_at=due_at, batch=batch)
+    """Notices in a transaction of their own; a key already queued is left alone."""
+    async with db.fast_write(long=len(notices) > 100) as tx:
+        await queue_in(tx, notices, due_at=due_at, batch=batch)
 
 
-async def queue_in(tx: Tx, rows: Sequence[Row], *, due_at: datetime | None = None,
+async def queue_in(tx: Tx, notices: Sequence[Notice], *, due_at: datetime | None = None,
                    batch: str | None = None) -> None:
-    """The same rows, inside a transaction the caller holds: the way a storage operation
-    queues the messages its change implies, so that both commit or neither does."""
-    if not rows:
+    """The same, inside a transaction the caller holds: the way a storage operation queues
+    the messages its change implies, so that both commit or neither does."""
+    if not notices:
         return
     now = clock.utcnow()
-    await tx.many(ENQUEUE, [
-        (key, kind, chat_id, json.dumps(params), quiet, tx.value(due_at or now),
-         tx.value(now), batch) for key, kind, chat_id, params, quiet in rows])
+    due, created = tx.value(due_at or now), tx.value(now)
+    await tx.many(_ENQUEUE, [
+        (n.key, n.kind.value, n.chat_id, json.dumps(dict(n.params)), n.quiet_hours, due,
+         created, batch) for n in notices])
 
 
 # The organizers a message can reach: every alert, follow-up and summary goes to them.
@@ -74,10 +141,10 @@ REACHABLE_ORGANIZERS = SQL.of(
     "SELECT id FROM users WHERE is_organizer AND NOT blocked ORDER BY id")
 
 
-async def to_organizers(tx: Tx, key: str, kind: str, params: dict[str, Any], *,
-                        quiet_hours: bool = False) -> list[Row]:
-    """One row for each organizer who can be reached, keyed `key:<organizer>`."""
-    return [(f"{key}:{oid}", kind, int(oid), params, quiet_hours)
+async def to_organizers(tx: Tx, key: str, kind: NoticeKind, params: Mapping[str, Any], *,
+                        quiet_hours: bool = False) -> list[Notice]:
+    """One notice for each organizer who can be reached, keyed `key:<organizer>`."""
+    return [Notice(f"{key}:{oid}", kind, int(oid), params, quiet_hours)
             for (oid,) in await tx.all(REACHABLE_ORGANIZERS)]
 
 
@@ -94,15 +161,15 @@ async def claim_due(db: Database, limit: int, *, messaging_open: bool,
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
         rows = await tx.all(_CLAIM, now, now, messaging_open, limit)
-    deliveries = [Delivery(int(r[0]), str(r[1]), str(r[2]), int(r[3]),
+    deliveries = [Delivery(int(r[0]), str(r[1]), NoticeKind(r[2]), int(r[3]),
                            json.loads(r[4]) if isinstance(r[4], str) else dict(r[4] or {}),
                            bool(r[5]), int(r[6])) for r in rows]
     deliveries.sort(key=lambda d: d.id)  # RETURNING gives no order
     return deliveries
 
 
-def _kinds(kinds: frozenset[str]) -> str:
-    return ", ".join(f"'{kind}'" for kind in sorted(kinds))
+def _kinds(kinds: frozenset[NoticeKind]) -> str:
+    return ", ".join(f"'{kind.value}'" for kind in sorted(kinds))
 
 
 # The recipient is read again in the very statement that lets the message go: a /stop, a
@@ -151,10 +218,10 @@ async def mark_skipped(db: Database, delivery: Delivery, reason: str) -> None:
 # What a kind's failure implies, queued in the transaction that records it: an organizer
 # told "sent" learns that their answer never arrived (storage.relay registers it).
 FollowUp = Callable[[Tx, Delivery, str], Awaitable[None]]
-_ON_FAILED: dict[str, FollowUp] = {}
+_ON_FAILED: dict[NoticeKind, FollowUp] = {}
 
 
-def on_failed(kind: str, follow_up: FollowUp) -> None:
+def on_failed(kind: NoticeKind, follow_up: FollowUp) -> None:
     _ON_FAILED[kind] = follow_up
 
 
@@ -216,6 +283,6 @@ async def recover_stale_claims(db: Database, now: datetime | None = None) -> int
 _COUNTS = SQL.of("SELECT status, count(*) FROM outbox WHERE kind = ? GROUP BY status")
 
 
-async def counts(db: Database, kind: str) -> dict[str, int]:
+async def counts(db: Database, kind: NoticeKind) -> dict[str, int]:
     async with db.fast_read() as tx:
-        return {str(status): int(n) for status, n in await tx.all(_COUNTS, kind)}
+        return {str(status): int(n) for status, n in await tx.all(_COUNTS, NoticeKind(kind).value)}

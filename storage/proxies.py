@@ -30,7 +30,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx, read_time
 from storage.models import Campaign, ProxyKind
-from storage.outbox import REACHABLE_ORGANIZERS, Row, queue_in, to_organizers
+from storage.outbox import REACHABLE_ORGANIZERS, Notice, NoticeKind, queue_in, to_organizers
 from storage.stations import normalise_number
 
 PROPOSAL_HOURS = 24
@@ -268,17 +268,17 @@ async def _queue_proposals(tx: Tx, matches: Sequence[tuple[int, int | None, int 
                            ) -> None:
     """(match, need's user, offer's user): each side on Telegram gets the proposal; a side
     off Telegram is the organizers' to ask."""
-    rows: list[Row] = []
+    rows: list[Notice] = []
     organizers: list[int] | None = None
     for match_id, need_user, offer_user in matches:
         for side, user_id in (("need", need_user), ("offer", offer_user)):
             if user_id is not None:
-                rows.append((f"proxy-proposal:{match_id}:{side}", "proxy_proposal",
+                rows.append(Notice(f"proxy-proposal:{match_id}:{side}", NoticeKind.PROXY_PROPOSAL,
                              int(user_id), {"match": match_id, "side": side}, False))
         if need_user is None or offer_user is None:
             if organizers is None:
                 organizers = [int(o) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
-            rows += [(f"proxy-followup:{match_id}:proposed:{o}", "proxy_followup", o,
+            rows += [Notice(f"proxy-followup:{match_id}:proposed:{o}", NoticeKind.PROXY_FOLLOWUP, o,
                       {"match": match_id}, False) for o in organizers]
     await queue_in(tx, rows)
 
@@ -521,7 +521,7 @@ async def answer(db: Database, match_id: int, side: str, accept: bool,
                                 "decided_at = ? WHERE id = ?"), False, now, match_id)
             await tx.run(_FREE_SLOTS, match_id)
             await tx.run(_REOPEN_NEED, need_id)
-            await _queue_to_both(tx, match_id, "proxy-declined", "proxy_declined")
+            await _queue_to_both(tx, match_id, "proxy-declined", NoticeKind.PROXY_DECLINED)
             await _match_need(tx, int(need_id), now)
             return Change(True, "declined")
         other = offer_answer if side == "need" else need_answer
@@ -534,10 +534,10 @@ async def answer(db: Database, match_id: int, side: str, accept: bool,
         return Change(True, new_status)
 
 
-async def _queue_to_both(tx: Tx, match_id: int, key: str, kind: str) -> None:
+async def _queue_to_both(tx: Tx, match_id: int, key: str, kind: NoticeKind) -> None:
     """The same word to each side on Telegram (a decline, an expiry)."""
     sides = await tx.one(_SIDES, match_id)
-    await queue_in(tx, [(f"{key}:{match_id}:{int(uid)}", kind, int(uid), {"match": match_id},
+    await queue_in(tx, [Notice(f"{key}:{match_id}:{int(uid)}", kind, int(uid), {"match": match_id},
                          False) for uid in (sides[2:] if sides else ()) if uid is not None])
 
 
@@ -545,15 +545,16 @@ async def _queue_accepted(tx: Tx, match_id: int) -> None:
     sides = await tx.one(_SIDES, match_id)
     assert sides is not None
     need_user, offer_user = sides[2], sides[3]
-    rows: list[Row] = []
+    rows: list[Notice] = []
     if offer_user is not None:
-        rows.append((f"proxy-details:{match_id}", "proxy_details_request", int(offer_user),
-                     {"match": match_id}, False))
+        rows.append(Notice(f"proxy-details:{match_id}",
+                           NoticeKind.PROXY_DETAILS_REQUEST, int(offer_user),
+                           {"match": match_id}, False))
     else:
         rows += await to_organizers(tx, f"proxy-followup:{match_id}:details",
-                                     "proxy_followup", {"match": match_id})
+                                     NoticeKind.PROXY_FOLLOWUP, {"match": match_id})
     if need_user is not None:
-        rows.append((f"proxy-accepted:{match_id}", "proxy_accepted", int(need_user),
+        rows.append(Notice(f"proxy-accepted:{match_id}", NoticeKind.PROXY_ACCEPTED, int(need_user),
                      {"match": match_id}, False))
     await queue_in(tx, rows)
 
@@ -626,15 +627,16 @@ async def _queue_confirmed(tx: Tx, match_id: int) -> None:
     sides = await tx.one(_SIDES, match_id)
     assert sides is not None
     need_user, offer_user = sides[2], sides[3]
-    rows: list[Row] = []
+    rows: list[Notice] = []
     if need_user is not None:
-        rows.append((f"proxy-confirmed:{match_id}", "proxy_confirmed", int(need_user),
-                     {"match": match_id}, False))
+        rows.append(Notice(f"proxy-confirmed:{match_id}",
+                           NoticeKind.PROXY_CONFIRMED, int(need_user),
+                           {"match": match_id}, False))
     else:
         rows += await to_organizers(tx, f"proxy-followup:{match_id}:confirmed",
-                                     "proxy_followup", {"match": match_id})
+                                     NoticeKind.PROXY_FOLLOWUP, {"match": match_id})
     if offer_user is not None:
-        rows.append((f"proxy-confirmed-holder:{match_id}", "proxy_confirmed_holder",
+        rows.append(Notice(f"proxy-confirmed-holder:{match_id}", NoticeKind.PROXY_CONFIRMED_HOLDER,
                      int(offer_user), {"match": match_id}, False))
     await queue_in(tx, rows)
 
@@ -653,7 +655,7 @@ async def mark_registered(db: Database, match_id: int, now: datetime | None = No
                      row[0])
         sides = await tx.one(_SIDES, match_id)
         if sides is not None and sides[3] is not None:
-            await queue_in(tx, [(f"proxy-registered:{match_id}", "proxy_registered",
+            await queue_in(tx, [Notice(f"proxy-registered:{match_id}", NoticeKind.PROXY_REGISTERED,
                                  int(sides[3]), {"match": match_id}, False)])
     return Change(True, "registered")
 
@@ -711,11 +713,11 @@ async def _queue_withdrawn(tx: Tx, match_id: int, leaving: int) -> None:
     need_id, _offer_id, need_user, offer_user = sides
     other_user = offer_user if int(need_id) == leaving else need_user
     if other_user is not None:
-        rows = [(f"proxy-cancelled:{match_id}", "proxy_cancelled", int(other_user),
+        rows = [Notice(f"proxy-cancelled:{match_id}", NoticeKind.PROXY_CANCELLED, int(other_user),
                  {"match": match_id}, False)]
     else:
         rows = await to_organizers(tx, f"proxy-followup:{match_id}:withdrawn",
-                                    "proxy_withdrawn", {"match": match_id})
+                                    NoticeKind.PROXY_WITHDRAWN, {"match": match_id})
     await queue_in(tx, rows)
 
 
@@ -735,7 +737,7 @@ async def expire_proposals(db: Database, now: datetime | None = None) -> list[in
                                 "WHERE id = ?"), now, mid)
             await tx.run(_FREE_SLOTS, mid)
             await tx.run(_REOPEN_NEED, need_id)
-            await _queue_to_both(tx, int(mid), "proxy-expired", "proxy_declined")
+            await _queue_to_both(tx, int(mid), "proxy-expired", NoticeKind.PROXY_DECLINED)
     return [int(mid) for mid, _n in expired]
 
 
@@ -771,7 +773,7 @@ async def plan_proxy_reminders(db: Database, campaign: Campaign | None,
     time); to organizers, from 18:00 in `campaign`'s time, the day's summary. Keys carry the
     day: planning twice queues nothing twice. Returns the rows considered."""
     now = now or clock.utcnow()
-    rows: list[Row] = []
+    rows: list[Notice] = []
     async with db.fast_write() as tx:
         for row in await tx.all(_REMINDABLE):
             view = _view(row)
@@ -782,16 +784,18 @@ async def plan_proxy_reminders(db: Database, campaign: Campaign | None,
                 tz).date()
             if (view.status == "confirmed" and view.need.user_id is not None
                     and view.voter_number and proposed_on < today):
-                rows.append((f"proxy-register:{view.id}:{today}", "proxy_register_reminder",
-                             view.need.user_id, {"match": view.id}, True))
+                rows.append(Notice(f"proxy-register:{view.id}:{today}",
+                                   NoticeKind.PROXY_REGISTER_REMINDER,
+                                   view.need.user_id, {"match": view.id}, True))
             if tomorrow in view.rounds and view.offer.user_id is not None:
-                rows.append((f"proxy-eve:{view.id}:{tomorrow}", "proxy_eve",
+                rows.append(Notice(f"proxy-eve:{view.id}:{tomorrow}", NoticeKind.PROXY_EVE,
                              view.offer.user_id, {"match": view.id}, True))
         if campaign is not None:
             local = now.astimezone(ZoneInfo(campaign.timezone))
             if local.hour >= 18:
-                rows += [(f"proxy-summary:{int(o)}:{local.date()}", "proxy_summary", int(o),
-                          {}, True) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
+                rows += [Notice(f"proxy-summary:{int(o)}:{local.date()}",
+                                NoticeKind.PROXY_SUMMARY, int(o),
+                                {}, True) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
         await queue_in(tx, rows)
     return len(rows)
 

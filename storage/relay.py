@@ -12,7 +12,6 @@ database, so that restarts and several instances count the same.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -20,15 +19,15 @@ from enum import StrEnum
 from storage import clock, outbox
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
-from storage.outbox import ENQUEUE, Delivery
+from storage.outbox import Delivery, Notice, NoticeKind, queue_in
 
 ASKS_PER_HOUR = 5
 ASK_WINDOW = timedelta(hours=1)
 # Ahead of whatever else is due: a question asked during a call must not wait behind a
 # broadcast's 70,000 rows (the deliverer takes rows in `due_at` order).
 AHEAD_OF_THE_QUEUE = timedelta(days=1)
-QUESTION_KIND, ANSWER_KIND = "relay_question", "relay_answer"
-UNDELIVERED_KIND = "relay_undelivered"
+QUESTION_KIND, ANSWER_KIND = NoticeKind.RELAY_QUESTION, NoticeKind.RELAY_ANSWER
+UNDELIVERED_KIND = NoticeKind.RELAY_UNDELIVERED
 
 
 class Refusal(StrEnum):
@@ -104,10 +103,9 @@ async def ask_organizers(db: Database, user_id: int, is_organizer: bool, questio
         row = await tx.one(_INSERT_QUESTION, user_id, question_html, now)
         assert row is not None
         relay_id = int(row[0])
-        params = json.dumps({"relay": relay_id, **({"about": about} if about else {})})
-        due, stamp = tx.value(now - AHEAD_OF_THE_QUEUE), tx.value(now)
-        await tx.many(ENQUEUE, [(f"relay-question:{relay_id}:{chat}", QUESTION_KIND, chat,
-                                 params, False, due, stamp, None) for chat in chats])
+        params = {"relay": relay_id, **({"about": about} if about else {})}
+        await queue_in(tx, [Notice(f"relay-question:{relay_id}:{chat}", QUESTION_KIND, chat,
+                                   params) for chat in chats], due_at=now - AHEAD_OF_THE_QUEUE)
     return AskCheck(None, check.asked + 1, relay_id=relay_id)
 
 
@@ -195,8 +193,8 @@ async def answer_question(db: Database, volunteer_id: int, organizer_id: int,
             params["reply_to"] = reply[1]
             if reply[0] < 0:  # a group; an organizer's own chat is `answered_by`, which
                 params["reply_group"] = reply[0]  # /forget clears: no person's id in params
-        await tx.run(ENQUEUE, f"relay-answer:{relay_id}", ANSWER_KIND, volunteer_id,
-                     json.dumps(params), False, now - AHEAD_OF_THE_QUEUE, now, None)
+        await queue_in(tx, [Notice(f"relay-answer:{relay_id}", ANSWER_KIND, volunteer_id,
+                                   params)], due_at=now - AHEAD_OF_THE_QUEUE)
     return relay_id
 
 
@@ -210,10 +208,10 @@ async def _answer_undelivered(tx: Tx, delivery: Delivery, error: str) -> None:
         chat = row[0] if row else None
     if chat is None:  # its author erased their data since
         return
-    now = clock.utcnow()
-    await tx.run(ENQUEUE, f"relay-undelivered:{delivery.params['relay']}", UNDELIVERED_KIND,
-                 int(chat), json.dumps({**delivery.params, "blocked": "blocked" in error}),
-                 False, now - AHEAD_OF_THE_QUEUE, now, None)
+    await queue_in(tx, [Notice(f"relay-undelivered:{delivery.params['relay']}",
+                               UNDELIVERED_KIND, int(chat),
+                               {**delivery.params, "blocked": "blocked" in error})],
+                   due_at=clock.utcnow() - AHEAD_OF_THE_QUEUE)
 
 
 _AUTHOR = SQL.of("SELECT answered_by FROM relay WHERE id = ? AND answered_by IS NOT NULL")

@@ -14,7 +14,7 @@ from storage.audit import write_audit
 from storage.database import Database
 from storage.driver import SQL, read_time
 from storage.models import Outbox, Shift, ShiftSignup
-from storage.outbox import REACHABLE_ORGANIZERS, Row, queue_in, to_organizers
+from storage.outbox import REACHABLE_ORGANIZERS, Notice, NoticeKind, queue_in, to_organizers
 
 MAX_TEXT = 300
 
@@ -133,7 +133,7 @@ async def join_shift(db: Database, shift_id: int, user_id: int) -> Joined:
         if taken + 1 < capacity:
             return Joined.IN
         # Once a shift: filled again after someone left, it says nothing new.
-        await queue_in(tx, await to_organizers(tx, f"shift-full:{shift_id}", "shift_full",
+        await queue_in(tx, await to_organizers(tx, f"shift-full:{shift_id}", NoticeKind.SHIFT_FULL,
                                                {"shift": shift_id}, quiet_hours=True))
     return Joined.LAST
 
@@ -249,7 +249,8 @@ async def cancel_shift(db: Database, shift_id: int, actor_id: int | None) -> lis
         people = list((await session.execute(select(ShiftSignup.user_id).where(
             ShiftSignup.shift_id == shift_id, ShiftSignup.status == "joined"))).scalars())
         # A shift is cancelled once, so these keys cannot be queued already.
-        session.add_all([Outbox(key=f"shift-cancelled:{shift_id}:{uid}", kind="shift_cancelled",
+        session.add_all([Outbox(key=f"shift-cancelled:{shift_id}:{uid}",
+                                kind=NoticeKind.SHIFT_CANCELLED.value,
                                 chat_id=uid, params={"shift": shift_id}, quiet_hours=False,
                                 due_at=now, created_at=now) for uid in people])
         await write_audit(session, actor_id, "shifts.cancel",
@@ -287,27 +288,29 @@ async def plan_shift_reminders(db: Database, timezone: str, now: datetime | None
     nothing twice. Returns the rows considered."""
     now = now or clock.utcnow()
     local = now.astimezone(ZoneInfo(timezone))
-    rows: list[Row] = []
+    rows: list[Notice] = []
     async with db.fast_write() as tx:
         for shift_id, uid in await tx.all(_JOINED_STARTING, now, now + timedelta(minutes=30)):
-            rows.append((f"shift-soon:{shift_id}:{uid}", "shift_soon", int(uid),
+            rows.append(Notice(f"shift-soon:{shift_id}:{uid}", NoticeKind.SHIFT_SOON, int(uid),
                          {"shift": int(shift_id)}, False))
         if local.hour >= 11:
             start = datetime.combine(local.date() + timedelta(days=1), time.min,
                                      tzinfo=local.tzinfo).astimezone(UTC)
             for shift_id, uid in await tx.all(_JOINED_STARTING, start,
                                               start + timedelta(days=1)):
-                rows.append((f"shift-eve:{shift_id}:{uid}", "shift_still_coming", int(uid),
-                             {"shift": int(shift_id)}, False))
+                rows.append(Notice(f"shift-eve:{shift_id}:{uid}",
+                                   NoticeKind.SHIFT_STILL_COMING, int(uid),
+                                   {"shift": int(shift_id)}, False))
         ended = [int(r[0]) for r in await tx.all(_ENDED_WITH_PEOPLE, now - timedelta(days=1),
                                                  now)]
         if ended:
             organizer_ids = [int(r[0]) for r in await tx.all(REACHABLE_ORGANIZERS)]
-            rows += [(f"shift-attendance:{shift_id}:{oid}", "shift_attendance", oid,
+            rows += [Notice(f"shift-attendance:{shift_id}:{oid}", NoticeKind.SHIFT_ATTENDANCE, oid,
                       {"shift": shift_id}, False) for shift_id in ended for oid in organizer_ids]
             for shift_id in ended:
-                rows += [(f"shift-came:{shift_id}:{uid}", "shift_did_you_come", int(uid),
-                          {"shift": shift_id}, True)
+                rows += [Notice(f"shift-came:{shift_id}:{uid}",
+                                NoticeKind.SHIFT_DID_YOU_COME, int(uid),
+                                {"shift": shift_id}, True)
                          for (uid,) in await tx.all(_JOINED, shift_id)
                          if int(uid) not in organizer_ids]
         await queue_in(tx, rows)

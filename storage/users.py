@@ -16,7 +16,7 @@ from storage.calling import take_cards_back
 from storage.database import Database
 from storage.driver import SQL
 from storage.models import User, VolunteerStatus
-from storage.outbox import queue_in, to_organizers
+from storage.outbox import Notice, NoticeKind, queue_in, to_organizers
 
 
 @dataclass(frozen=True)
@@ -261,8 +261,9 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
             raise LookupError(user_id)
         if changed:
             key = f"vol-request:{user_id}:{secrets.token_hex(6)}"
-            rows = await to_organizers(tx, key, "volunteer_request", {"volunteer": user_id})
-            rows.append((key, "volunteer_request_sent", user_id, {}, False))
+            rows = await to_organizers(tx, key, NoticeKind.VOLUNTEER_REQUEST,
+                                       {"volunteer": user_id})
+            rows.append(Notice(key, NoticeKind.VOLUNTEER_REQUEST_SENT, user_id, {}, False))
             await queue_in(tx, rows, due_at=now)
     person = _person(row)
     return Decision(changed, person.volunteer_status, person)
@@ -297,8 +298,9 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
                              "volunteers.approve" if approve else "volunteers.decline",
                              f"user={user_id}", now)
         if known:
-            await queue_in(tx, [(
-                f"vol-decision:{user_id}:{secrets.token_hex(6)}", "volunteer_decision", user_id,
+            await queue_in(tx, [Notice(
+                f"vol-decision:{user_id}:{secrets.token_hex(6)}", NoticeKind.VOLUNTEER_DECISION,
+                user_id,
                 {"approved": approve, "resumed": before is VolunteerStatus.PAUSED}, False)],
                 due_at=now)
         row = await tx.one(SELECT_PERSON, user_id)

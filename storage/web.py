@@ -6,7 +6,6 @@ attribution), so /web reads a few aggregates instead of walking the tree.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import unicodedata
@@ -22,7 +21,7 @@ from storage.campaigns import local_day_start
 from storage.database import Database
 from storage.driver import SQL, read_time
 from storage.models import Campaign
-from storage.outbox import ENQUEUE
+from storage.outbox import Notice, NoticeKind, queue_in
 from storage.personal import rejoin_key
 
 GOAL = 3  # everyone brings three
@@ -111,10 +110,9 @@ async def attribute_referral(db: Database, new_user_id: int, payload: str, *,
         row = await tx.one(_COUNT_RECRUIT, referrer_id)
         recruits = int(row[0]) if row else 0
         # Keyed by the count, not by the newcomer: an outbox key names its recipient only.
-        stamp = tx.value(clock.utcnow())
-        await tx.run(ENQUEUE, f"web-joined:{referrer_id}:{recruits}", "web_joined",
-                     referrer_id, json.dumps({"recruit": new_user_id, "n": recruits}), False,
-                     stamp, stamp, None)
+        await queue_in(tx, [Notice(f"web-joined:{referrer_id}:{recruits}",
+                                   NoticeKind.WEB_JOINED, referrer_id,
+                                   {"recruit": new_user_id, "n": recruits})])
     return Attribution(referrer_id, recruits)
 
 
@@ -323,9 +321,8 @@ async def plan_nudges(db: Database, campaign: Campaign, now: datetime | None = N
             if not due:
                 return planned
             stamp = tx.value(now)
-            await tx.many(ENQUEUE, [
-                (f"nudge:{uid}:{sent + 1}", "nudge", uid, "{}", True, stamp, stamp, None)
-                for uid, sent in due])
+            await queue_in(tx, [Notice(f"nudge:{uid}:{sent + 1}", NoticeKind.NUDGE, uid, {}, True)
+                                for uid, sent in due], due_at=now)
             await tx.many(_COUNT_NUDGE, [(sent + 1, stamp, uid, sent) for uid, sent in due])
         planned += len(due)
         if len(due) < NUDGE_BATCH:
@@ -351,11 +348,10 @@ async def plan_pledge_reminders(db: Database, campaign: Campaign,
     election_round = round_tomorrow(campaign, now)
     if election_round is None:
         return 0
-    params = json.dumps({"round": election_round["date"], "name": election_round["name"]})
+    params = {"round": election_round["date"], "name": election_round["name"]}
     async with db.fast_write(long=True) as tx:
         pledgers = await tx.all(_PLEDGERS)
-        stamp = tx.value(now)
-        await tx.many(ENQUEUE, [
-            (f"pledge:{uid}:{election_round['date']}", "pledge_reminder", uid, params, True,
-             stamp, stamp, None) for (uid,) in pledgers])
+        await queue_in(tx, [Notice(f"pledge:{uid}:{election_round['date']}",
+                                   NoticeKind.PLEDGE_REMINDER, uid, params, True)
+                            for (uid,) in pledgers], due_at=now)
     return len(pledgers)

@@ -7,13 +7,14 @@ import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import build_deliverer
 from bot.jobs import plan_web_messages_tick
 from bot.telegram_retry import RetryMiddleware
 from storage.models import Outbox
-from storage.outbox import enqueue
+from storage.outbox import Notice, NoticeKind, enqueue
 from storage.users import Profile, ensure_user, get_user
 from storage.web import plan_nudges
 
@@ -151,7 +152,7 @@ async def test_a_person_who_blocked_the_bot_is_marked_and_skipped(db, campaign, 
     assert statuses == ["failed", "sent", "sent"]
 
     # Later messages to that person are not even attempted.
-    await enqueue(db, [("test:later", "nudge", blocked[0], {}, False)])
+    await enqueue(db, [Notice("test:later", NoticeKind.NUDGE, blocked[0], {}, False)])
     calls = len(harness.fake.sent("sendMessage"))
     while await deliverer.run_once():
         pass
@@ -234,3 +235,25 @@ async def test_the_pacer_starts_at_most_the_rate_in_any_second_and_spaces_each_c
     for i, t in enumerate(starts):
         by_chat.setdefault(i % 40, []).append(t)
     assert min(b - a for ts in by_chat.values() for a, b in itertools.pairwise(ts)) >= 0.999
+
+
+def test_every_kind_of_notice_has_exactly_one_renderer(harness):
+    """The application builds its deliverer: every kind is rendered, none twice."""
+    deliverer = build_deliverer(harness.dp, harness.bot, harness.dp["settings"])
+    assert set(deliverer.renderers) == set(NoticeKind)
+
+
+def test_a_kind_without_renderer_or_with_two_fails_at_start():
+    from storage.outbox import check_renderers
+
+    async def render(delivery, person):
+        return None
+
+    everything = {kind: render for kind in NoticeKind if kind is not NoticeKind.SHIFT_FULL}
+    with pytest.raises(ValueError, match="none for shift_full"):
+        check_renderers({"all": everything})
+    with pytest.raises(ValueError, match=r"two for nudge \(all, invite\)"):
+        check_renderers({"all": {**everything, NoticeKind.SHIFT_FULL: render},
+                         "invite": {NoticeKind.NUDGE: render}})
+    with pytest.raises(ValueError):  # a mistyped kind is no kind at all
+        check_renderers({"all": [*everything, "shift_ful"]})

@@ -23,7 +23,7 @@ from storage.models import (
     ProxyRequest,
     User,
 )
-from storage.outbox import enqueue
+from storage.outbox import Notice, NoticeKind, enqueue
 from storage.proxies import (
     Place,
     Requester,
@@ -114,7 +114,7 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
                          None, -100777)
     await answer_question(db, z.id, ORGANIZER, f"{z.first_name}, call {z.phone} back")
 
-    await enqueue(db, [(f"nudge:{z.id}:1", "nudge", z.id, {}, True)])
+    await enqueue(db, [Notice(f"nudge:{z.id}:1", NoticeKind.NUDGE, z.id, {}, True)])
     await create_broadcast(db, text="Come tomorrow", visible_length=13, footer="",
                            audience_kind="everyone", audience_value=None, shift_id=None,
                            scheduled_at=None, actor_id=ORGANIZER)

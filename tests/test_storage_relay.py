@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from storage import outbox
 from storage.models import Outbox, Pledge, ProxyRequest, Shift, ShiftSignup, User
+from storage.outbox import Notice, NoticeKind
 from storage.relay import (
     ASKS_PER_HOUR,
     Asker,
@@ -105,7 +106,7 @@ async def test_the_organizers_group_is_no_person_yet_its_questions_go(db, frozen
     camille = await person(db, 101, volunteer_status="approved")
     await ask_organizers(db, camille, False, "Q", None, GROUP)
     # Another kind to a negative id (an erased person's anonymous node) never goes.
-    await outbox.enqueue(db, [("broadcast:1:x", "broadcast", -5, {}, False)])
+    await outbox.enqueue(db, [Notice("broadcast:1:x", NoticeKind.BROADCAST, -5, {}, False)])
     await person(db, -5, forgotten=True)
     claimed = {d.kind: d for d in await outbox.claim_due(db, 10, messaging_open=True)}
     assert await outbox.mark_sending(db, claimed["relay_question"])
@@ -118,7 +119,7 @@ async def test_the_organizers_group_is_no_person_yet_its_questions_go(db, frozen
 
 async def test_relay_rows_go_ahead_of_a_broadcast_already_queued(db, frozen_clock):
     camille = await person(db, 101, volunteer_status="approved")
-    await outbox.enqueue(db, [(f"broadcast:1:{n}", "broadcast", n, {}, False)
+    await outbox.enqueue(db, [Notice(f"broadcast:1:{n}", NoticeKind.BROADCAST, n, {}, False)
                               for n in range(1000, 1050)])
     await ask_organizers(db, camille, False, "Q", None, GROUP)
     first = await outbox.claim_due(db, 1, messaging_open=True)
