@@ -76,7 +76,7 @@ class Database:
 
     @asynccontextmanager
     async def fast_write(self, *, long: bool = False,
-                         committed_first: tuple[SQL, tuple[Any, ...]] | None = None
+                         committed_first: tuple[SQL, dict[str, Any] | tuple[Any, ...]] | None = None
                          ) -> AsyncIterator[Tx]:
         """A write transaction on the driver itself, for the hot path (storage.driver).
 
@@ -93,7 +93,7 @@ class Database:
                 raw = await sa_connection.get_raw_connection()
                 driver = raw.driver_connection  # asyncpg.Connection
                 if committed_first is not None:  # outside a transaction block: autocommit
-                    await PostgresTx(driver).run(committed_first[0], *committed_first[1])
+                    await _run(PostgresTx(driver), committed_first)
                 async with driver.transaction():  # type: ignore[union-attr]
                     yield PostgresTx(driver)
             return
@@ -105,7 +105,7 @@ class Database:
                 transaction = _async_transaction(await self._sqlite_writer())
             async with transaction as tx:
                 if committed_first is not None:
-                    await tx.run(committed_first[0], *committed_first[1])
+                    await _run(tx, committed_first)
                 yield tx
 
     @asynccontextmanager
@@ -198,6 +198,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def _run(tx: Tx, statement: tuple[SQL, dict[str, Any] | tuple[Any, ...]]) -> None:
+    sql, values = statement
+    if isinstance(values, dict):
+        await tx.run(sql, **values)
+    else:
+        await tx.run(sql, *values)
 
 
 def _begin_now(connection: sqlite3.Connection) -> bool:

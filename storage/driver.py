@@ -14,6 +14,7 @@ and through SQLModel read back the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,28 +23,74 @@ from typing import Any, Protocol
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DATETIME storage format on SQLite
 
 
+# A named parameter, `:name`, outside quotes; `::` (a PostgreSQL cast) is not one.
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_QUOTED = re.compile(r"('(?:[^']|'')*')")
+
+
 @dataclass(frozen=True)
 class SQL:
-    """One statement in both dialects: `?` markers; `{lock}` is FOR UPDATE SKIP LOCKED on
-    PostgreSQL (nothing on SQLite), `{least}` the two-argument minimum of each."""
+    """One statement in both dialects, written once with named parameters (`:now`):
+    numbered `?1`/`$1` for each driver, so a value used twice is passed once, by keyword.
+    `{lock}` is FOR UPDATE SKIP LOCKED on PostgreSQL (nothing on SQLite), `{least}` the
+    two-argument minimum of each. (Statements still written with `?` markers take their
+    values in order, positionally.)"""
 
     sqlite: str
     postgres: str
+    names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, text: str) -> SQL:
+        lite = text.replace("{lock}", "").replace("{least}", "min")
         pg = text.replace("{lock}", "FOR UPDATE SKIP LOCKED").replace("{least}", "LEAST")
+        names = _names(text)
+        if names:
+            return cls(_numbered(lite, names, "?"), _numbered(pg, names, "$"), names)
         parts = pg.split("?")
         numbered = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], start=1)) + parts[-1]
-        return cls(text.replace("{lock}", "").replace("{least}", "min"), numbered)
+        return cls(lite, numbered)
+
+    def bind(self, args: tuple[Any, ...], params: dict[str, Any]) -> tuple[Any, ...]:
+        """The values in the drivers' order: by name, or as given for `?` statements."""
+        if not self.names:
+            if params:
+                raise TypeError(f"positional statement given names: {sorted(params)}")
+            return args
+        if args or set(params) != set(self.names):
+            raise TypeError(f"statement takes {sorted(self.names)}, got "
+                            f"{sorted(params)}{' and positional values' if args else ''}")
+        return tuple(params[name] for name in self.names)
+
+    def bind_rows(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        """executemany's rows: mappings by name for a named statement."""
+        if not self.names:
+            return list(rows)
+        return [tuple(row[name] for name in self.names) for row in rows]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for i, part in enumerate(_QUOTED.split(text)):
+        if i % 2 == 0:  # outside quotes
+            found.update(dict.fromkeys(_NAMED.findall(part)))
+    return tuple(found)
+
+
+def _numbered(text: str, names: tuple[str, ...], marker: str) -> str:
+    index = {name: i for i, name in enumerate(names, start=1)}
+    parts = _QUOTED.split(text)
+    return "".join(part if i % 2 else _NAMED.sub(lambda m: f"{marker}{index[m[1]]}", part)
+                   for i, part in enumerate(parts))
 
 
 class Tx(Protocol):
-    async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None: ...
-    async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]: ...
-    async def run(self, sql: SQL, *args: Any) -> int: ...
-    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
-        """executemany; the rows' values must already be in the driver's form (`value`)."""
+    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None: ...
+    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]: ...
+    async def run(self, sql: SQL, *args: Any, **params: Any) -> int: ...
+    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+        """executemany; the rows' values must already be in the driver's form (`value`):
+        mappings by name for a named statement."""
 
     def value(self, value: Any) -> Any:
         """A value as this driver stores it (a datetime becomes text on SQLite)."""
@@ -55,8 +102,8 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
-def _sqlite_args(args: tuple[Any, ...]) -> list[Any]:
-    return [sqlite_value(a) for a in args]
+def _sqlite_args(sql: SQL, args: tuple[Any, ...], params: dict[str, Any]) -> list[Any]:
+    return [sqlite_value(a) for a in sql.bind(args, params)]
 
 
 def read_time(value: Any) -> datetime | None:
@@ -70,23 +117,24 @@ class SqliteTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # aiosqlite.Connection
 
-    async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
+    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
         # execute_fetchall: one trip to aiosqlite's thread instead of cursor/execute/fetch/close.
-        rows = await self.connection.execute_fetchall(sql.sqlite, _sqlite_args(args))
+        rows = await self.connection.execute_fetchall(sql.sqlite,
+                                                      _sqlite_args(sql, args, params))
         return list(rows)
 
-    async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
-        rows = await self.all(sql, *args)
+    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
+        rows = await self.all(sql, *args, **params)
         return rows[0] if rows else None
 
-    async def run(self, sql: SQL, *args: Any) -> int:
-        cursor = await self.connection.execute(sql.sqlite, _sqlite_args(args))
+    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
+        cursor = await self.connection.execute(sql.sqlite, _sqlite_args(sql, args, params))
         count = cursor.rowcount
         await cursor.close()
         return int(count)
 
-    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
-        await self.connection.executemany(sql.sqlite, rows)
+    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+        await self.connection.executemany(sql.sqlite, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:
         return sqlite_value(value)
@@ -98,18 +146,21 @@ class InlineSqliteTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # sqlite3.Connection
 
-    async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
-        return self.connection.execute(sql.sqlite, _sqlite_args(args)).fetchall()
+    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
+        rows: list[Sequence[Any]] = self.connection.execute(
+            sql.sqlite, _sqlite_args(sql, args, params)).fetchall()
+        return rows
 
-    async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
-        return self.connection.execute(sql.sqlite,  # type: ignore[no-any-return]
-                                       _sqlite_args(args)).fetchone()
+    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self.connection.execute(
+            sql.sqlite, _sqlite_args(sql, args, params)).fetchone()
+        return row
 
-    async def run(self, sql: SQL, *args: Any) -> int:
-        return int(self.connection.execute(sql.sqlite, _sqlite_args(args)).rowcount)
+    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
+        return int(self.connection.execute(sql.sqlite, _sqlite_args(sql, args, params)).rowcount)
 
-    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
-        self.connection.executemany(sql.sqlite, rows)
+    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+        self.connection.executemany(sql.sqlite, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:
         return sqlite_value(value)
@@ -119,19 +170,21 @@ class PostgresTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # asyncpg.Connection
 
-    async def all(self, sql: SQL, *args: Any) -> list[Sequence[Any]]:
-        return list(await self.connection.fetch(sql.postgres, *args))
+    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
+        return list(await self.connection.fetch(sql.postgres, *sql.bind(args, params)))
 
-    async def one(self, sql: SQL, *args: Any) -> Sequence[Any] | None:
-        return await self.connection.fetchrow(sql.postgres, *args)  # type: ignore[no-any-return]
+    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = await self.connection.fetchrow(sql.postgres,
+                                                                   *sql.bind(args, params))
+        return row
 
-    async def run(self, sql: SQL, *args: Any) -> int:
-        status: str = await self.connection.execute(sql.postgres, *args)
+    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
+        status: str = await self.connection.execute(sql.postgres, *sql.bind(args, params))
         tail = status.rsplit(" ", 1)[-1]  # "UPDATE 3" -> 3
         return int(tail) if tail.isdigit() else 0
 
-    async def many(self, sql: SQL, rows: list[Sequence[Any]]) -> None:
-        await self.connection.executemany(sql.postgres, rows)
+    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+        await self.connection.executemany(sql.postgres, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:
         return value

@@ -20,6 +20,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import OutboxStatus
+from storage.rows import columns, reader
 
 MAX_ATTEMPTS = 5
 
@@ -110,10 +111,13 @@ def check_renderers(kinds_by_feature: Mapping[str, Iterable[NoticeKind]]) -> Non
         raise ValueError("outbox renderers: " + "; ".join(problems))
 
 
+# Statuses in statements come from the enum, so a typo is a NameError at import.
+PENDING, CLAIMED, SENDING = (f"'{s}'" for s in (OutboxStatus.PENDING, OutboxStatus.CLAIMED,
+                                                OutboxStatus.SENDING))
 _ENQUEUE = SQL.of(
     "INSERT INTO outbox (key, kind, chat_id, params, quiet_hours, status, due_at, attempts, "
-    "created_at, batch) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?) "
-    "ON CONFLICT (key) DO NOTHING")
+    f"created_at, batch) VALUES (:key, :kind, :chat_id, :params, :quiet_hours, {PENDING}, "
+    ":due_at, 0, :created_at, :batch) ON CONFLICT (key) DO NOTHING")
 
 
 async def enqueue(db: Database, notices: Sequence[Notice], due_at: datetime | None = None,
@@ -132,8 +136,9 @@ async def queue_in(tx: Tx, notices: Sequence[Notice], *, due_at: datetime | None
     now = clock.utcnow()
     due, created = tx.value(due_at or now), tx.value(now)
     await tx.many(_ENQUEUE, [
-        (n.key, n.kind.value, n.chat_id, json.dumps(dict(n.params)), n.quiet_hours, due,
-         created, batch) for n in notices])
+        {"key": n.key, "kind": n.kind.value, "chat_id": n.chat_id,
+         "params": json.dumps(dict(n.params)), "quiet_hours": n.quiet_hours, "due_at": due,
+         "created_at": created, "batch": batch} for n in notices])
 
 
 # The organizers a message can reach: every alert, follow-up and summary goes to them.
@@ -150,20 +155,19 @@ async def to_organizers(tx: Tx, key: str, kind: NoticeKind, params: Mapping[str,
 
 # `quiet_hours` rows wait while messaging hours are closed; the others go at any time.
 _CLAIM = SQL.of(
-    "UPDATE outbox SET status = 'claimed', claimed_at = ?, attempts = attempts + 1 "
-    "WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND due_at <= ? "
-    "AND (NOT quiet_hours OR ?) ORDER BY due_at, id LIMIT ? {lock}) "
-    "RETURNING id, key, kind, chat_id, params, quiet_hours, attempts")
+    f"UPDATE outbox SET status = {CLAIMED}, claimed_at = :now, attempts = attempts + 1 "
+    f"WHERE id IN (SELECT id FROM outbox WHERE status = {PENDING} AND due_at <= :now "
+    "AND (NOT quiet_hours OR :messaging_open) ORDER BY due_at, id LIMIT :limit {lock}) "
+    f"RETURNING {columns(Delivery)}")
+_DELIVERY = reader(Delivery)
 
 
 async def claim_due(db: Database, limit: int, *, messaging_open: bool,
                     now: datetime | None = None) -> list[Delivery]:
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
-        rows = await tx.all(_CLAIM, now, now, messaging_open, limit)
-    deliveries = [Delivery(int(r[0]), str(r[1]), NoticeKind(r[2]), int(r[3]),
-                           json.loads(r[4]) if isinstance(r[4], str) else dict(r[4] or {}),
-                           bool(r[5]), int(r[6])) for r in rows]
+        rows = await tx.all(_CLAIM, now=now, messaging_open=messaging_open, limit=limit)
+    deliveries = [_DELIVERY(row) for row in rows]
     deliveries.sort(key=lambda d: d.id)  # RETURNING gives no order
     return deliveries
 
@@ -182,14 +186,16 @@ _STILL_WANTED = (
     "OR EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.chat_id AND NOT u.blocked "
     "AND NOT u.forgotten AND (NOT u.stopped OR outbox.kind NOT IN ("
     f"{_kinds(UNSUBSCRIBABLE)}))))")
-_SENDING = SQL.of("UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'claimed' "
-                  f"AND {_STILL_WANTED}")
-_UNWANTED = SQL.of("UPDATE outbox SET status = 'skipped', error = 'unreachable or "
-                   f"unsubscribed' WHERE id = ? AND status = 'claimed' AND NOT {_STILL_WANTED}")
-_FINISH = SQL.of("UPDATE outbox SET status = ?, sent_at = ?, message_id = ?, error = ? "
-                 "WHERE id = ? AND status IN ('claimed', 'sending')")
-_RETRY = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, error = ? "
-                "WHERE id = ? AND status = 'sending'")
+_SENDING = SQL.of(f"UPDATE outbox SET status = {SENDING} WHERE id = :id "
+                  f"AND status = {CLAIMED} AND {_STILL_WANTED}")
+_UNWANTED = SQL.of(f"UPDATE outbox SET status = '{OutboxStatus.SKIPPED}', error = 'unreachable "
+                   f"or unsubscribed' WHERE id = :id AND status = {CLAIMED} "
+                   f"AND NOT {_STILL_WANTED}")
+_FINISH = SQL.of("UPDATE outbox SET status = :status, sent_at = :sent_at, "
+                 "message_id = :message_id, error = :error "
+                 f"WHERE id = :id AND status IN ({CLAIMED}, {SENDING})")
+_RETRY = SQL.of(f"UPDATE outbox SET status = {PENDING}, due_at = :due_at, error = :error "
+                f"WHERE id = :id AND status = {SENDING}")
 
 
 async def mark_sending(db: Database, delivery: Delivery) -> bool:
@@ -198,21 +204,22 @@ async def mark_sending(db: Database, delivery: Delivery) -> bool:
     (the row is then skipped), it was cancelled (a broadcast), or its claim was taken back
     meanwhile (the deliverer stalled for over a minute: someone else's to send)."""
     async with db.fast_write() as tx:
-        if await tx.run(_SENDING, delivery.id) == 1:
+        if await tx.run(_SENDING, id=delivery.id) == 1:
             return True
-        await tx.run(_UNWANTED, delivery.id)
+        await tx.run(_UNWANTED, id=delivery.id)
         return False
 
 
 async def mark_sent(db: Database, delivery: Delivery, message_id: int | None) -> None:
     async with db.fast_write() as tx:
-        await tx.run(_FINISH, OutboxStatus.SENT.value, clock.utcnow(), message_id, None,
-                     delivery.id)
+        await tx.run(_FINISH, status=OutboxStatus.SENT.value, sent_at=clock.utcnow(),
+                     message_id=message_id, error=None, id=delivery.id)
 
 
 async def mark_skipped(db: Database, delivery: Delivery, reason: str) -> None:
     async with db.fast_write() as tx:
-        await tx.run(_FINISH, OutboxStatus.SKIPPED.value, None, None, reason, delivery.id)
+        await tx.run(_FINISH, status=OutboxStatus.SKIPPED.value, sent_at=None,
+                     message_id=None, error=reason, id=delivery.id)
 
 
 # What a kind's failure implies, queued in the transaction that records it: an organizer
@@ -228,8 +235,8 @@ def on_failed(kind: NoticeKind, follow_up: FollowUp) -> None:
 async def mark_failed(db: Database, delivery: Delivery, error: str) -> None:
     follow_up = _ON_FAILED.get(delivery.kind)
     async with db.fast_write() as tx:
-        failed = await tx.run(_FINISH, OutboxStatus.FAILED.value, None, None, error[:500],
-                              delivery.id)
+        failed = await tx.run(_FINISH, status=OutboxStatus.FAILED.value, sent_at=None,
+                              message_id=None, error=error[:500], id=delivery.id)
         if failed and follow_up is not None:
             await follow_up(tx, delivery, error)
 
@@ -243,26 +250,26 @@ async def retry_later(db: Database, delivery: Delivery, error: str,
         return False
     due = clock.utcnow() + timedelta(seconds=base_delay * 2 ** (delivery.attempts - 1))
     async with db.fast_write() as tx:
-        await tx.run(_RETRY, due, error[:500], delivery.id)
+        await tx.run(_RETRY, due_at=due, error=error[:500], id=delivery.id)
     return True
 
 
-_PUT_BACK = SQL.of("UPDATE outbox SET status = 'pending', due_at = ?, "
-                   "attempts = attempts - 1 WHERE id = ? AND status = 'claimed'")
-_RECOVER = SQL.of("UPDATE outbox SET status = 'pending', attempts = attempts - 1 "
-                  "WHERE status = 'claimed' AND claimed_at < ?")
+_PUT_BACK = SQL.of(f"UPDATE outbox SET status = {PENDING}, due_at = :due_at, "
+                   f"attempts = attempts - 1 WHERE id = :id AND status = {CLAIMED}")
+_RECOVER = SQL.of(f"UPDATE outbox SET status = {PENDING}, attempts = attempts - 1 "
+                  f"WHERE status = {CLAIMED} AND claimed_at < :before")
 STALE_CLAIM = timedelta(minutes=1)
 
 
 async def put_back(db: Database, delivery: Delivery, due_at: datetime) -> None:
     """Claimed, but not to be sent now (messaging hours closed meanwhile): not an attempt."""
     async with db.fast_write() as tx:
-        await tx.run(_PUT_BACK, due_at, delivery.id)
+        await tx.run(_PUT_BACK, due_at=due_at, id=delivery.id)
 
 
 _CLOSE_INTERRUPTED = SQL.of(
-    "UPDATE outbox SET status = 'failed', error = 'interrupted while sending: may have "
-    "arrived' WHERE status = 'sending' AND claimed_at < ?")
+    f"UPDATE outbox SET status = '{OutboxStatus.FAILED}', error = 'interrupted while sending: "
+    f"may have arrived' WHERE status = {SENDING} AND claimed_at < :before")
 # Far longer than any send takes, its retries after a 429 included.
 INTERRUPTED_SEND = timedelta(minutes=15)
 
@@ -271,18 +278,20 @@ async def close_interrupted_sends(db: Database, now: datetime | None = None) -> 
     """Rows a crash left `sending`: never sent again (they may have arrived), but closed,
     so that a broadcast they belong to can finish."""
     async with db.fast_write() as tx:
-        return await tx.run(_CLOSE_INTERRUPTED, (now or clock.utcnow()) - INTERRUPTED_SEND)
+        return await tx.run(_CLOSE_INTERRUPTED,
+                            before=(now or clock.utcnow()) - INTERRUPTED_SEND)
 
 
 async def recover_stale_claims(db: Database, now: datetime | None = None) -> int:
     """Claims of a deliverer that died before calling the API: due again."""
     async with db.fast_write() as tx:
-        return await tx.run(_RECOVER, (now or clock.utcnow()) - STALE_CLAIM)
+        return await tx.run(_RECOVER, before=(now or clock.utcnow()) - STALE_CLAIM)
 
 
-_COUNTS = SQL.of("SELECT status, count(*) FROM outbox WHERE kind = ? GROUP BY status")
+_COUNTS = SQL.of("SELECT status, count(*) FROM outbox WHERE kind = :kind GROUP BY status")
 
 
 async def counts(db: Database, kind: NoticeKind) -> dict[str, int]:
     async with db.fast_read() as tx:
-        return {str(status): int(n) for status, n in await tx.all(_COUNTS, NoticeKind(kind).value)}
+        rows = await tx.all(_COUNTS, kind=NoticeKind(kind).value)
+    return {str(status): int(n) for status, n in rows}

@@ -1,0 +1,105 @@
+"""The house's rules, checked: small modules and functions, and one SQL style in storage/.
+
+The lists of modules and functions not yet within the rules only shrink: each leaves its
+list as it is restructured, and a new one can never join it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from storage.driver import SQL
+from tests.conftest import ROOT
+
+PACKAGES = ("bot", "handlers", "ui", "storage")
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+LONG_MODULES = {"handlers/proxy.py", "handlers/shifts.py", "storage/calling.py",
+                "storage/models.py", "storage/proxies.py"}
+LONG_FUNCTIONS = {"handlers/proxy.py::make_renderers", "handlers/shifts.py::make_renderers",
+                  "handlers/shifts.py::newshift_step", "storage/campaigns.py::parse_campaign_file",
+                  "storage/proxies.py::match_all"}
+# Statements built inside a function, written with `?`, or through the ORM session.
+OLD_STYLE_SQL = {
+    "storage/audit.py", "storage/broadcasts.py", "storage/calling.py", "storage/campaigns.py",
+    "storage/contacts.py", "storage/dnc_holds.py", "storage/forget.py", "storage/instances.py",
+    "storage/proxies.py", "storage/relay.py", "storage/shifts.py",
+    "storage/stations.py", "storage/stats.py", "storage/users.py", "storage/web.py"}
+
+
+def modules() -> list[Path]:
+    return sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+                  if "migrations" not in path.parts and "data" not in path.parts)
+
+
+def name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def functions(tree: ast.AST, prefix: str = ""):
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield f"{prefix}{node.name}", node
+            yield from functions(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from functions(node, f"{prefix}{node.name}.")
+
+
+def is_sql_of(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "of" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "SQL")
+
+
+def old_style(path: Path, tree: ast.Module) -> list[str]:
+    found = []
+    for qualified, function in functions(tree):
+        if any(is_sql_of(node) for node in ast.walk(function)):
+            found.append(f"{qualified}: a statement built inside a function")
+    text = path.read_text()
+    if "session." in text or "db.read()" in text or "db.write()" in text:
+        found.append("the ORM session")
+    namespace: dict[str, object] = {}
+    for node in tree.body:  # module-level statements: evaluated to see their markers
+        if isinstance(node, ast.Assign) and is_sql_of(node.value):
+            try:
+                exec(compile(ast.Module([node], []), str(path), "exec"),
+                     {"SQL": SQL, **namespace}, namespace)
+            except NameError:  # built from other constants: its own test covers it
+                continue
+            for statement in namespace.values():
+                if isinstance(statement, SQL) and not statement.names and "?" in statement.sqlite:
+                    found.append(f"{ast.unparse(node.targets[0])}: `?` markers")
+            namespace.clear()
+    return found
+
+
+def test_no_module_is_longer_than_400_lines():
+    long = {name(p) for p in modules() if len(p.read_text().splitlines()) > MAX_MODULE_LINES}
+    assert long <= LONG_MODULES, f"new long modules: {sorted(long - LONG_MODULES)}"
+    assert LONG_MODULES <= long, f"now short, leave the list: {sorted(LONG_MODULES - long)}"
+
+
+def test_no_function_is_longer_than_60_lines():
+    long = set()
+    for path in modules():
+        for qualified, node in functions(ast.parse(path.read_text())):
+            if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                long.add(f"{name(path)}::{qualified}")
+    assert long <= LONG_FUNCTIONS, f"new long functions: {sorted(long - LONG_FUNCTIONS)}"
+    assert LONG_FUNCTIONS <= long, f"now short, leave the list: {sorted(LONG_FUNCTIONS - long)}"
+
+
+def test_storage_writes_its_statements_one_way():
+    """Every statement a named module constant with named parameters, run on the driver."""
+    old = set()
+    for path in sorted((ROOT / "storage").glob("*.py")) + sorted(
+            (ROOT / "storage").glob("*/*.py")):
+        if "migrations" in path.parts or "data" in path.parts or path.name in (
+                "driver.py", "database.py"):
+            continue
+        if old_style(path, ast.parse(path.read_text())):
+            old.add(name(path))
+    assert old <= OLD_STYLE_SQL, f"new old-style SQL in: {sorted(old - OLD_STYLE_SQL)}"
+    assert OLD_STYLE_SQL <= old, f"now one style, leave the list: {sorted(OLD_STYLE_SQL - old)}"
