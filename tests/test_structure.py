@@ -6,6 +6,7 @@ list as it is restructured, and a new one can never join it."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 from storage.driver import SQL
@@ -60,18 +61,10 @@ def old_style(path: Path, tree: ast.Module) -> list[str]:
     text = path.read_text()
     if "session." in text or "db.read()" in text or "db.write()" in text:
         found.append("the ORM session")
-    namespace: dict[str, object] = {}
-    for node in tree.body:  # module-level statements: evaluated to see their markers
-        if isinstance(node, ast.Assign) and is_sql_of(node.value):
-            try:
-                exec(compile(ast.Module([node], []), str(path), "exec"),
-                     {"SQL": SQL, **namespace}, namespace)
-            except NameError:  # built from other constants: its own test covers it
-                continue
-            for statement in namespace.values():
-                if isinstance(statement, SQL) and not statement.names and "?" in statement.sqlite:
-                    found.append(f"{ast.unparse(node.targets[0])}: `?` markers")
-            namespace.clear()
+    module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    for attribute, value in vars(module).items():
+        if isinstance(value, SQL) and not value.names and "?" in value.sqlite:
+            found.append(f"{attribute}: `?` markers")
     return found
 
 
