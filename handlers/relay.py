@@ -10,7 +10,6 @@ from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -32,6 +31,7 @@ from storage.relay import (
     AskCheck,
     Asker,
     Refusal,
+    Replied,
     Signing,
     answer,
     answer_question,
@@ -144,14 +144,19 @@ async def question_written(message: Message, state: FSMContext, db: Database,
 
 # ---- an organizer answers ------------------------------------------------------------------
 
-async def reply_from_organizer(message: Message, db: Database, i18n: I18n,
-                               user: Person) -> object:
+async def relayed_question_replied(message: Message, db: Database) -> bool | dict[str, Replied]:
+    """The filter of an organizer's reply: it passes with the question it answers, and lets
+    any other reply (organizers talking among themselves) go on to the routers after this
+    one."""
     original = message.reply_to_message
     if original is None:
-        return UNHANDLED
+        return False
     replied = await replied_to(db, original.chat.id, original.message_id)
-    if replied is None:  # not a relayed question: for the routers after this one
-        return UNHANDLED
+    return False if replied is None else {"replied": replied}
+
+
+async def reply_from_organizer(message: Message, db: Database, i18n: I18n, user: Person,
+                               replied: Replied) -> None:
     if replied.asker == Asker.GONE:
         await message.reply(_("This person has erased their data since: your answer "
                               "reaches nobody."))
@@ -253,7 +258,7 @@ def build_router() -> Router:
                             ~F.text.startswith("/"), PrivateChat())
     organizers = organizer_router("relay")
     organizers.message.register(reply_from_organizer, F.reply_to_message, F.text,
-                                 ~F.text.startswith("/"))
+                                 ~F.text.startswith("/"), relayed_question_replied)
     organizers.callback_query.register(sign_pressed, SignCB.filter())
     router.include_router(organizers)
     return router
