@@ -26,7 +26,7 @@ from handlers.doors import organizer_router, personal_data_router
 from storage.calling import PauseReason
 from storage.database import Database
 from storage.dnc_holds import decide_hold, hold_view
-from storage.models import User, VolunteerStatus
+from storage.models import VolunteerStatus
 from storage.outbox import Delivery, NoticeKind
 from storage.users import Person, decide_volunteer, get_user, pending_volunteers, request_to_call
 from ui.keyboards import main_menu
@@ -77,7 +77,7 @@ def decision_message(approved: bool, resumed: bool = False) -> tuple[str, dict[s
               "there are many other ways to help."), {})
 
 
-def describe(user: Person | User) -> str:
+def describe(user: Person) -> str:
     handle = f" (@{escape(user.username)})" if user.username else ""
     return f"{escape(user.first_name or str(user.id))}{handle}"
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
-
-from sqlalchemy import select, update
+from dataclasses import dataclass, replace
 
 from storage import clock
-from storage.audit import write_audit, write_audit_in
+from storage.audit import write_audit_in
 from storage.calling import take_cards_back
 from storage.database import Database
-from storage.driver import SQL
-from storage.models import User, VolunteerStatus
+from storage.driver import SQL, Tx
+from storage.models import VolunteerStatus
 from storage.outbox import Notice, NoticeKind, queue_in, to_organizers
+from storage.rows import columns, reader
 
 
 @dataclass(frozen=True)
@@ -55,10 +53,6 @@ class Person:
     leaderboard_opt_out: bool
     nudges_sent: int
 
-    @classmethod
-    def of(cls, user: User) -> Person:
-        return _person([getattr(user, name) for name in PERSON_COLUMNS])
-
 
 def group_chat(chat_id: int) -> Person:
     """A group chat (the organizers' group) where the deliverer expects a person: no row,
@@ -70,43 +64,36 @@ def group_chat(chat_id: int) -> Person:
                   generation=0, recruits=0, leaderboard_opt_out=False, nudges_sent=0)
 
 
-# The one column list: Person's fields, in order.
-PERSON_COLUMNS = tuple(f.name for f in fields(Person))
-SELECT_PERSON = SQL.of(f"SELECT {', '.join(PERSON_COLUMNS)} FROM users WHERE id = ?")
-_FLAGS_AT = tuple(PERSON_COLUMNS.index(name) for name in (
-    "is_organizer", "trained", "blocked", "stopped", "forgotten", "leaderboard_opt_out"))
-_STATUS_AT = PERSON_COLUMNS.index("volunteer_status")
-
-
-def _person(row: Sequence[Any]) -> Person:
-    values = list(row)
-    for i in _FLAGS_AT:
-        values[i] = bool(values[i])  # SQLite answers 0/1
-    values[_STATUS_AT] = VolunteerStatus(values[_STATUS_AT])
-    return Person(*values)
+SELECT_PERSON = SQL.of(f"SELECT {columns(Person)} FROM users WHERE id = :id")
+# Deciding on someone locks their row on PostgreSQL (SQLite's writers take turns anyway).
+_SELECT_PERSON_FOR_UPDATE = replace(SELECT_PERSON,
+                                    postgres=SELECT_PERSON.postgres + " FOR UPDATE")
+_PERSON = reader(Person)
 
 
 async def get_user(db: Database, user_id: int) -> Person | None:
     """Read on every update (the middleware), hence straight through the driver."""
     async with db.fast_read() as tx:
-        row = await tx.one(SELECT_PERSON, user_id)
-    return _person(row) if row is not None else None
+        row = await tx.one(SELECT_PERSON, id=user_id)
+    return _PERSON(row) if row is not None else None
 
 
-_SELECT_PEOPLE = SQL(
-    f"SELECT {', '.join(PERSON_COLUMNS)} FROM users WHERE id IN "
-    "(SELECT value FROM json_each(?))",
-    f"SELECT {', '.join(PERSON_COLUMNS)} FROM users WHERE id = ANY($1::bigint[])")
+# The list of ids in each dialect's own form: a JSON array on SQLite, an array on PostgreSQL.
+_SELECT_PEOPLE = {
+    True: SQL.of(f"SELECT {columns(Person)} FROM users WHERE id IN "
+                 "(SELECT value FROM json_each(:ids))"),
+    False: SQL.of(f"SELECT {columns(Person)} FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
+}
 
 
 async def get_users(db: Database, user_ids: Sequence[int]) -> dict[int, Person]:
     """Many people in one read (the deliverer's batch), by id; the unknown are left out."""
     if not user_ids:
         return {}
+    ids = json.dumps(list(user_ids)) if db.is_sqlite else list(user_ids)
     async with db.fast_read() as tx:
-        rows = await tx.all(_SELECT_PEOPLE, json.dumps(list(user_ids)) if db.is_sqlite
-                            else list(user_ids))
-    return {person.id: person for person in map(_person, rows)}
+        rows = await tx.all(_SELECT_PEOPLE[db.is_sqlite], ids=ids)
+    return {person.id: person for person in map(_PERSON, rows)}
 
 
 @dataclass(frozen=True)
@@ -134,28 +121,81 @@ async def ensure_user(db: Database, profile: Profile) -> Person:
 
 
 # Every new person passes here once, often many at once (an invite link shared in a
-# group), so the row is written through the driver, not the ORM session. The NOT NULL
+# group), so the row is written through the driver, not through the ORM. The NOT NULL
 # columns get the model's defaults; ON CONFLICT DO NOTHING tells whether this update made it.
 _CREATE = SQL.of(
     "INSERT INTO users (id, first_name, last_name, username, language_code, is_organizer, "
     "volunteer_status, trained, blocked, stopped, created_at, generation, recruits, "
-    "leaderboard_opt_out, nudges_sent, forgotten) VALUES (?, ?, ?, ?, ?, FALSE, 'none', "
-    "FALSE, FALSE, FALSE, ?, 0, 0, FALSE, 0, FALSE) ON CONFLICT (id) DO NOTHING")
-_REFRESH = SQL.of("UPDATE users SET first_name = ?, last_name = ?, username = ?, "
-                  "language_code = ?, blocked = FALSE WHERE id = ?")
+    "leaderboard_opt_out, nudges_sent, forgotten, organizer_by_config, organizer_by_cli) "
+    "VALUES (:id, :first_name, :last_name, :username, :language_code, FALSE, "
+    f"'{VolunteerStatus.NONE}', FALSE, FALSE, FALSE, :now, 0, 0, FALSE, 0, FALSE, FALSE, "
+    "FALSE) ON CONFLICT (id) DO NOTHING")
+_REFRESH = SQL.of("UPDATE users SET first_name = :first_name, last_name = :last_name, "
+                  "username = :username, language_code = :language_code, blocked = FALSE "
+                  "WHERE id = :id")
+
+
+async def _create(tx: Tx, profile: Profile) -> bool:
+    """The person's row with the model's defaults; False if it was there already."""
+    return await tx.run(_CREATE, id=profile.id, first_name=profile.first_name,
+                        last_name=profile.last_name, username=profile.username,
+                        language_code=profile.language_code, now=clock.utcnow()) == 1
 
 
 async def _save_profile(db: Database, profile: Profile) -> Arrival:
     async with db.fast_write() as tx:
-        created = await tx.run(_CREATE, profile.id, profile.first_name, profile.last_name,
-                               profile.username, profile.language_code, clock.utcnow()) == 1
+        created = await _create(tx, profile)
         if not created:
             # A person who writes to the bot can be reached again.
-            await tx.run(_REFRESH, profile.first_name, profile.last_name, profile.username,
-                         profile.language_code, profile.id)
-        row = await tx.one(SELECT_PERSON, profile.id)
+            await tx.run(_REFRESH, first_name=profile.first_name, last_name=profile.last_name,
+                         username=profile.username, language_code=profile.language_code,
+                         id=profile.id)
+        row = await tx.one(SELECT_PERSON, id=profile.id)
     assert row is not None
-    return Arrival(_person(row), created)
+    return Arrival(_PERSON(row), created)
+
+
+# ---- who organizes --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Role:
+    """The organizer role and where it comes from (see storage.models.User)."""
+
+    id: int
+    is_organizer: bool
+    organizer_by_config: bool
+    organizer_by_cli: bool
+    volunteer_status: VolunteerStatus
+
+    def granted(self) -> Role:
+        """An organizer is an approved volunteer too."""
+        return replace(self, is_organizer=True, volunteer_status=VolunteerStatus.APPROVED)
+
+
+_ROLE = reader(Role)
+_ROLE_OF = SQL.of(f"SELECT {columns(Role)} FROM users WHERE id = :id")
+_BY_CONFIG = SQL.of(f"SELECT {columns(Role)} FROM users WHERE organizer_by_config ORDER BY id")
+# Approved now (approved_at) only when the status becomes approved.
+_SET_ROLE = SQL.of(
+    "UPDATE users SET is_organizer = :is_organizer, organizer_by_config = :by_config, "
+    "organizer_by_cli = :by_cli, volunteer_status = :status, approved_at = CASE WHEN "
+    f"volunteer_status <> '{VolunteerStatus.APPROVED}' AND :approved THEN :now "
+    "ELSE approved_at END WHERE id = :id")
+
+
+async def _role(tx: Tx, user_id: int) -> Role:
+    """Their role, their row made first if they never wrote (a role given beforehand)."""
+    await _create(tx, Profile(user_id, ""))
+    row = await tx.one(_ROLE_OF, id=user_id)
+    assert row is not None
+    return _ROLE(row)
+
+
+async def _set_role(tx: Tx, role: Role) -> None:
+    await tx.run(_SET_ROLE, is_organizer=role.is_organizer, by_config=role.organizer_by_config,
+                 by_cli=role.organizer_by_cli, status=role.volunteer_status.value,
+                 approved=role.volunteer_status is VolunteerStatus.APPROVED,
+                 now=clock.utcnow(), id=role.id)
 
 
 @dataclass(frozen=True)
@@ -170,35 +210,28 @@ async def sync_organizers(db: Database, organizer_ids: Sequence[int]) -> Organiz
     add` gave it to them too. Changes are audited."""
     listed = sorted(set(organizer_ids))
     added: list[int] = []
-    async with db.write() as session:
+    removed: list[int] = []
+    now = clock.utcnow()
+    async with db.fast_write() as tx:
         for user_id in listed:
-            user = await session.get(User, user_id)
-            if user is None:
-                user = User(id=user_id)
-                session.add(user)
-            if not user.is_organizer:
+            role = await _role(tx, user_id)
+            if not role.is_organizer:
                 added.append(user_id)
-                await write_audit(session, None, "organizers.add_from_config", f"user={user_id}")
-            user.organizer_by_config = True
-            _grant(user)
-        unlisted = (await session.execute(select(User).where(
-            User.organizer_by_config.is_(True), User.id.not_in(listed)))).scalars().all()
-        removed: list[int] = []
-        for user in unlisted:
-            user.organizer_by_config = False
-            if not user.organizer_by_cli:
-                user.is_organizer = False
-                removed.append(user.id)
-                await write_audit(session, None, "organizers.remove_from_config",
-                                  f"user={user.id}")
-    return OrganizerSync(added, sorted(removed))
-
-
-def _grant(user: User) -> None:
-    user.is_organizer = True
-    if user.volunteer_status != VolunteerStatus.APPROVED:
-        user.volunteer_status = VolunteerStatus.APPROVED
-        user.approved_at = clock.utcnow()
+                await write_audit_in(tx, None, "organizers.add_from_config",
+                                     f"user={user_id}", now)
+            await _set_role(tx, replace(role, organizer_by_config=True).granted())
+        for row in await tx.all(_BY_CONFIG):
+            role = _ROLE(row)
+            if role.id in listed:
+                continue
+            role = replace(role, organizer_by_config=False)
+            if not role.organizer_by_cli:
+                role = replace(role, is_organizer=False)
+                removed.append(role.id)
+                await write_audit_in(tx, None, "organizers.remove_from_config",
+                                     f"user={role.id}", now)
+            await _set_role(tx, role)
+    return OrganizerSync(added, removed)
 
 
 async def set_organizer(db: Database, user_id: int, is_organizer: bool, *,
@@ -206,33 +239,34 @@ async def set_organizer(db: Database, user_id: int, is_organizer: bool, *,
     """`toile organizers add` or `remove`: the role given by hand, which no start takes
     away. Removing it leaves the role to an id ORGANIZER_IDS lists (until it no longer
     does). Returns True if something changed."""
-    async with db.write() as session:
-        user = await session.get(User, user_id)
-        if user is None:
-            if not is_organizer:
-                return False
-            user = User(id=user_id)
-            session.add(user)
-        before = (user.is_organizer, user.organizer_by_cli, user.volunteer_status)
-        user.organizer_by_cli = is_organizer
-        if is_organizer:
-            _grant(user)
-        else:
-            user.is_organizer = user.organizer_by_config
-        changed = before != (user.is_organizer, user.organizer_by_cli, user.volunteer_status)
-        if audit and changed:
-            await write_audit(session, actor_id,
-                              "organizers.add" if is_organizer else "organizers.remove",
-                              f"user={user_id}")
-        return changed
+    async with db.fast_write() as tx:
+        row = await tx.one(_ROLE_OF, id=user_id)
+        if row is None and not is_organizer:
+            return False
+        before = _ROLE(row) if row is not None else await _role(tx, user_id)
+        after = replace(before, organizer_by_cli=is_organizer)
+        after = after.granted() if is_organizer else replace(
+            after, is_organizer=after.organizer_by_config)
+        if after == before:
+            return False
+        await _set_role(tx, after)
+        if audit:
+            await write_audit_in(tx, actor_id,
+                                 "organizers.add" if is_organizer else "organizers.remove",
+                                 f"user={user_id}", clock.utcnow())
+        return True
 
 
-async def organizers(db: Database) -> list[User]:
-    async with db.read() as session:
-        return list((await session.execute(
-            select(User).where(User.is_organizer.is_(True), User.blocked.is_(False))
-        )).scalars())
+_ORGANIZERS = SQL.of(f"SELECT {columns(Person)} FROM users WHERE is_organizer AND NOT blocked "
+                     "ORDER BY id")
 
+
+async def organizers(db: Database) -> list[Person]:
+    async with db.fast_read() as tx:
+        return [_PERSON(row) for row in await tx.all(_ORGANIZERS)]
+
+
+# ---- who may call ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Decision:
@@ -241,12 +275,12 @@ class Decision:
     user: Person | None
 
 
-_SELECT_PERSON_FOR_UPDATE = SQL(SELECT_PERSON.sqlite, SELECT_PERSON.postgres + " FOR UPDATE")
-_ASK = SQL.of("UPDATE users SET volunteer_status = 'pending' WHERE id = ? "
-              "AND volunteer_status IN ('none', 'declined')")
+_ASK = SQL.of(f"UPDATE users SET volunteer_status = '{VolunteerStatus.PENDING}' WHERE id = :id "
+              f"AND volunteer_status IN ('{VolunteerStatus.NONE}', '{VolunteerStatus.DECLINED}')")
 _DECIDE = SQL.of(
-    "UPDATE users SET volunteer_status = ?, approved_at = CASE WHEN ? THEN ? ELSE approved_at "
-    "END, paused_at = CASE WHEN ? THEN NULL ELSE paused_at END WHERE id = ?")
+    "UPDATE users SET volunteer_status = :status, approved_at = CASE WHEN :approve THEN :now "
+    "ELSE approved_at END, paused_at = CASE WHEN :approve THEN NULL ELSE paused_at END "
+    "WHERE id = :id")
 
 
 async def request_to_call(db: Database, user_id: int) -> Decision:
@@ -255,8 +289,8 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
     to the person are queued with the request."""
     now = clock.utcnow()
     async with db.fast_write() as tx:
-        changed = await tx.run(_ASK, user_id) == 1
-        row = await tx.one(SELECT_PERSON, user_id)
+        changed = await tx.run(_ASK, id=user_id) == 1
+        row = await tx.one(SELECT_PERSON, id=user_id)
         if row is None:
             raise LookupError(user_id)
         if changed:
@@ -265,7 +299,7 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
                                        {"volunteer": user_id})
             rows.append(Notice(key, NoticeKind.VOLUNTEER_REQUEST_SENT, user_id, {}, False))
             await queue_in(tx, rows, due_at=now)
-    person = _person(row)
+    person = _PERSON(row)
     return Decision(changed, person.volunteer_status, person)
 
 
@@ -277,7 +311,7 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
     target = VolunteerStatus.APPROVED if approve else VolunteerStatus.DECLINED
     now = clock.utcnow()
     async with db.fast_write() as tx:
-        row = await tx.one(_SELECT_PERSON_FOR_UPDATE, user_id)
+        row = await tx.one(_SELECT_PERSON_FOR_UPDATE, id=user_id)
         known = row is not None
         if row is None:
             # The CLI approves someone who never wrote (`create`); a button does not: a stale
@@ -285,13 +319,13 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
             if not (approve and create):
                 return Decision(False, VolunteerStatus.NONE, None)
             # Approved from the CLI before they ever wrote: nobody to tell yet.
-            await tx.run(_CREATE, user_id, "", None, None, None, now)
-            row = await tx.one(SELECT_PERSON, user_id)
+            await _create(tx, Profile(user_id, ""))
+            row = await tx.one(SELECT_PERSON, id=user_id)
             assert row is not None
-        before = _person(row).volunteer_status
+        before = _PERSON(row).volunteer_status
         if before is target:
-            return Decision(False, target, _person(row))
-        await tx.run(_DECIDE, target.value, approve, now, approve, user_id)
+            return Decision(False, target, _PERSON(row))
+        await tx.run(_DECIDE, status=target.value, approve=approve, now=now, id=user_id)
         if not approve:
             await take_cards_back(tx, user_id)
         await write_audit_in(tx, actor_id,
@@ -303,32 +337,41 @@ async def decide_volunteer(db: Database, user_id: int, approve: bool, *,
                 user_id,
                 {"approved": approve, "resumed": before is VolunteerStatus.PAUSED}, False)],
                 due_at=now)
-        row = await tx.one(SELECT_PERSON, user_id)
+        row = await tx.one(SELECT_PERSON, id=user_id)
     assert row is not None
-    return Decision(True, target, _person(row))
+    return Decision(True, target, _PERSON(row))
+
+
+_WAITING = SQL.of(
+    f"SELECT {columns(Person)} FROM users WHERE volunteer_status IN "
+    f"('{VolunteerStatus.PENDING}', '{VolunteerStatus.PAUSED}') ORDER BY created_at")
+
+
+async def pending_volunteers(db: Database) -> list[Person]:
+    """Who waits for an organizer: asked to call, or paused."""
+    async with db.fast_read() as tx:
+        return [_PERSON(row) for row in await tx.all(_WAITING)]
+
+
+# ---- flags ----------------------------------------------------------------------------------
+
+_TRAINED = SQL.of("UPDATE users SET trained = TRUE WHERE id = :id")
+_BLOCKED = SQL.of("UPDATE users SET blocked = TRUE WHERE id = :id")
+_STOPPED = SQL.of("UPDATE users SET stopped = :stopped WHERE id = :id")
 
 
 async def mark_trained(db: Database, user_id: int) -> None:
-    async with db.write() as session:
-        await session.execute(update(User).where(User.id == user_id).values(trained=True))
+    async with db.fast_write() as tx:
+        await tx.run(_TRAINED, id=user_id)
 
 
 async def mark_blocked(db: Database, user_id: int) -> None:
     """The person blocked the bot (403): nothing more is sent to them."""
-    async with db.write() as session:
-        await session.execute(update(User).where(User.id == user_id).values(blocked=True))
-
-
-async def pending_volunteers(db: Database) -> list[User]:
-    async with db.read() as session:
-        return list((await session.execute(
-            select(User).where(User.volunteer_status.in_(
-                [VolunteerStatus.PENDING.value, VolunteerStatus.PAUSED.value]))
-            .order_by(User.created_at)
-        )).scalars())
+    async with db.fast_write() as tx:
+        await tx.run(_BLOCKED, id=user_id)
 
 
 async def set_stopped(db: Database, user_id: int, stopped: bool) -> None:
     """/stop: no more broadcasts; /start again lifts it."""
-    async with db.write() as session:
-        await session.execute(update(User).where(User.id == user_id).values(stopped=stopped))
+    async with db.fast_write() as tx:
+        await tx.run(_STOPPED, stopped=stopped, id=user_id)
