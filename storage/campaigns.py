@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
-
 from storage import clock
-from storage.audit import write_audit
+from storage.audit import write_audit_in
+from storage.contacts import _priority, _target_priorities
 from storage.database import Database
-from storage.models import Campaign
+from storage.driver import SQL, Tx
+from storage.models import UNTARGETED_PRIORITY, Campaign
+from storage.rows import columns, fields, reader
 
 
 class CampaignFileError(ValueError):
@@ -29,6 +32,8 @@ POINTS_MAX = 10
 POINT_TITLE_MAX = 40
 POINT_TEXT_MAX = 1000
 FIRST_NAME_MAX = 64  # Telegram's longest first name: what {contact} or {volunteer} becomes
+QUEUE_KEYS = ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour",
+              "card_limit_per_hour")
 
 
 def card_length(text: str) -> int:
@@ -47,6 +52,16 @@ def _parse_hhmm(value: Any, field: str) -> str:
     return parsed.strftime("%H:%M")
 
 
+def _hours(table: dict[str, Any], section: str, start_key: str,
+           end_key: str) -> tuple[str, str]:
+    """A daily window, 09:00 to 21:00 unless the file says otherwise."""
+    start = _parse_hhmm(table.get(start_key, "09:00"), f"{section}.{start_key}")
+    end = _parse_hhmm(table.get(end_key, "21:00"), f"{section}.{end_key}")
+    if start >= end:
+        raise CampaignFileError(f"{section}.{start_key} must come before {section}.{end_key}")
+    return start, end
+
+
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -54,15 +69,42 @@ def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> dict[str, Any]:
     """Read and check a campaign TOML file; returns the Campaign fields."""
+    data = _read_toml(path)
+    name, tz = _parse_identity(_table(data, "campaign"), default_timezone)
+    start, end = _hours(_table(data, "calling_hours"), "calling_hours", "start", "end")
+    fields: dict[str, Any] = {
+        "name": name, "timezone": tz, "calling_start": start, "calling_end": end,
+        "script": _parse_script(_table(data, "script")),
+        "talking_points": _parse_points(data.get("talking_points", [])),
+        "target_constituencies": _parse_targets(_table(data, "targets")),
+    }
+    fields.update(_parse_queue(_table(data, "queue")))
+    fields["rounds"] = _parse_rounds(data.get("rounds", []))
+    capacity = _table(data, "proxies").get("per_holder_per_round", 1)
+    if not _whole_number(capacity) or not 1 <= capacity <= 3:
+        raise CampaignFileError("proxies.per_holder_per_round must be 1, 2 or 3 (the law: 1)")
+    fields["proxy_capacity"] = capacity
+    fields.update(_parse_web(_table(data, "web")))
+    return fields
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignFileError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CampaignFileError(f"{path} is not valid TOML: {exc}") from exc
-    campaign = _table(data, "campaign")
+
+
+def _parse_identity(campaign: dict[str, Any], default_timezone: str) -> tuple[str, str]:
+    """[campaign] name and timezone (the settings' TIMEZONE when the file names none)."""
     name = str(campaign.get("name", "")).strip()
     if not name:
         raise CampaignFileError("the campaign needs a name ([campaign] name = ...)")
@@ -71,23 +113,26 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CampaignFileError(f"unknown time zone {tz!r}") from exc
-    hours = _table(data, "calling_hours")
-    start = _parse_hhmm(hours.get("start", "09:00"), "calling_hours.start")
-    end = _parse_hhmm(hours.get("end", "21:00"), "calling_hours.end")
-    if start >= end:
-        raise CampaignFileError("calling_hours.start must come before calling_hours.end")
-    script = str(_table(data, "script").get("text", "")).strip()
+    return name, tz
+
+
+def _parse_script(section: dict[str, Any]) -> str:
+    script = str(section.get("text", "")).strip()
     if not script:
         raise CampaignFileError("the campaign needs a script ([script] text = ...)")
     if (length := card_length(script)) > SCRIPT_MAX:
         raise CampaignFileError(
             f"the script is {length} characters long; a card takes {SCRIPT_MAX} at most "
             f"(each {{contact}} and {{volunteer}} counts as {FIRST_NAME_MAX})")
-    points = []
-    raw_points = data.get("talking_points", [])
-    if not isinstance(raw_points, list):
+    return script
+
+
+def _parse_points(raw: Any) -> list[dict[str, str]]:
+    """[[talking_points]] title = ..., text = ...: each a button on the card."""
+    if not isinstance(raw, list):
         raise CampaignFileError("talking points are [[talking_points]] tables")
-    for i, point in enumerate(raw_points, start=1):
+    points = []
+    for i, point in enumerate(raw, start=1):
         if not isinstance(point, dict):
             raise CampaignFileError(f"talking point {i} must be a [[talking_points]] table")
         title, text = str(point.get("title", "")).strip(), str(point.get("text", "")).strip()
@@ -103,30 +148,27 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
     if len(points) > POINTS_MAX:
         raise CampaignFileError(f"{len(points)} talking points; a card's buttons take "
                                 f"{POINTS_MAX} at most")
-    targets = _table(data, "targets").get("constituencies", [])
+    return points
+
+
+def _parse_targets(section: dict[str, Any]) -> list[str]:
+    targets = section.get("constituencies", [])
     if not isinstance(targets, list):
         raise CampaignFileError("targets.constituencies must be a list of names")
-    queue = _table(data, "queue")
-    fields: dict[str, Any] = {
-        "name": name, "timezone": tz, "calling_start": start, "calling_end": end,
-        "script": script, "talking_points": points,
-        "target_constituencies": [str(t).strip() for t in targets],
-    }
-    for key in ("retry_delay_minutes", "max_attempts", "lease_minutes", "skip_limit_per_hour",
-                "card_limit_per_hour"):
+    return [str(t).strip() for t in targets]
+
+
+def _parse_queue(queue: dict[str, Any]) -> dict[str, int]:
+    """The queue's settings the file gives; the others keep their defaults (or, on a
+    campaign loaded again, the values it had)."""
+    found = {}
+    for key in QUEUE_KEYS:
         if key in queue:
             value = queue[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _whole_number(value) or value < 1:
                 raise CampaignFileError(f"queue.{key} must be a positive whole number")
-            fields[key] = value
-    fields["rounds"] = _parse_rounds(data.get("rounds", []))
-    capacity = _table(data, "proxies").get("per_holder_per_round", 1)
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= 3:
-        raise CampaignFileError("proxies.per_holder_per_round must be 1, 2 or 3 (the law: 1)")
-    fields["proxy_capacity"] = capacity
-    web = _table(data, "web")
-    fields.update(_parse_web(web))
-    return fields
+            found[key] = value
+    return found
 
 
 def _parse_rounds(raw: Any) -> list[dict[str, str]]:
@@ -156,18 +198,61 @@ def _parse_rounds(raw: Any) -> list[dict[str, str]]:
 def _parse_web(web: dict[str, Any]) -> dict[str, Any]:
     days = web.get("nudge_after_days", [1, 3, 7])
     if (not isinstance(days, list)
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in days)
+            or not all(_whole_number(d) and d >= 1 for d in days)
             or days != sorted(set(days)) or len(days) > 3):
         raise CampaignFileError(
             "web.nudge_after_days must list up to three growing numbers of days, "
             "such as [1, 3, 7]")
-    fields: dict[str, Any] = {"nudge_days": days}
-    start = _parse_hhmm(web.get("messages_from", "09:00"), "web.messages_from")
-    end = _parse_hhmm(web.get("messages_until", "21:00"), "web.messages_until")
-    if start >= end:
-        raise CampaignFileError("web.messages_from must come before web.messages_until")
-    fields["messaging_start"], fields["messaging_end"] = start, end
-    return fields
+    start, end = _hours(web, "web", "messages_from", "messages_until")
+    return {"nudge_days": days, "messaging_start": start, "messaging_end": end}
+
+
+# What a campaign file sets; `id`, `active` and `created_at` are the database's.
+SETTINGS = tuple(name for name in fields(Campaign) if name not in ("id", "active", "created_at"))
+JSON_SETTINGS = frozenset(("talking_points", "target_constituencies", "rounds", "nudge_days"))
+CAMPAIGN_ID_BY_NAME = SQL.of("SELECT id FROM campaign WHERE name = :name")
+INSERT_CAMPAIGN = SQL.of(
+    f"INSERT INTO campaign ({', '.join(SETTINGS)}, active, created_at) "
+    f"VALUES ({', '.join(':' + name for name in SETTINGS)}, :active, :created_at) RETURNING id")
+# A setting given as NULL keeps its value: loading a file that leaves out a queue setting
+# keeps the one the campaign had.
+UPDATE_CAMPAIGN = SQL.of(
+    "UPDATE campaign SET "
+    + ", ".join(f"{name} = COALESCE(:{name}, {name})" for name in SETTINGS)
+    + " WHERE id = :id")
+ONLY_ACTIVE = SQL.of("UPDATE campaign SET active = (id = :id)")
+CAMPAIGN_BY_ID = SQL.of(f"SELECT {columns(Campaign)} FROM campaign WHERE id = :id")
+CAMPAIGN_BY_NAME = SQL.of(f"SELECT {columns(Campaign)} FROM campaign WHERE name = :name")
+ACTIVE_CAMPAIGN = SQL.of(
+    f"SELECT {columns(Campaign)} FROM campaign WHERE active ORDER BY id DESC LIMIT 1")
+CONSTITUENCIES = SQL.of(
+    "SELECT DISTINCT constituency FROM contact "
+    "WHERE campaign_id = :campaign_id AND constituency IS NOT NULL")
+SET_PRIORITY = SQL.of(
+    "UPDATE contact SET priority = :priority "
+    "WHERE campaign_id = :campaign_id AND constituency = :constituency")
+UNTARGETED_LAST = SQL.of(
+    f"UPDATE contact SET priority = {UNTARGETED_PRIORITY} "
+    "WHERE campaign_id = :campaign_id AND constituency IS NULL")
+_read_campaign = reader(Campaign)
+
+
+@dataclass(frozen=True)
+class _Id:
+    id: int
+
+
+@dataclass(frozen=True)
+class _Constituency:
+    constituency: str
+
+
+_read_id = reader(_Id)
+_read_constituency = reader(_Constituency)
+
+
+def _stored(name: str, value: Any) -> Any:
+    return json.dumps(value) if name in JSON_SETTINGS and value is not None else value
 
 
 async def load_campaign(db: Database, fields: dict[str, Any],
@@ -178,47 +263,65 @@ async def load_campaign(db: Database, fields: dict[str, Any],
     Returns (campaign, created). Contacts already imported get their priority recomputed,
     since the order of target constituencies may have changed.
     """
-    from storage.contacts import reprioritize  # a cycle otherwise: contacts needs Campaign
-
-    async with db.write() as session:
-        campaign = (await session.execute(
-            select(Campaign).where(Campaign.name == fields["name"]))).scalar_one_or_none()
-        created = campaign is None
-        if campaign is None:
-            campaign = Campaign(**fields)
-            session.add(campaign)
+    async with db.fast_write(long=True) as tx:  # every contact's priority: long on SQLite
+        found = await tx.one(CAMPAIGN_ID_BY_NAME, name=fields["name"])
+        created = found is None
+        if found is None:
+            new = Campaign(**fields)
+            row = await tx.one(INSERT_CAMPAIGN, active=True, created_at=new.created_at,
+                               **{name: _stored(name, getattr(new, name)) for name in SETTINGS})
+            assert row is not None  # RETURNING gives the row inserted
+            campaign_id = _read_id(row).id
         else:
-            for key, value in fields.items():
-                setattr(campaign, key, value)
-        await session.flush()
-        await session.execute(update(Campaign).where(Campaign.id != campaign.id)
-                              .values(active=False))
-        campaign.active = True
-        await session.flush()
-        await reprioritize(session, campaign)
-        await write_audit(session, actor_id, "campaign.create" if created else "campaign.update",
-                          f"campaign={campaign.id} name={campaign.name!r}")
-        return campaign, created
+            campaign_id = _read_id(found).id
+            await tx.run(UPDATE_CAMPAIGN, id=campaign_id,
+                         **{name: _stored(name, fields.get(name)) for name in SETTINGS})
+        await tx.run(ONLY_ACTIVE, id=campaign_id)
+        campaign = _read_campaign(await _one(tx, CAMPAIGN_BY_ID, id=campaign_id))
+        await _reprioritize(tx, campaign)
+        await write_audit_in(tx, actor_id, "campaign.create" if created else "campaign.update",
+                             f"campaign={campaign.id} name={campaign.name!r}", clock.utcnow())
+    return campaign, created
+
+
+async def _one(tx: Tx, sql: SQL, **params: Any) -> Sequence[Any]:
+    row = await tx.one(sql, **params)
+    if row is None:
+        raise LookupError(f"no row for {params}")
+    return row
+
+
+async def _reprioritize(tx: Tx, campaign: Campaign) -> None:
+    """Recompute queue priorities after the campaign's target list changed.
+
+    Matched in Python with casefold(), as the importer does: SQLite's lower() knows ASCII
+    only, and "BOUCHES-DU-RHÔNE 4" would no longer match its target."""
+    targets = _target_priorities(campaign)
+    names = [_read_constituency(row).constituency
+             for row in await tx.all(CONSTITUENCIES, campaign_id=campaign.id)]
+    if names:
+        await tx.many(SET_PRIORITY, [
+            {"priority": _priority(targets, name), "campaign_id": campaign.id,
+             "constituency": name} for name in names])
+    await tx.run(UNTARGETED_LAST, campaign_id=campaign.id)
 
 
 async def active_campaign(db: Database) -> Campaign | None:
-    async with db.read() as session:
-        return (await session.execute(
-            select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
-        )).scalar_one_or_none()
+    async with db.fast_read() as tx:
+        row = await tx.one(ACTIVE_CAMPAIGN)
+    return _read_campaign(row) if row is not None else None
 
 
 async def campaign_by_name(db: Database, name: str) -> Campaign | None:
-    async with db.read() as session:
-        return (await session.execute(
-            select(Campaign).where(Campaign.name == name))).scalar_one_or_none()
+    async with db.fast_read() as tx:
+        row = await tx.one(CAMPAIGN_BY_NAME, name=name)
+    return _read_campaign(row) if row is not None else None
 
 
 @dataclass(frozen=True)
 class CallingWindow:
     is_open: bool
     opens_at: datetime  # local time of the next opening (now, if open)
-    closes_at: datetime  # local time of the next closing
 
 
 def calling_window(campaign: Campaign, now: datetime | None = None) -> CallingWindow:
@@ -243,9 +346,9 @@ def _daily_window(campaign: Campaign, start_hhmm: str, end_hhmm: str,
 
     today = local.date()
     if at(today, start) <= local < at(today, end):
-        return CallingWindow(True, local, at(today, end))
+        return CallingWindow(True, local)
     day = today if local < at(today, start) else today + timedelta(days=1)
-    return CallingWindow(False, at(day, start), at(day, end))
+    return CallingWindow(False, at(day, start))
 
 
 def local_day_start(campaign: Campaign, now: datetime | None = None,
