@@ -15,17 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
-from sqlalchemy import exists, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from storage.audit import write_audit
+from storage import clock
+from storage.audit import write_audit_in
 from storage.communes import commune_by_insee
 from storage.contacts import Reject, _sniff_delimiter, normalise_header
 from storage.csv_input import BoundedLines, ImportFailed
 from storage.database import Database
+from storage.driver import SQL, Tx
 from storage.models import PollingStation
-
-station_t = PollingStation.__table__  # type: ignore[attr-defined]
+from storage.rows import columns, reader
 
 # Header names seen in official and hand-made lists, compared without accents or case.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -166,6 +164,33 @@ def _take(line: int, row: list[str], mapping: dict[str, int], stations: Stations
     known[0], known[1] = known[0] or name, known[1] or address
 
 
+@dataclass(frozen=True)
+class _Check:
+    found: bool  # the station is on the commune's list
+    listed: bool  # the commune has a list
+
+
+_CODES = [f"code{i}" for i in range(IN_CHUNK)]
+# Always IN_CHUNK codes, the last chunk padded with its last code: one statement for all.
+KNOWN_STATIONS = SQL.of(
+    f"SELECT {columns(PollingStation)} FROM polling_station "
+    f"WHERE insee IN ({', '.join(':' + code for code in _CODES)})")
+# An upsert rather than insert-or-update from what was read: another import running at the
+# same time cannot make this one fail on the primary key.
+UPSERT_STATION = SQL.of(
+    "INSERT INTO polling_station (insee, number, name, address) "
+    "VALUES (:insee, :number, :name, :address) ON CONFLICT (insee, number) "
+    "DO UPDATE SET name = excluded.name, address = excluded.address")
+STATION_CHECK = SQL.of(
+    f"SELECT {columns(_Check)} FROM (SELECT "
+    "EXISTS (SELECT 1 FROM polling_station WHERE insee = :insee AND number = :number) "
+    "AS found, EXISTS (SELECT 1 FROM polling_station WHERE insee = :insee) AS listed) AS c")
+STATIONS_OF = SQL.of(
+    f"SELECT {columns(PollingStation)} FROM polling_station WHERE insee = :insee")
+_read_station = reader(PollingStation)
+_read_check = reader(_Check)
+
+
 async def import_stations(db: Database, file: BinaryIO, *,
                           actor_id: int | None = None) -> StationReport:
     """Add or update the polling stations listed in a CSV (bytes): INSEE code, number,
@@ -175,61 +200,63 @@ async def import_stations(db: Database, file: BinaryIO, *,
     stations, report = _parse_file(file)
     communes = sorted({insee for insee, _ in stations})
     report.communes = len(communes)
-    async with db.write() as session:
-        known: dict[tuple[str, str], tuple[str, str]] = {}
-        for start in range(0, len(communes), IN_CHUNK):
-            rows = await session.execute(
-                select(station_t.c.insee, station_t.c.number, station_t.c.name,
-                       station_t.c.address)
-                .where(station_t.c.insee.in_(communes[start:start + IN_CHUNK])))
-            known.update({(r.insee, r.number): (r.name, r.address) for r in rows})
-        changed = []
-        for (insee, number), (name, address) in stations.items():
-            before = known.get((insee, number))
-            if before is not None:
-                # A blank cell, or a list with numbers only, does not erase what is known.
-                name, address = name or before[0], address or before[1]
-                if before == (name, address):
-                    report.unchanged += 1
-                    continue
-                report.updated += 1
-            else:
-                report.new += 1
-            changed.append({"insee": insee, "number": number, "name": name, "address": address})
+    async with db.fast_write(long=True) as tx:
+        changed = _changes(stations, await _known(tx, communes), report)
         if changed:
-            # An upsert rather than insert-or-update from what was read: another import
-            # running at the same time cannot make this one fail on the primary key.
-            insert = (sqlite if db.is_sqlite else postgresql).insert(station_t)
-            await session.execute(insert.on_conflict_do_update(
-                index_elements=["insee", "number"],
-                set_={"name": insert.excluded.name, "address": insert.excluded.address}),
-                changed)
-        await write_audit(session, actor_id, "stations.import",
-                          f"rows={report.rows} new={report.new} updated={report.updated} "
-                          f"unchanged={report.unchanged} rejected={len(report.rejects)} "
-                          f"communes={report.communes}")
+            await tx.many(UPSERT_STATION, changed)
+        await write_audit_in(tx, actor_id, "stations.import",
+                             f"rows={report.rows} new={report.new} updated={report.updated} "
+                             f"unchanged={report.unchanged} rejected={len(report.rejects)} "
+                             f"communes={report.communes}", clock.utcnow())
     return report
+
+
+async def _known(tx: Tx, communes: list[str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """The stations already known in these communes: (insee, number) -> (name, address)."""
+    known: dict[tuple[str, str], tuple[str, str]] = {}
+    for start in range(0, len(communes), IN_CHUNK):
+        chunk = communes[start:start + IN_CHUNK]
+        chunk += [chunk[-1]] * (IN_CHUNK - len(chunk))
+        for row in await tx.all(KNOWN_STATIONS, **dict(zip(_CODES, chunk, strict=True))):
+            station = _read_station(row)
+            known[(station.insee, station.number)] = (station.name, station.address)
+    return known
+
+
+def _changes(stations: Stations, known: dict[tuple[str, str], tuple[str, str]],
+             report: StationReport) -> list[dict[str, str]]:
+    """The rows to write, counted as new, updated or unchanged."""
+    changed = []
+    for (insee, number), (name, address) in stations.items():
+        before = known.get((insee, number))
+        if before is not None:
+            # A blank cell, or a list with numbers only, does not erase what is known.
+            name, address = name or before[0], address or before[1]
+            if before == (name, address):
+                report.unchanged += 1
+                continue
+            report.updated += 1
+        else:
+            report.new += 1
+        changed.append({"insee": insee, "number": number, "name": name, "address": address})
+    return changed
 
 
 async def station_check(db: Database, insee: str, number: str) -> bool | None:
     """Whether `number` is one of the commune's polling stations; None when no list was
     imported for the commune (then any number is accepted)."""
     insee, number = normalise_insee(insee), normalise_number(number)
-    query = select(
-        exists().where(station_t.c.insee == insee, station_t.c.number == number),
-        exists().where(station_t.c.insee == insee))
-    async with db.read() as session:
-        found, listed = (await session.execute(query)).one()
-    return bool(found) if listed else None
+    async with db.fast_read() as tx:
+        row = await tx.one(STATION_CHECK, insee=insee, number=number)
+    check = _read_check(row) if row is not None else _Check(False, False)
+    return check.found if check.listed else None
 
 
 async def stations_of(db: Database, insee: str) -> list[PollingStation]:
     """The commune's polling stations, numbers in natural order (2 before 10)."""
-    async with db.read() as session:
-        stations = (await session.execute(
-            select(PollingStation).where(PollingStation.insee == normalise_insee(insee))
-        )).scalars().all()
-    return sorted(stations, key=_natural)
+    async with db.fast_read() as tx:
+        rows = await tx.all(STATIONS_OF, insee=normalise_insee(insee))
+    return sorted((_read_station(row) for row in rows), key=_natural)
 
 
 def _natural(station: PollingStation) -> tuple[int, str]:

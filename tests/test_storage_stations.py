@@ -170,7 +170,7 @@ async def test_one_transaction_a_failure_while_writing_leaves_nothing(db, monkey
     async def broken_audit(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(stations_module, "write_audit", broken_audit)
+    monkeypatch.setattr(stations_module, "write_audit_in", broken_audit)
     with pytest.raises(RuntimeError, match="disk full"):
         await import_stations(db, io.BytesIO(b"insee;numero\n93066;1\n93066;2\n"))
     assert await count(db) == 0

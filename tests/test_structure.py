@@ -24,7 +24,7 @@ OLD_STYLE_SQL = {
     "storage/audit.py", "storage/broadcasts.py", "storage/calling.py",
     "storage/contacts.py", "storage/dnc_holds.py", "storage/forget.py", "storage/instances.py",
     "storage/proxies.py", "storage/relay.py", "storage/shifts.py",
-    "storage/stations.py", "storage/stats.py", "storage/web.py"}
+    "storage/stats.py", "storage/web.py"}
 
 
 def modules() -> list[Path]:
