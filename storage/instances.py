@@ -14,15 +14,14 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import inspect
 
 from storage import clock
 from storage.database import Database
-from storage.models import InstanceLease
+from storage.driver import SQL
+from storage.rows import columns, reader
 
-lease_t = InstanceLease.__table__  # type: ignore[attr-defined]
-BOT = "bot"
+BOT = "bot"  # the lease's name: what is held
 RENEW_SECONDS = 10
 # Long enough for a renewal to wait out a CLI import holding SQLite's write lock for a
 # while (a takeover would wait for it as well), short enough for a restart after a crash.
@@ -57,8 +56,19 @@ class Claim:
     took_over: Holder | None = None  # the lapsed lease we replaced (a crashed instance)
 
 
-_COLUMNS = (lease_t.c.holder, lease_t.c.host, lease_t.c.pid, lease_t.c.started_at,
-            lease_t.c.renewed_at, lease_t.c.expires_at)
+LEASE_HOLDER = SQL.of(f"SELECT {columns(Holder)} FROM instance_lease WHERE name = :name")
+# One statement decides: the update applies only to a lapsed lease or our own.
+TAKE_LEASE = SQL.of(
+    f"INSERT INTO instance_lease (name, {columns(Holder)}) VALUES (:name, :holder, :host, "
+    ":pid, :now, :now, :expires_at) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+    "host = excluded.host, pid = excluded.pid, started_at = excluded.started_at, "
+    "renewed_at = excluded.renewed_at, expires_at = excluded.expires_at "
+    "WHERE instance_lease.expires_at <= :now OR instance_lease.holder = :holder")
+RENEW_LEASE = SQL.of(
+    "UPDATE instance_lease SET renewed_at = :now, expires_at = :expires_at "
+    "WHERE name = :name AND holder = :holder")
+RELEASE_LEASE = SQL.of("DELETE FROM instance_lease WHERE name = :name AND holder = :holder")
+_read_holder = reader(Holder)
 
 
 async def lease_table_exists(db: Database) -> bool:
@@ -72,43 +82,36 @@ async def acquire(db: Database, me: Instance, *, ttl: float = LEASE_SECONDS) -> 
     statement decides (an upsert whose update only applies to a lapsed or own lease), so
     two starts at once cannot both win."""
     now = clock.utcnow()
-    mine = {"holder": me.holder, "host": me.host, "pid": me.pid, "started_at": now,
-            "renewed_at": now, "expires_at": now + timedelta(seconds=ttl)}
-    insert = (sqlite if db.is_sqlite else postgresql).insert(lease_t)
-    async with db.write() as session:
-        before = (await session.execute(
-            select(*_COLUMNS).where(lease_t.c.name == BOT))).one_or_none()
-        await session.execute(insert.values(name=BOT, **mine).on_conflict_do_update(
-            index_elements=["name"], set_=mine,
-            where=(lease_t.c.expires_at <= now) | (lease_t.c.holder == me.holder)))
-        row = (await session.execute(select(*_COLUMNS).where(lease_t.c.name == BOT))).one()
-    holder = Holder(*row)
+    async with db.fast_write() as tx:
+        before = await tx.one(LEASE_HOLDER, name=BOT)
+        await tx.run(TAKE_LEASE, name=BOT, holder=me.holder, host=me.host, pid=me.pid,
+                     now=now, expires_at=now + timedelta(seconds=ttl))
+        row = await tx.one(LEASE_HOLDER, name=BOT)
+    assert row is not None  # the statement above wrote it or found it held
+    holder = _read_holder(row)
     acquired = holder.holder == me.holder
-    previous = Holder(*before) if before is not None else None
+    previous = _read_holder(before) if before is not None else None
     took_over = previous if acquired and previous and previous.holder != me.holder else None
     return Claim(acquired, holder, took_over)
 
 
 async def current_holder(db: Database) -> Holder | None:
-    async with db.read() as session:
-        row = (await session.execute(
-            select(*_COLUMNS).where(lease_t.c.name == BOT))).one_or_none()
-    return Holder(*row) if row is not None else None
+    async with db.fast_read() as tx:
+        row = await tx.one(LEASE_HOLDER, name=BOT)
+    return _read_holder(row) if row is not None else None
 
 
 async def renew(db: Database, me: Instance, *, ttl: float = LEASE_SECONDS) -> bool:
     """Extend our lease; False if another instance took it over (we were stalled past its
     end): this one must stop."""
     now = clock.utcnow()
-    async with db.write() as session:
-        result = await session.execute(
-            update(lease_t).where(lease_t.c.name == BOT, lease_t.c.holder == me.holder)
-            .values(renewed_at=now, expires_at=now + timedelta(seconds=ttl)))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    async with db.fast_write() as tx:
+        renewed = await tx.run(RENEW_LEASE, name=BOT, holder=me.holder, now=now,
+                               expires_at=now + timedelta(seconds=ttl))
+    return bool(renewed)
 
 
 async def release(db: Database, me: Instance) -> None:
     """A clean stop: the next start need not wait for the lease to lapse."""
-    async with db.write() as session:
-        await session.execute(
-            delete(lease_t).where(lease_t.c.name == BOT, lease_t.c.holder == me.holder))
+    async with db.fast_write() as tx:
+        await tx.run(RELEASE_LEASE, name=BOT, holder=me.holder)

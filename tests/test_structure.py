@@ -22,7 +22,7 @@ LONG_FUNCTIONS = {"handlers/shifts.py::make_renderers",
 # Statements built inside a function, written with `?`, or through the ORM session.
 OLD_STYLE_SQL = {
     "storage/audit.py", "storage/broadcasts.py", "storage/calling.py",
-    "storage/contacts.py", "storage/dnc_holds.py", "storage/forget.py", "storage/instances.py",
+    "storage/contacts.py", "storage/dnc_holds.py", "storage/forget.py",
     "storage/proxies.py", "storage/relay.py", "storage/shifts.py",
     "storage/stats.py", "storage/web.py"}
 
