@@ -35,15 +35,6 @@ def to_e164(raw: str, region: str = "FR") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def for_display(e164: str) -> str:
-    """International format with spaces ("+33 6 12 34 56 78"): readable, and tappable."""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
 def normalise_batch(raw_phones: list[str], postal_codes: list[str | None]) -> list[str | None]:
     """E.164 forms (or None) of a batch; a module function, so a worker process can run it."""
     return [to_e164(raw, region_for(code)) for raw, code in zip(raw_phones, postal_codes,
