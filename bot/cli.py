@@ -24,16 +24,17 @@ from storage.campaigns import (
     parse_campaign_file,
 )
 from storage.contacts import (
-    ImportFailed,
+    ImportReport,
     Reject,
     export_contacts,
     import_contacts,
     write_rejects,
 )
+from storage.csv_input import ImportFailed
 from storage.database import Database
 from storage.migrate import upgrade
-from storage.models import Campaign
-from storage.stations import import_stations
+from storage.models import Campaign, Shift
+from storage.stations import StationReport, import_stations
 from storage.users import decide_volunteer, get_user, set_organizer
 
 app = typer.Typer(help="Toile: a Telegram bot for volunteer election campaigns.",
@@ -137,7 +138,7 @@ def contacts_import(
 ) -> None:
     """Import contacts; unusable rows are skipped and reported, duplicates merged."""
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> ImportReport:
         target = await _campaign(db, campaign)
         with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
@@ -256,10 +257,10 @@ def web_stats_command(
         help="Also draw joins per day by generation into this PNG file.")] = None,
 ) -> None:
     """The same figures as /web: supporters, recruits, generations, growth, top recruiters."""
-    from storage.web import web_stats
+    from storage.web import WebStats, web_stats
     from ui.charts import web_growth_png
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> WebStats:
         return await web_stats(db, await _campaign(db, None))
 
     stats = _with_db(work)
@@ -313,7 +314,7 @@ def stations_import(
 ) -> None:
     """Import polling stations; re-importing a list changes nothing, a newer one updates it."""
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> StationReport:
         with file.open("rb") as raw:
             return await import_stations(db, raw)
 
@@ -340,7 +341,7 @@ def shifts_add(
 
     from storage.shifts import ShiftError, add_shift
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> Shift:
         campaign = await _campaign(db, None)
         tz = ZoneInfo(campaign.timezone)
         try:

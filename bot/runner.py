@@ -158,7 +158,7 @@ async def _serve_claimed(settings: Settings, db: Database, lost: asyncio.Event) 
         scheduler.start()
         delivering = asyncio.create_task(build_deliverer(dp, bot, settings).run())
         if settings.webhook_url:
-            serving = asyncio.create_task(_serve_webhook(settings, bot, dp))
+            serving = asyncio.create_task(_serve_webhook(settings, settings.webhook_url, bot, dp))
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             serving = asyncio.create_task(dp.start_polling(bot, handle_signals=True))
@@ -207,13 +207,12 @@ async def prepare(settings: Settings, dp: Dispatcher, bot: Bot) -> None:
     await register_commands(bot, dp["i18n"], current, sync.removed)
 
 
-async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
+async def _serve_webhook(settings: Settings, url: str, bot: Bot, dp: Dispatcher) -> None:
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
     from aiohttp import web
 
     path = "/telegram"
-    await bot.set_webhook(settings.webhook_url.rstrip("/") + path,  # type: ignore[union-attr]
-                          secret_token=settings.webhook_secret)
+    await bot.set_webhook(url.rstrip("/") + path, secret_token=settings.webhook_secret)
     app = web.Application()
     SimpleRequestHandler(dispatcher=dp, bot=bot,
                          secret_token=settings.webhook_secret).register(app, path=path)
