@@ -129,7 +129,7 @@ class StorageQueue:
         return result.status in (Recorded.RECORDED, Recorded.HELD)
 
 
-# The statements storage/calling.py emits (see it with echo=True), written with "?" markers.
+# The statements storage.calling emits (see it with echo=True), written with "?" markers.
 CARD = ("id, lease_seq, phone, first_name, last_name, constituency, commune, source, attempts, "
         "lease_expires_at")
 HELD_SQL = (f"SELECT {CARD} FROM contact WHERE held_by = ? AND campaign_id = ? "

@@ -133,8 +133,8 @@ async def test_a_claim_in_progress_hides_none_of_the_numbers_it_woke(
         claimed, go_on = asyncio.Event(), asyncio.Event()
         one = PostgresTx.one
 
-        async def first_claim_stalls(self, sql, *args):
-            row = await one(self, sql, *args)
+        async def first_claim_stalls(self, sql, *args, **params):
+            row = await one(self, sql, *args, **params)
             if sql is calling.CLAIM and not claimed.is_set():
                 claimed.set()
                 await go_on.wait()  # its transaction stays open
@@ -163,7 +163,7 @@ async def test_a_wake_up_in_progress_elsewhere_hides_nothing(postgres_url, froze
         campaign, rules = await two_numbers_due_again(db)
         frozen_clock.advance(hours=2, minutes=1)
         async with db.fast_write() as other:  # someone else's wake-up, still uncommitted
-            await other.run(calling.WAKE_DUE, campaign.id, clock.utcnow())
+            await other.run(calling.WAKE_DUE, campaign_id=campaign.id, now=clock.utcnow())
             claim = asyncio.create_task(assign_next_contact(db, rules, 11))
             await asyncio.sleep(0.2)
         card = await asyncio.wait_for(claim, 5)

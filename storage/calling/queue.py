@@ -1,0 +1,137 @@
+"""Handing out cards: the claim, the wake-up before it, and the card a volunteer holds.
+
+A contact is held through a lease: `held_by`, `lease_expires_at` and `lease_seq`, bumped at
+every hand-out. A card's buttons carry (contact id, lease_seq), so that recording it can
+tell an old card, a second press or somebody else's card (storage.calling.outcomes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage import clock
+from storage.calling.rules import QueueRules
+from storage.database import Database
+from storage.driver import SQL
+from storage.models import ContactStatus
+from storage.rows import columns, reader
+
+# `status = 'open'` is written out as the partial queue index has it: SQLite uses the index
+# only when the query repeats its condition word for word.
+OPEN = f"'{ContactStatus.OPEN}'"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One contact as a volunteer may see it, and the lease that lets them record it."""
+
+    contact_id: int
+    lease_seq: int
+    phone: str
+    first_name: str | None
+    last_name: str | None
+    constituency: str | None
+    commune: str | None
+    source: str | None
+    attempts: int
+    lease_expires_at: datetime
+    already_held: bool = False
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """The contact's columns a card is made of."""
+
+    id: int
+    lease_seq: int
+    phone: str
+    first_name: str | None
+    last_name: str | None
+    constituency: str | None
+    commune: str | None
+    source: str | None
+    attempts: int
+    lease_expires_at: datetime
+
+
+_CARD_ROW = reader(CardRow)
+
+
+def card(row: Sequence[Any], *, already_held: bool) -> Card:
+    c = _CARD_ROW(row)
+    return Card(c.id, c.lease_seq, c.phone, c.first_name, c.last_name, c.constituency,
+                c.commune, c.source, c.attempts, c.lease_expires_at, already_held)
+
+
+# The hot path's statements, written once (see storage.driver for why not through the ORM).
+HELD = SQL.of(
+    f"SELECT {columns(CardRow)} FROM contact WHERE held_by = :volunteer_id "
+    f"AND campaign_id = :campaign_id AND lease_expires_at > :now AND status = {OPEN} LIMIT 1")
+HELD_CARD = SQL.of(
+    f"SELECT {columns(CardRow)} FROM contact WHERE id = :contact_id "
+    "AND held_by = :volunteer_id AND lease_seq = :lease_seq AND campaign_id = :campaign_id "
+    f"AND status = {OPEN}")
+# Contacts called back later or left unanswered wait outside the queue index, flagged
+# `waiting`, until due: each claim first wakes those whose time has come, a bounded batch in
+# due order. On PostgreSQL a second volunteer waits for the first one's wake-up to commit
+# (FOR UPDATE, not SKIP LOCKED): skipped, its rows would look still asleep, and that
+# volunteer be told nobody is left. Rows are locked in one total order: no deadlock.
+# `waiting AND status = 'open'` is the partial index's condition, repeated word for word.
+_WAKE = SQL.of(
+    "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
+    f"AND status = {OPEN} AND campaign_id = :campaign_id AND due_at <= :now "
+    "ORDER BY due_at, id LIMIT 500 {lock})")
+WAKE_DUE = replace(_WAKE, postgres=_WAKE.postgres.replace("FOR UPDATE SKIP LOCKED", "FOR UPDATE"))
+CLAIM = SQL.of(
+    "UPDATE contact SET held_by = :volunteer_id, lease_expires_at = :expires_at, "
+    "lease_seq = lease_seq + 1 WHERE id = (SELECT id FROM contact "
+    f"WHERE campaign_id = :campaign_id AND status = {OPEN} AND NOT waiting AND due_at <= :now "
+    "AND (held_by IS NULL OR lease_expires_at <= :now) "
+    # Belt and braces: a number put on the list mid-import is never handed out.
+    "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
+    "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
+    f"AND status = {OPEN} AND (held_by IS NULL OR lease_expires_at <= :now) "
+    f"RETURNING {columns(CardRow)}")
+# PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
+SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
+
+
+async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int,
+                              now: datetime | None = None) -> Card | None:
+    """The volunteer's held contact if they have one, else the next free one, or None."""
+    now = now or clock.utcnow()
+    # The wake-up is committed before the claim: inside the claim's transaction, the rows it
+    # wakes would stay locked and unseen by the other volunteers until this claim ends, and
+    # those claiming meanwhile would be told nobody is left.
+    wake = (WAKE_DUE, {"campaign_id": rules.campaign_id, "now": now})
+    async with db.fast_write(committed_first=wake) as tx:
+        if not db.is_sqlite:  # SQLite writers are serialized already
+            await tx.one(SERIALIZE_VOLUNTEER, volunteer_id=volunteer_id)
+        held = await tx.one(HELD, volunteer_id=volunteer_id, campaign_id=rules.campaign_id,
+                            now=now)
+        if held is not None:
+            return card(held, already_held=True)
+        claimed = await tx.one(CLAIM, volunteer_id=volunteer_id,
+                               expires_at=now + timedelta(minutes=rules.lease_minutes),
+                               campaign_id=rules.campaign_id, now=now)
+        return card(claimed, already_held=False) if claimed is not None else None
+
+
+async def held_card(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
+                    lease_seq: int) -> Card | None:
+    """The card if this volunteer still holds it (to redraw it, e.g. with a talking point)."""
+    async with db.fast_read() as tx:
+        row = await tx.one(HELD_CARD, contact_id=contact_id, volunteer_id=volunteer_id,
+                           lease_seq=lease_seq, campaign_id=rules.campaign_id)
+    return card(row, already_held=True) if row is not None else None
+
+
+async def current_card(db: Database, rules: QueueRules, volunteer_id: int) -> Card | None:
+    """The card a volunteer holds right now, if any (without claiming one)."""
+    async with db.fast_read() as tx:
+        row = await tx.one(HELD, volunteer_id=volunteer_id, campaign_id=rules.campaign_id,
+                           now=clock.utcnow())
+    return card(row, already_held=True) if row is not None else None
