@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import func, select
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from storage import clock
 from storage.campaigns import local_day_start
 from storage.database import Database
-from storage.driver import SQL
-from storage.models import RELEASE_OUTCOMES, Call, Campaign
+from storage.driver import SQL, Tx, read_time
+from storage.models import RELEASE_OUTCOMES, Campaign, ContactStatus, ProxyMatchStatus
+from storage.rows import reader
 
-call_t = Call.__table__  # type: ignore[attr-defined]
-_RELEASES = [o.value for o in RELEASE_OUTCOMES]
+# Skips and abandons are cards given back, not calls.
+_A_CALL = "outcome NOT IN ({})".format(
+    ", ".join(f"'{outcome}'" for outcome in sorted(RELEASE_OUTCOMES)))
+# Written out as the partial queue indexes have it (SQLite matches them word for word).
+_OPEN = f"'{ContactStatus.OPEN}'"
+
+
+async def _count(tx: Tx, sql: SQL, **params: Any) -> int:
+    row = await tx.one(sql, **params)
+    assert row is not None  # an aggregate always answers
+    (count,) = row
+    return int(count)
 
 
 @dataclass(frozen=True)
@@ -33,11 +44,25 @@ class VolunteerCounts:
         return sum(self.total.values())
 
 
-async def _by_outcome(session, *conditions) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    rows = await session.execute(
-        select(call_t.c.outcome, func.count()).where(
-            *conditions, call_t.c.outcome.not_in(_RELEASES)).group_by(call_t.c.outcome))
-    return {outcome: count for outcome, count in rows}
+_MY_CALLS_BY_OUTCOME = {
+    "today": SQL.of("SELECT outcome, count(*) FROM call WHERE volunteer_id = :volunteer_id "
+                    f"AND created_at >= :day AND {_A_CALL} GROUP BY outcome"),
+    "ever": SQL.of("SELECT outcome, count(*) FROM call WHERE volunteer_id = :volunteer_id "
+                   f"AND {_A_CALL} GROUP BY outcome"),
+}
+
+
+@dataclass(frozen=True)
+class CampaignDay:
+    today: int
+    morning: int
+
+
+_CAMPAIGN_DAY = SQL.of(
+    "SELECT count(*) AS today, COALESCE(sum(CASE WHEN created_at < :noon THEN 1 ELSE 0 END), "
+    f"0) AS morning FROM call WHERE campaign_id = :campaign_id AND {_A_CALL} "
+    "AND created_at >= :day")
+_READ_CAMPAIGN_DAY = reader(CampaignDay)
 
 
 async def volunteer_counts(db: Database, campaign: Campaign, volunteer_id: int,
@@ -45,17 +70,16 @@ async def volunteer_counts(db: Database, campaign: Campaign, volunteer_id: int,
     now = now or clock.utcnow()
     day = local_day_start(campaign, now)
     noon = day + timedelta(hours=13)  # "this morning": calls before 13:00 local
-    async with db.read() as session:
-        mine = call_t.c.volunteer_id == volunteer_id
-        today = await _by_outcome(session, mine, call_t.c.created_at >= day)
-        total = await _by_outcome(session, mine)
-        campaign_calls = select(func.count()).where(
-            call_t.c.campaign_id == campaign.id, call_t.c.outcome.not_in(_RELEASES),
-            call_t.c.created_at >= day)
-        campaign_today = (await session.execute(campaign_calls)).scalar_one()
-        campaign_morning = (await session.execute(
-            campaign_calls.where(call_t.c.created_at < noon))).scalar_one()
-    return VolunteerCounts(today, total, campaign_today, campaign_morning)
+    # Long: the campaign's day is a busy day's 200,000 calls.
+    async with db.fast_read(long=True) as tx:
+        today = await tx.all(_MY_CALLS_BY_OUTCOME["today"], volunteer_id=volunteer_id, day=day)
+        total = await tx.all(_MY_CALLS_BY_OUTCOME["ever"], volunteer_id=volunteer_id)
+        row = await tx.one(_CAMPAIGN_DAY, noon=noon, campaign_id=campaign.id, day=day)
+    assert row is not None  # an aggregate always answers
+    campaign_day = _READ_CAMPAIGN_DAY(row)
+    return VolunteerCounts({str(outcome): int(n) for outcome, n in today},
+                           {str(outcome): int(n) for outcome, n in total},
+                           campaign_day.today, campaign_day.morning)
 
 
 @dataclass(frozen=True)
@@ -72,61 +96,80 @@ class OrganizerStats:
     new_supporters: int
 
 
-# Each call carries its room (see storage.calling.INSERT_CALL). On SQLite the grouping
+@dataclass(frozen=True)
+class HourCount:
+    room: str | None
+    hour: str | datetime  # the hour's start: text on SQLite ("2026-06-10 08")
+    outcome: str
+    calls: int
+
+
+# Each call carries its room (see storage.calling.calls.INSERT_CALL). On SQLite the grouping
 # follows ix_call_campaign_hour column for column, so the day's calls are counted straight
 # off the index, with no sort; the day starts at its UTC hour (a zone with a half-hour
 # offset counts from half an hour earlier).
-_CALLS_BY_HOUR_ROOM = SQL(
-    "SELECT room, substr(created_at, 1, 13), outcome, count(*) FROM call "
-    "WHERE campaign_id = ? AND substr(created_at, 1, 13) >= substr(?, 1, 13) "
-    "AND outcome NOT IN ('skipped', 'abandoned') "
-    "GROUP BY substr(created_at, 1, 13), room, outcome",
-    "SELECT room, date_trunc('hour', created_at), outcome, count(*) FROM call "
-    "WHERE campaign_id = $1 AND created_at >= $2 AND outcome NOT IN ('skipped', 'abandoned') "
+_BY_HOUR_ON_SQLITE = SQL.of(
+    "SELECT room, substr(created_at, 1, 13) AS hour, outcome, count(*) AS calls FROM call "
+    "WHERE campaign_id = :campaign_id AND substr(created_at, 1, 13) >= substr(:day, 1, 13) "
+    f"AND {_A_CALL} GROUP BY substr(created_at, 1, 13), room, outcome")
+_BY_HOUR_ON_POSTGRES = SQL.of(
+    "SELECT room, date_trunc('hour', created_at) AS hour, outcome, count(*) AS calls "
+    f"FROM call WHERE campaign_id = :campaign_id AND created_at >= :day AND {_A_CALL} "
     "GROUP BY 1, 2, 3")
+assert _BY_HOUR_ON_SQLITE.names == _BY_HOUR_ON_POSTGRES.names
+_CALLS_BY_HOUR_ROOM = SQL(_BY_HOUR_ON_SQLITE.sqlite, _BY_HOUR_ON_POSTGRES.postgres,
+                          _BY_HOUR_ON_SQLITE.names)
+_HOUR_COUNT = reader(HourCount)
 # In two parts, each along its own partial index: those in the queue now, and those waiting
 # for their time (contact.waiting).
 _QUEUE_LEFT = SQL.of(
-    "SELECT (SELECT count(*) FROM contact WHERE campaign_id = ? AND status = 'open' "
-    "AND NOT waiting) + (SELECT count(*) FROM contact WHERE waiting AND status = 'open' "
-    "AND campaign_id = ?)")
+    "SELECT (SELECT count(*) FROM contact WHERE campaign_id = :campaign_id "
+    f"AND status = {_OPEN} AND NOT waiting) + (SELECT count(*) FROM contact "
+    f"WHERE waiting AND status = {_OPEN} AND campaign_id = :campaign_id)")
 _ACTIVE = SQL.of(
     "SELECT count(*) FROM (SELECT held_by AS v FROM contact WHERE held_by IS NOT NULL "
-    "UNION SELECT volunteer_id FROM call WHERE campaign_id = ? AND created_at >= ?) a")
-_PROXIES = SQL.of("SELECT count(*) FROM proxy_match WHERE status IN "
-                  "('accepted', 'confirmed', 'registered')")
-_NEW = SQL.of("SELECT count(*) FROM users WHERE created_at >= ? AND id > 0")
+    "UNION SELECT volunteer_id FROM call WHERE campaign_id = :campaign_id "
+    "AND created_at >= :since) a")
+_MATCHED = (ProxyMatchStatus.ACCEPTED, ProxyMatchStatus.CONFIRMED, ProxyMatchStatus.REGISTERED)
+_PROXIES = SQL.of("SELECT count(*) FROM proxy_match WHERE status IN ({})".format(
+    ", ".join(f"'{status}'" for status in _MATCHED)))
+_NEW = SQL.of("SELECT count(*) FROM users WHERE created_at >= :since AND id > 0")
 
 
 async def organizer_stats(db: Database, campaign: Campaign,
                           now: datetime | None = None) -> OrganizerStats:
     """What /stats shows: the day's calls by half-day, outcome, room and hour, and the
     campaign's pulse (queue, active volunteers, proxies, new supporters)."""
-    from zoneinfo import ZoneInfo
-
-    from storage.driver import read_time
-
     now = now or clock.utcnow()
     day = local_day_start(campaign, now)
-    noon = (now.astimezone(ZoneInfo(campaign.timezone)).replace(
-        hour=13, minute=0, second=0, microsecond=0)).astimezone(ZoneInfo("UTC"))
-    tz = ZoneInfo(campaign.timezone)
     async with db.fast_read(long=True) as tx:
-        rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign.id, day)
-        queue = await tx.one(_QUEUE_LEFT, campaign.id, campaign.id)
-        active = await tx.one(_ACTIVE, campaign.id, now - timedelta(minutes=15))
-        proxies = await tx.one(_PROXIES)
-        new = await tx.one(_NEW, day)
+        rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign_id=campaign.id, day=day)
+        queue = await _count(tx, _QUEUE_LEFT, campaign_id=campaign.id)
+        active = await _count(tx, _ACTIVE, campaign_id=campaign.id,
+                              since=now - timedelta(minutes=15))
+        proxies = await _count(tx, _PROXIES)
+        new = await _count(tx, _NEW, since=day)
+    day_stats = _days_calls(campaign, now, [_HOUR_COUNT(row) for row in rows])
+    return OrganizerStats(**day_stats, queue_left=queue, active_volunteers=active,
+                          proxies_matched=proxies, new_supporters=new)
+
+
+def _days_calls(campaign: Campaign, now: datetime, counts: list[HourCount]) -> dict[str, Any]:
+    """The day's calls by half-day, outcome, room and local hour."""
+    tz = ZoneInfo(campaign.timezone)
+    noon = (now.astimezone(tz).replace(hour=13, minute=0, second=0, microsecond=0)
+            ).astimezone(ZoneInfo("UTC"))
     by_outcome: dict[str, int] = {}
     by_room: dict[str, int] = {}
     by_hour: dict[int, dict[str, int]] = {}
     morning = afternoon = 0
-    for room, hour, outcome, count in rows:
+    for count in counts:
+        hour = count.hour
         moment = read_time(hour + ":00:00" if isinstance(hour, str) else hour)
         assert moment is not None
-        room = room or "remote"
-        n = int(count)
-        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + n
+        room = count.room or "remote"
+        n = int(count.calls)
+        by_outcome[str(count.outcome)] = by_outcome.get(str(count.outcome), 0) + n
         by_room[room] = by_room.get(room, 0) + n
         local_hour = moment.astimezone(tz).hour
         by_hour.setdefault(local_hour, {})[room] = by_hour.get(local_hour, {}).get(room, 0) + n
@@ -134,40 +177,31 @@ async def organizer_stats(db: Database, campaign: Campaign,
             morning += n
         else:
             afternoon += n
-    return OrganizerStats(
-        today=morning + afternoon, morning=morning, afternoon=afternoon,
-        by_outcome=by_outcome, by_room=by_room, by_hour_room=dict(sorted(by_hour.items())),
-        queue_left=int(queue[0]) if queue else 0, active_volunteers=int(active[0]) if active
-        else 0, proxies_matched=int(proxies[0]) if proxies else 0,
-        new_supporters=int(new[0]) if new else 0)
+    return {"today": morning + afternoon, "morning": morning, "afternoon": afternoon,
+            "by_outcome": by_outcome, "by_room": by_room,
+            "by_hour_room": dict(sorted(by_hour.items()))}
 
 
 MILESTONES = (10, 50, 100, 250, 500, 1000)
-_MY_CALLS = SQL.of("SELECT count(*) FROM call WHERE volunteer_id = ? "
-                   "AND outcome NOT IN ('skipped', 'abandoned')")
-_MY_DAYS = SQL.of("SELECT created_at FROM call WHERE volunteer_id = ? AND created_at >= ? "
-                  "AND outcome NOT IN ('skipped', 'abandoned')")
+_MY_CALLS = SQL.of(f"SELECT count(*) FROM call WHERE volunteer_id = :volunteer_id AND {_A_CALL}")
+_MY_DAYS = SQL.of("SELECT created_at FROM call WHERE volunteer_id = :volunteer_id "
+                  f"AND created_at >= :since AND {_A_CALL}")
 
 
 async def milestone_reached(db: Database, volunteer_id: int) -> int | None:
     """The milestone (10, 50, 100... calls) this volunteer's last call reached, if any."""
     async with db.fast_read() as tx:
-        row = await tx.one(_MY_CALLS, volunteer_id)
-    total = int(row[0]) if row else 0
+        total = await _count(tx, _MY_CALLS, volunteer_id=volunteer_id)
     return total if total in MILESTONES else None
 
 
 async def calling_streak(db: Database, campaign: Campaign, volunteer_id: int,
                          now: datetime | None = None) -> int:
     """Consecutive days with calls, ending today (or yesterday: today is not over)."""
-    from zoneinfo import ZoneInfo
-
-    from storage.driver import read_time
-
     now = now or clock.utcnow()
     tz = ZoneInfo(campaign.timezone)
     async with db.fast_read() as tx:
-        rows = await tx.all(_MY_DAYS, volunteer_id, now - timedelta(days=120))
+        rows = await tx.all(_MY_DAYS, volunteer_id=volunteer_id, since=now - timedelta(days=120))
     days = {moment.astimezone(tz).date() for (value,) in rows
             if (moment := read_time(value)) is not None}
     day = now.astimezone(tz).date()
@@ -189,16 +223,23 @@ class CallerRanking:
     my_calls: int
 
 
+@dataclass(frozen=True)
+class CallerCount:
+    volunteer_id: int
+    first_name: str | None
+    calls: int
+
+
 # Those who asked to be left out (the same choice as for recruiters) and the erased are not
 # ranked; skips and abandons are not calls.
 # Counted first, then joined: joined call by call, SQLite looked the caller up 200,000
 # times on a busy day.
 _CALLERS_TODAY = SQL.of(
-    "SELECT c.volunteer_id, u.first_name, c.calls FROM ("
-    "SELECT volunteer_id, count(*) AS calls FROM call WHERE campaign_id = ? "
-    "AND created_at >= ? AND outcome NOT IN ('skipped', 'abandoned') GROUP BY volunteer_id"
-    ") c JOIN users u ON u.id = c.volunteer_id "
+    "SELECT c.volunteer_id, u.first_name, c.calls FROM (SELECT volunteer_id, count(*) AS calls "
+    "FROM call WHERE campaign_id = :campaign_id AND created_at >= :day "
+    f"AND {_A_CALL} GROUP BY volunteer_id) c JOIN users u ON u.id = c.volunteer_id "
     "WHERE NOT u.leaderboard_opt_out AND NOT u.forgotten ORDER BY c.calls DESC, c.volunteer_id")
+_CALLER_COUNT = reader(CallerCount)
 
 
 async def callers_today(db: Database, campaign: Campaign, volunteer_id: int, size: int = 10,
@@ -207,11 +248,12 @@ async def callers_today(db: Database, campaign: Campaign, volunteer_id: int, siz
     now = now or clock.utcnow()
     # Long: a busy day's 200,000 calls take tens of milliseconds, too long for the event loop.
     async with db.fast_read(long=True) as tx:
-        rows = await tx.all(_CALLERS_TODAY, campaign.id, local_day_start(campaign, now))
+        rows = await tx.all(_CALLERS_TODAY, campaign_id=campaign.id,
+                            day=local_day_start(campaign, now))
     ranked: list[tuple[int, int, str, int]] = []  # rank, volunteer, first name, calls
-    for place, (uid, name, calls) in enumerate(rows, start=1):
-        rank = ranked[-1][0] if ranked and ranked[-1][3] == calls else place
-        ranked.append((rank, int(uid), str(name or ""), int(calls)))
+    for place, caller in enumerate(map(_CALLER_COUNT, rows), start=1):
+        rank = ranked[-1][0] if ranked and ranked[-1][3] == caller.calls else place
+        ranked.append((rank, caller.volunteer_id, caller.first_name or "", caller.calls))
     mine = next((r for r in ranked if r[1] == volunteer_id), None)
     return CallerRanking([(rank, name, calls) for rank, _u, name, calls in ranked[:size]],
                          mine[0] if mine else None, mine[3] if mine else 0)

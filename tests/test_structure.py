@@ -21,7 +21,7 @@ LONG_FUNCTIONS = {"storage/proxies.py::match_all"}
 # Statements built inside a function, written with `?`, or through the ORM session.
 OLD_STYLE_SQL = {
     "storage/audit.py", "storage/broadcasts.py", "storage/forget.py", "storage/proxies.py",
-    "storage/relay.py", "storage/shifts.py", "storage/stats.py", "storage/web.py"}
+    "storage/relay.py", "storage/shifts.py", "storage/web.py"}
 
 
 def modules() -> list[Path]:
