@@ -1,42 +1,64 @@
 """/forget: erase a person from everything the campaign stores, in one transaction, by the
-map of personal data (storage/personal.py)."""
+map of personal data (storage/personal.py).
+
+The statements are made once, at import: those the map alone says (delete the person's
+rows, clear or anonymise a column that names them) from the map itself, one per rule, and
+those of the steps the map names, written out below. Each takes the person's id as
+`:user_id` and their anonymous id as `:anonymous`."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, cast, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
-
+from storage import clock
 from storage.database import Database
-from storage.models import (
-    LIVE_MATCH,
-    AuditLog,
-    Outbox,
-    ProxyMatch,
-    ProxyRequest,
-    ProxySlot,
-    Relay,
-    User,
-)
-from storage.outbox import NoticeKind
-from storage.personal import PERSON_PARAMS, PERSONAL_DATA, How, rejoin_key
+from storage.driver import SQL, Tx
+from storage.models import LIVE_MATCH, OutboxStatus, ProxyRequestStatus, VolunteerStatus
+from storage.outbox import Notice, NoticeKind, queue_in
+from storage.personal import PERSON_PARAMS, PERSONAL_DATA, How, Rule, rejoin_key
+from storage.rows import columns, reader
+
+
+def _by_the_rule(table: str, column: str, rule: Rule) -> tuple[str, dict[str, Any]] | None:
+    """The statement a rule that needs nothing but the map says, with its fixed values."""
+    if rule.step is not None or rule.how not in (How.ROW, How.NULL, How.ANONYMOUS):
+        return None
+    where = f"WHERE {column} = :user_id"
+    if rule.how is How.ROW:
+        return f"DELETE FROM {table} {where}", {}
+    value = "NULL" if rule.how is How.NULL else ":anonymous"
+    sets = ", ".join([f"{column} = {value}"] + [f"{name} = :also_{name}" for name in rule.also])
+    return f"UPDATE {table} SET {sets} {where}", {f"also_{n}": v for n, v in rule.also.items()}
+
+
+_RULES = [made for table, rules in PERSONAL_DATA.items() for column, rule in rules.items()
+          if (made := _by_the_rule(table, column, rule)) is not None]
+BY_THE_MAP: tuple[tuple[SQL, dict[str, Any]], ...] = tuple(
+    (SQL.of(text), fixed) for text, fixed in _RULES)
 
 
 @dataclass(frozen=True)
 class Forgetting:
-    session: AsyncSession
+    tx: Tx
     user_id: int
     anonymous: int  # negative: never a Telegram id
     rejoin_secret: bytes | None
+    is_sqlite: bool
 
     def replace_id(self, text: str) -> str:
         """The id as a whole number (not inside a longer one, nor a group's negative id)."""
         return re.sub(rf"(?<![0-9-]){self.user_id}(?![0-9])", str(self.anonymous), text)
+
+    async def run(self, sql: SQL, **fixed: Any) -> int:
+        """A statement given the ids it names (each takes `:user_id`, some `:anonymous`)."""
+        ids = {"user_id": self.user_id, "anonymous": self.anonymous}
+        return await self.tx.run(sql, **{name: ids[name] for name in sql.names
+                                         if name in ids}, **fixed)
 
 
 async def forget_person(db: Database, user_id: int, *,
@@ -48,139 +70,187 @@ async def forget_person(db: Database, user_id: int, *,
     proxy match. With the bot's secret, a recruit's node keeps a keyed hash that tells a
     rejoin through the same link (storage.web.attribute_referral)."""
     anonymous = -(secrets.randbelow(2**62) + 1)
-    async with db.write() as session:
-        forgetting = Forgetting(session, user_id, anonymous, rejoin_secret)
+    # In the driver's thread on SQLite: a few scans of whole tables (the outbox, the log).
+    async with db.fast_write(long=True) as tx:
+        forgetting = Forgetting(tx, user_id, anonymous, rejoin_secret, db.is_sqlite)
         for name in ("proxies", "relay", "outbox", "audit"):
             await STEPS[name](forgetting)
-        await _by_the_map(forgetting)
+        for sql, fixed in BY_THE_MAP:
+            await forgetting.run(sql, **fixed)
         await STEPS["web"](forgetting)
 
 
-async def _by_the_map(f: Forgetting) -> None:
-    """The rules that need nothing but the map: delete the person's rows, clear or
-    anonymise the columns that name them."""
-    for table_name, columns in PERSONAL_DATA.items():
-        table = SQLModel.metadata.tables[table_name]
-        for column, rule in columns.items():
-            if rule.step is not None:
-                continue
-            where = table.c[column] == f.user_id
-            if rule.how is How.ROW:
-                await f.session.execute(delete(table).where(where))
-            elif rule.how in (How.NULL, How.ANONYMOUS):
-                value = None if rule.how is How.NULL else f.anonymous
-                await f.session.execute(update(table).where(where)
-                                        .values({column: value, **rule.also}))
+# ---- their proxy needs and offers -----------------------------------------------------------
+
+def _quoted(values: Iterable[object]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+_MINE = "(SELECT id FROM proxy_request WHERE user_id = :user_id)"
+_THEIR_MATCHES = f"(SELECT id FROM proxy_match WHERE need_id IN {_MINE} OR offer_id IN {_MINE})"
+_THEIR_MATCH_IDS = SQL.of(_THEIR_MATCHES[1:-1])
+# The other side of each live match of theirs, if on Telegram and not themselves.
+_OTHER_SIDES = SQL.of(
+    "SELECT m.id, other.user_id FROM proxy_match m JOIN proxy_request other ON other.id = "
+    f"CASE WHEN m.need_id IN {_MINE} THEN m.offer_id ELSE m.need_id END "
+    f"WHERE m.id IN {_THEIR_MATCHES} AND m.status IN ({_quoted(LIVE_MATCH)}) "
+    "AND other.user_id IS NOT NULL AND other.user_id <> :user_id ORDER BY m.id")
+# (Their own needs, reopened here, are deleted below.) A giver whose holder leaves is back
+# in the queue even once registered: that proxy is void now.
+_REOPEN_NEEDS = SQL.of(
+    f"UPDATE proxy_request SET status = '{ProxyRequestStatus.OPEN}' WHERE id IN "
+    f"(SELECT need_id FROM proxy_match WHERE id IN {_THEIR_MATCHES}) AND status IN "
+    f"('{ProxyRequestStatus.MATCHED}', '{ProxyRequestStatus.REGISTERED}')")
+_FREE_SLOTS = SQL.of(f"DELETE FROM proxy_slot WHERE match_id IN {_THEIR_MATCHES}")
+# The matches' own messages go with them: on SQLite a later match may be given the same id,
+# and its proposals' keys must be free for it.
+_PROXY_KINDS = _quoted(kind.value for kind in NoticeKind if kind.value.startswith("proxy_"))
+_MATCHES_MESSAGES = {
+    True: SQL.of(f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(json_extract("
+                 f"params, '$.match') AS INTEGER) IN {_THEIR_MATCHES}"),
+    False: SQL.of(f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(params ->> "
+                  f"'match' AS INTEGER) IN {_THEIR_MATCHES}"),
+}
+_DROP_MATCHES = SQL.of(f"DELETE FROM proxy_match WHERE id IN {_THEIR_MATCHES}")
+_DROP_REQUESTS = SQL.of("DELETE FROM proxy_request WHERE user_id = :user_id")
 
 
 async def _forget_proxies(f: Forgetting) -> None:
     """Their needs and offers go, with their matches; whoever was matched with them goes
-    back to the queue (a need reopens, an offer's room is freed)."""
-    session = f.session
-    mine = select(ProxyRequest.id).where(ProxyRequest.user_id == f.user_id)
-    matches = list((await session.execute(select(ProxyMatch).where(
-        (ProxyMatch.need_id.in_(mine)) | (ProxyMatch.offer_id.in_(mine))))).scalars())
-    mine_ids = set((await session.execute(mine)).scalars())
-    for match in matches:
-        await session.execute(delete(ProxySlot).where(ProxySlot.match_id == match.id))
-        # (Their own need, reopened here, is deleted just below.) A giver whose holder
-        # leaves is back in the queue even once registered: that proxy is void now.
-        await session.execute(update(ProxyRequest).where(
-            ProxyRequest.id == match.need_id,
-            ProxyRequest.status.in_(["matched", "registered"])).values(status="open"))
-        if match.status in LIVE_MATCH:
-            await _tell_the_other_side(f, match, mine_ids)
-        # The match's own messages go with it: on SQLite a later match may be given the
-        # same id, and its proposals' keys must be free for it.
-        await session.execute(delete(Outbox).where(
-            Outbox.kind.startswith("proxy_"), Outbox.params["match"].as_integer() == match.id))
-        await session.delete(match)
-    await session.flush()
-    await session.execute(delete(ProxyRequest).where(ProxyRequest.user_id == f.user_id))
+    back to the queue (a need reopens, an offer's room is freed). The other side of a live
+    match hears that it ended, as for a withdrawal (the pass matches them again within a
+    minute); the key carries the anonymous id, never reused. Someone off Telegram has
+    nobody to tell: organizers see the need open again in /proxies."""
+    if not await f.tx.all(_THEIR_MATCH_IDS, user_id=f.user_id):
+        await f.run(_DROP_REQUESTS)
+        return
+    others = await f.tx.all(_OTHER_SIDES, user_id=f.user_id)
+    await queue_in(f.tx, [Notice(f"proxy-forgotten:{f.anonymous}:{match_id}",
+                                 NoticeKind.PROXY_CANCELLED, int(other_user))
+                          for match_id, other_user in others], due_at=clock.utcnow())
+    for sql in (_REOPEN_NEEDS, _FREE_SLOTS, _MATCHES_MESSAGES[f.is_sqlite], _DROP_MATCHES,
+                _DROP_REQUESTS):
+        await f.run(sql)
 
 
-async def _tell_the_other_side(f: Forgetting, match: ProxyMatch, mine: set[int]) -> None:
-    """As for a withdrawal: the other side of a live match hears that it ended (the pass
-    matches them again within a minute). The key carries the anonymous id, never reused."""
-    other = match.offer_id if match.need_id in mine else match.need_id
-    if other in mine:
-        return
-    other_user = (await f.session.execute(
-        select(ProxyRequest.user_id).where(ProxyRequest.id == other))).scalar_one_or_none()
-    if other_user is None:  # off Telegram: organizers see the need open again in /proxies
-        return
-    f.session.add(Outbox(key=f"proxy-forgotten:{f.anonymous}:{match.id}",
-                         kind=NoticeKind.PROXY_CANCELLED.value, chat_id=other_user, params={},
-                         quiet_hours=False))
+# ---- the relay, the outbox, the audit log ---------------------------------------------------
+
+_DROP_ANSWERS = SQL.of("DELETE FROM relay WHERE volunteer_id = :user_id AND answer IS NOT NULL")
+_ANONYMOUS_QUESTIONS = SQL.of("UPDATE relay SET volunteer_id = :anonymous, question = NULL "
+                              "WHERE volunteer_id = :user_id")
 
 
 async def _forget_relay(f: Forgetting) -> None:
     """Answers delivered to them go (their chat, the text); their questions stay under the
     anonymous id, so that an organizer replying later is told it reaches nobody."""
-    await f.session.execute(delete(Relay).where(Relay.volunteer_id == f.user_id,
-                                                Relay.answer.is_not(None)))
-    await f.session.execute(update(Relay).where(Relay.volunteer_id == f.user_id)
-                            .values(volunteer_id=f.anonymous, question=None))
+    await f.run(_DROP_ANSWERS)
+    await f.run(_ANONYMOUS_QUESTIONS)
+
+
+_DROP_MESSAGES = SQL.of("DELETE FROM outbox WHERE chat_id = :user_id AND batch IS NULL")
+_BROADCAST_KEYS = SQL.of("SELECT id, key FROM outbox WHERE chat_id = :user_id ORDER BY id")
+_UNWAITING = f"status IN ('{OutboxStatus.PENDING}', '{OutboxStatus.CLAIMED}')"
+_ANONYMOUS_BROADCAST = SQL.of(
+    f"UPDATE outbox SET chat_id = :anonymous, key = :key, status = CASE WHEN {_UNWAITING} "
+    f"THEN '{OutboxStatus.SKIPPED}' ELSE status END, error = CASE WHEN {_UNWAITING} "
+    "THEN 'erased' ELSE error END WHERE id = :id")
+# Ids in params sit under known names (PERSON_PARAMS): the rows that hold the person under
+# one of them, found in one pass over the outbox, each dialect reading JSON its own way
+# (the value compared as a number on SQLite, as text on PostgreSQL: the rewrite below
+# replaces exact numbers only).
+@dataclass(frozen=True)
+class Params:
+    id: int
+    params: dict[str, Any]
+
+
+_PARAMS_ROW = reader(Params)
+_NAMING_PARAMS = {
+    True: SQL.of(f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
+        f"json_extract(params, '$.{name}') = :user_id" for name in PERSON_PARAMS)),
+    False: SQL.of(f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
+        f"params ->> '{name}' = :user_text" for name in PERSON_PARAMS)),
+}
+_PARAMS = SQL.of("UPDATE outbox SET params = :params WHERE id = :id")
+
+
+def _params_renamed(params: dict[str, Any], f: Forgetting) -> dict[str, Any]:
+    return {name: f.anonymous if name in PERSON_PARAMS and value == f.user_id else value
+            for name, value in params.items()}
 
 
 async def _forget_outbox(f: Forgetting) -> None:
     """Messages for them go, except a broadcast's: those stay for its counts, under the
     anonymous id, skipped if not sent. Messages for others that name them by id (the
     referrer's "joined through you") name the anonymous id instead."""
-    session = f.session
-    await session.execute(delete(Outbox).where(Outbox.chat_id == f.user_id,
-                                               Outbox.batch.is_(None)))
-    for row in (await session.execute(select(Outbox).where(
-            Outbox.chat_id == f.user_id))).scalars():
-        row.chat_id = f.anonymous
-        row.key = f.replace_id(row.key)
-        if row.status in ("pending", "claimed"):
-            row.status, row.error = "skipped", "erased"
-    for row in (await session.execute(select(Outbox).where(
-            cast(Outbox.params, String).like(f"%{f.user_id}%")))).scalars():
-        params = dict(row.params or {})
-        for name in PERSON_PARAMS:
-            if params.get(name) == f.user_id:
-                params[name] = f.anonymous
-        row.params = params
-    await session.flush()
+    await f.run(_DROP_MESSAGES)
+    kept = await f.tx.all(_BROADCAST_KEYS, user_id=f.user_id)
+    await f.tx.many(_ANONYMOUS_BROADCAST, [
+        {"anonymous": f.anonymous, "key": f.replace_id(str(key)), "id": int(row_id)}
+        for row_id, key in kept])
+    naming = await f.tx.all(_NAMING_PARAMS[f.is_sqlite], **(
+        {"user_id": f.user_id} if f.is_sqlite else {"user_text": str(f.user_id)}))
+    await f.tx.many(_PARAMS, [
+        {"params": json.dumps(_params_renamed(row.params, f)), "id": row.id}
+        for row in map(_PARAMS_ROW, naming)])
+
+
+_NAMING = SQL.of("SELECT id, detail FROM audit_log WHERE detail LIKE :pattern ORDER BY id")
+_DETAIL = SQL.of("UPDATE audit_log SET detail = :detail WHERE id = :id")
 
 
 async def _forget_in_the_audit(f: Forgetting) -> None:
     """The people an act was about ("user=<id>") become their anonymous id. The actor stays:
     only organizers' acts are audited, and the log holds them accountable."""
-    for entry in (await f.session.execute(select(AuditLog).where(
-            AuditLog.detail.like(f"%{f.user_id}%")))).scalars():
-        entry.detail = f.replace_id(entry.detail)
-    await f.session.flush()
+    entries = await f.tx.all(_NAMING, pattern=f"%{f.user_id}%")
+    await f.tx.many(_DETAIL, [{"detail": f.replace_id(str(detail)), "id": int(entry_id)}
+                              for entry_id, detail in entries])
+
+
+# ---- the spider's web -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Node:
+    referred_by: int | None
+    recruits: int
+
+
+_NODE = reader(Node)
+_NODE_OF = SQL.of(f"SELECT {columns(Node)} FROM users WHERE id = :user_id")
+_GIVE_UP_KEY = SQL.of("UPDATE users SET rejoin_key = NULL WHERE rejoin_key = :key")
+# Nothing of the person, only the web's shape: generation, recruits, when they joined.
+_ANONYMOUS_NODE = SQL.of(
+    "INSERT INTO users (id, first_name, is_organizer, organizer_by_config, organizer_by_cli, "
+    "volunteer_status, trained, blocked, stopped, created_at, referred_by, generation, "
+    "recruits, leaderboard_opt_out, nudges_sent, forgotten, rejoin_key) "
+    f"SELECT CAST(:anonymous AS BIGINT), '', FALSE, FALSE, FALSE, '{VolunteerStatus.NONE}', "
+    "FALSE, FALSE, TRUE, created_at, referred_by, generation, recruits, FALSE, 3, TRUE, "
+    "CAST(:key AS VARCHAR) FROM users WHERE id = :user_id")
+_RECRUITS_TO_THE_NODE = SQL.of("UPDATE users SET referred_by = :anonymous "
+                               "WHERE referred_by = :user_id")
+_DROP_PERSON = SQL.of("DELETE FROM users WHERE id = :user_id")
 
 
 async def _forget_in_the_web(f: Forgetting) -> None:
     """The row goes. A recruit's node, or the node of someone who brought people, stays
     under the anonymous id: nothing of the person, only the web's shape (and, for a recruit,
     the keyed hash that tells a rejoin through the same link)."""
-    session = f.session
-    user = await session.get(User, f.user_id)
-    if user is None:
+    row = await f.tx.one(_NODE_OF, user_id=f.user_id)
+    if row is None:
         return
-    if user.referred_by is not None or user.recruits:
+    node = _NODE(row)
+    if node.referred_by is not None or node.recruits:
         key = None
-        if f.rejoin_secret is not None and user.referred_by is not None:
-            key = rejoin_key(f.rejoin_secret, f.user_id, user.referred_by)
+        if f.rejoin_secret is not None and node.referred_by is not None:
+            key = rejoin_key(f.rejoin_secret, f.user_id, node.referred_by)
             # A node from an earlier erasure through the same link gives it up.
-            await session.execute(update(User).where(User.rejoin_key == key)
-                                  .values(rejoin_key=None))
-        session.add(User(id=f.anonymous, forgotten=True, stopped=True,
-                         referred_by=user.referred_by, generation=user.generation,
-                         recruits=user.recruits, created_at=user.created_at, nudges_sent=3,
-                         rejoin_key=key))
-        await session.flush()
-        await session.execute(update(User).where(User.referred_by == f.user_id)
-                              .values(referred_by=f.anonymous))
-    await session.delete(user)
+            await f.tx.run(_GIVE_UP_KEY, key=key)
+        await f.run(_ANONYMOUS_NODE, key=key)
+        await f.run(_RECRUITS_TO_THE_NODE)
+    await f.run(_DROP_PERSON)
 
 
-STEPS: dict[str, Callable[[Forgetting], Awaitable[None]]] = {
+STEPS: Mapping[str, Callable[[Forgetting], Awaitable[None]]] = {
     "proxies": _forget_proxies,
     "relay": _forget_relay,
     "outbox": _forget_outbox,

@@ -20,7 +20,7 @@ LONG_MODULES = {"storage/proxies.py"}
 LONG_FUNCTIONS = {"storage/proxies.py::match_all"}
 # Statements built inside a function, written with `?`, or through the ORM session.
 OLD_STYLE_SQL = {
-    "storage/audit.py", "storage/broadcasts.py", "storage/forget.py", "storage/proxies.py",
+    "storage/audit.py", "storage/broadcasts.py", "storage/proxies.py",
     "storage/relay.py", "storage/shifts.py", "storage/web.py"}
 
 
