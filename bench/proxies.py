@@ -57,16 +57,16 @@ from storage.driver import sqlite_value
 from storage.migrate import upgrade
 from storage.models import LIVE_MATCH, Campaign, ProxyKind
 from storage.proxies import (
-    _NEEDS_NEAR,
     Place,
     Requester,
-    _candidate_sql,
     create_request,
     dates_of,
     match_all,
     match_need,
     match_offer,
 )
+from storage.proxies.matching import CANDIDATES, NEEDS_NEAR
+from storage.proxies.rules import run_of_dates
 
 PG_DATABASE = "toile_bench_proxies"
 PASS_TARGET_S = 5.0
@@ -424,14 +424,16 @@ async def explain(reader: Reader, database: str, campaign: Campaign) -> None:
         return
     nid, user_id, insee, station, constituency, department, mask = rows[0]
     rounds = dates_of(campaign, int(mask))
-    room: list[Any] = [v for d in rounds for v in (d, campaign.proxy_capacity)]
-    tier_keys = ((insee, station), (insee,), (constituency,), (department,))
-    queries = [(_candidate_sql(tier, len(rounds)), [*keys, mask, mask, user_id, nid, *room])
-               for tier, keys in zip(("o.commune_insee = ? AND o.station = ?",
-                                      "o.commune_insee = ?", "o.constituency = ?",
-                                      "o.department = ?"), tier_keys, strict=True)]
-    queries.append((_NEEDS_NEAR, [insee, department, constituency, insee, station, insee,
-                                  constituency]))
+    keys = {"insee": insee, "station": station, "constituency": constituency,
+            "department": department}
+    queries = [(sql, sql.bind((), {**{k: keys[k] for k in tier_keys}, "campaign_id": campaign.id,
+                                   "mask": mask, "user_id": user_id, "need_id": nid,
+                                   "capacity": campaign.proxy_capacity,
+                                   **run_of_dates(rounds)}))
+               for tier_keys, sql in CANDIDATES]
+    queries.append((NEEDS_NEAR, NEEDS_NEAR.bind((), {
+        "campaign_id": campaign.id, "insee": insee, "department": department,
+        "constituency": constituency, "station": station})))
     print(f"--- {database}: plans for need {nid} ({insee}, station {station}, {constituency})")
     for sql, args in queries:
         if isinstance(reader, SqliteReader):

@@ -1,0 +1,243 @@
+"""Matching as it happens: a new need gets its best free holder at once, a new offer the
+needs around it; both run inside one lock, so the best candidate a matcher reads is still
+free when it writes.
+
+The best holder: same polling station, then same commune, then constituency, then
+department; the one waiting longest among equals; never the need's own person, never a
+holder this need was proposed before, and only one with a place left in each of the
+need's rounds (`proxy_slot`, whose primary key stops two needs taking the same place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from storage import clock
+from storage.database import Database
+from storage.driver import SQL, PostgresTx, Tx
+from storage.models import Campaign
+from storage.proxies.notices import Proposed, queue_proposals
+from storage.proxies.rules import (
+    MATCHED,
+    NEED,
+    OFFER,
+    OPEN,
+    PROPOSAL_HOURS,
+    PROPOSED,
+    ROUND_DATE,
+    ROUNDS,
+    masked,
+    run_of_dates,
+    stored_dates,
+)
+from storage.rows import columns, reader
+
+# Matching operations queue one behind the other: SQLite's writer lock, an advisory lock
+# on PostgreSQL.
+SERIALIZE = SQL("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
+
+
+@dataclass(frozen=True)
+class _Need:
+    """An open need, with its own campaign's rounds and rule: a campaign loaded later
+    changes neither."""
+
+    id: int
+    user_id: int | None
+    commune_insee: str
+    station: str
+    constituency: str | None
+    department: str
+    rounds_mask: int
+    campaign_id: int
+    rounds: list[dict[str, str]] | None
+    proxy_capacity: int
+
+
+_NEED = SQL.of(
+    f"SELECT {columns(_Need)} FROM (SELECT n.id, n.user_id, n.commune_insee, n.station, "
+    "n.constituency, n.department, n.rounds_mask, n.campaign_id, c.rounds, c.proxy_capacity "
+    "FROM proxy_request n JOIN campaign c ON c.id = n.campaign_id "
+    f"WHERE n.id = :id AND n.kind = {NEED} AND n.status = {OPEN}) AS need")
+_READ_NEED = reader(_Need)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    user_id: int | None
+
+
+# A holder's place in each of the need's rounds (`ROUNDS`: the need's round dates).
+_HAS_ROOM = (
+    "NOT EXISTS (SELECT 1 FROM rounds r WHERE (SELECT count(*) FROM proxy_slot s "
+    f"WHERE s.offer_id = o.id AND s.round_date = {ROUND_DATE}) >= :capacity)")
+_CANDIDATE = (
+    f"{ROUNDS}SELECT {columns(_Candidate, 'o')} FROM proxy_request o WHERE o.kind = {OFFER} "
+    f"AND o.status = {OPEN} AND o.campaign_id = :campaign_id AND {{tier}} "
+    "AND (o.rounds_mask & :mask) = :mask "
+    "AND (o.user_id IS NULL OR o.user_id <> coalesce(CAST(:user_id AS BIGINT), 0)) "
+    "AND NOT EXISTS (SELECT 1 FROM proxy_match m WHERE m.need_id = :need_id "
+    f"AND m.offer_id = o.id) AND {_HAS_ROOM} ORDER BY o.created_at, o.id LIMIT 1")
+# The tiers, closest first: the need's keys each compares, and its statement.
+CANDIDATES: tuple[tuple[tuple[str, ...], SQL], ...] = tuple(
+    (keys, SQL.of(_CANDIDATE.format(tier=tier))) for keys, tier in (
+        (("insee", "station"), "o.commune_insee = :insee AND o.station = :station"),
+        (("insee",), "o.commune_insee = :insee"),
+        (("constituency",), "o.constituency = :constituency"),
+        (("department",), "o.department = :department")))
+_READ_CANDIDATE = reader(_Candidate)
+
+_INSERT_MATCH = SQL.of(
+    "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "
+    f"expires_at) VALUES (:id, :need_id, :offer_id, :rounds_mask, {PROPOSED}, :proposed_at, "
+    ":expires_at)")
+_INSERT_SLOT = SQL.of("INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) "
+                     "VALUES (:offer_id, :round_date, :slot, :match_id)")
+_NEED_MATCHED = SQL.of(f"UPDATE proxy_request SET status = {MATCHED} WHERE id = :id")
+_SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = :offer_id "
+                     "AND round_date = :round_date")
+# Match ids are chosen before inserting, so that a whole pass inserts in one statement.
+_LAST_MATCH_ID = SQL.of("SELECT coalesce(max(id), 0) FROM proxy_match")  # SQLite
+_NEXT_MATCH_IDS = SQL.of(  # PostgreSQL
+    "SELECT nextval(pg_get_serial_sequence('proxy_match', 'id')) "
+    "FROM generate_series(1, :count)")
+
+
+async def next_match_ids(tx: Tx, count: int) -> list[int]:
+    """Ids for `count` new matches. Safe on SQLite: matching holds the writer lock."""
+    if not isinstance(tx, PostgresTx):
+        row = await tx.one(_LAST_MATCH_ID)
+        start = int(row[0]) if row else 0
+        return list(range(start + 1, start + 1 + count))
+    return [int(r[0]) for r in await tx.all(_NEXT_MATCH_IDS, count=count)]
+
+
+def free_slot(used: set[int]) -> int:
+    """The lowest slot number free (slots freed by a decline leave holes)."""
+    return next(n for n in range(1, len(used) + 2) if n not in used)
+
+
+async def match_need(db: Database, campaign: Campaign | None, need_id: int,
+                     now: datetime | None = None) -> int | None:
+    """The best free holder for this need, at once; both sides' proposals are queued with
+    the match. Returns the new match's id, or None (no holder free yet, or the need is not
+    open). The need's own campaign's rounds count."""
+    del campaign  # the need's own campaign is read with it
+    async with db.fast_write() as tx:
+        await tx.one(SERIALIZE)
+        return await match_need_in(tx, need_id, now or clock.utcnow())
+
+
+async def _best_holder(tx: Tx, need: _Need, dates: list[str]) -> _Candidate | None:
+    keys: dict[str, Any] = {"insee": need.commune_insee, "station": need.station,
+                            "constituency": need.constituency, "department": need.department}
+    for tier_keys, statement in CANDIDATES:
+        if any(keys[k] is None for k in tier_keys):
+            continue
+        row = await tx.one(statement, **{k: keys[k] for k in tier_keys},
+                           campaign_id=need.campaign_id, mask=need.rounds_mask,
+                           user_id=need.user_id, need_id=need.id,
+                           capacity=need.proxy_capacity, **run_of_dates(dates))
+        if row is not None:
+            return _READ_CANDIDATE(row)
+    return None
+
+
+async def match_need_in(tx: Tx, need_id: int, now: datetime) -> int | None:
+    """match_need inside a transaction that holds the matching lock (SERIALIZE)."""
+    row = await tx.one(_NEED, id=need_id)
+    if row is None:
+        return None
+    need = _READ_NEED(row)
+    dates = masked(stored_dates(need.rounds), need.rounds_mask)
+    offer = await _best_holder(tx, need, dates)
+    if offer is None:
+        return None
+    [match_id] = await next_match_ids(tx, 1)
+    await tx.run(_INSERT_MATCH, id=match_id, need_id=need_id, offer_id=offer.id,
+                 rounds_mask=need.rounds_mask, proposed_at=now,
+                 expires_at=now + timedelta(hours=PROPOSAL_HOURS))
+    for day in dates:
+        used = {int(r[0]) for r in await tx.all(_SLOTS_USED, offer_id=offer.id,
+                                                  round_date=day)}
+        await tx.run(_INSERT_SLOT, offer_id=offer.id, round_date=day, slot=free_slot(used),
+                     match_id=match_id)
+    await tx.run(_NEED_MATCHED, id=need_id)
+    await queue_proposals(tx, [Proposed(match_id, need.user_id, offer.user_id)])
+    return match_id
+
+
+@dataclass(frozen=True)
+class _OfferPlace:
+    commune_insee: str
+    station: str
+    department: str
+    constituency: str | None
+    campaign_id: int
+
+
+_OFFER_PLACE = SQL.of(
+    f"SELECT {columns(_OfferPlace)} FROM proxy_request WHERE id = :id AND kind = {OFFER} "
+    f"AND status = {OPEN}")
+_READ_OFFER_PLACE = reader(_OfferPlace)
+# The open needs around an offer, closest and waiting longest first.
+NEEDS_NEAR = SQL.of(
+    f"SELECT n.id FROM proxy_request n WHERE n.kind = {NEED} AND n.status = {OPEN} "
+    "AND n.campaign_id = :campaign_id AND ("
+    "n.commune_insee = :insee OR n.department = :department OR n.constituency = :constituency) "
+    "ORDER BY CASE WHEN n.commune_insee = :insee AND n.station = :station THEN 0 "
+    "WHEN n.commune_insee = :insee THEN 1 WHEN n.constituency = :constituency THEN 2 "
+    "ELSE 3 END, n.created_at, n.id LIMIT 20")
+_MATCHED_OFFER = SQL.of("SELECT offer_id FROM proxy_match WHERE id = :id")
+
+
+async def needs_near(tx: Tx, offer_id: int) -> list[int]:
+    row = await tx.one(_OFFER_PLACE, id=offer_id)
+    if row is None:
+        return []
+    offer = _READ_OFFER_PLACE(row)
+    return [int(n[0]) for n in await tx.all(
+        NEEDS_NEAR, campaign_id=offer.campaign_id, insee=offer.commune_insee,
+        department=offer.department, constituency=offer.constituency, station=offer.station)]
+
+
+async def _took(tx: Tx, match_id: int, offer_id: int) -> bool:
+    """Whether the match went to that offer (then its holder is matched: stop there)."""
+    taken = await tx.one(_MATCHED_OFFER, id=match_id)
+    return taken is not None and int(taken[0]) == offer_id
+
+
+async def match_offer(db: Database, campaign: Campaign, offer_id: int,
+                      now: datetime | None = None) -> list[int]:
+    """A new offer: the open needs of its campaign around it, closest and waiting longest
+    first, each get their best holder (often this one), their proposals queued with them.
+    Each need is its own transaction, so that on SQLite the writers of the phone bank wait
+    for one match at a time, not twenty. Returns the matches made."""
+    del campaign  # the offer's own campaign is read with it
+    async with db.fast_read() as tx:
+        needs = await needs_near(tx, offer_id)
+    made = []
+    for need_id in needs:
+        match = await match_need(db, None, need_id, now)
+        if match is not None:
+            made.append(match)
+            async with db.fast_read() as tx:
+                if await _took(tx, match, offer_id):
+                    break
+    return made
+
+
+async def match_offer_in(tx: Tx, offer_id: int, now: datetime) -> list[int]:
+    """match_offer inside a transaction holding the matching lock: a holder freed by a
+    withdrawal, matched with the withdrawal."""
+    made = []
+    for need_id in await needs_near(tx, offer_id):
+        match = await match_need_in(tx, need_id, now)
+        if match is not None:
+            made.append(match)
+            if await _took(tx, match, offer_id):
+                break
+    return made
