@@ -17,7 +17,9 @@ from storage.campaign_cache import CampaignCache
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
 from storage.models import ProxyKind
+from storage.models import ProxyMatchStatus as Status
 from storage.proxies import (
+    MyProxy,
     Place,
     ProxyError,
     Requester,
@@ -47,23 +49,30 @@ class RoundCB(CallbackData, prefix="pxr"):
 
 # ---- starting: a supporter, or a volunteer for the person on the phone -------------------
 
+def _progress(mine: MyProxy) -> str:
+    """Where the person's request stands, in a few words."""
+    if mine.match_id is None or mine.match_status is None:
+        return _("we are looking for a match") if mine.match_id is None else ""
+    return {
+        Status.PROPOSED: _("a match is proposed: see the message with Accept / Decline"),
+        Status.ACCEPTED: _("both sides accepted; waiting for the holder's voter details"),
+        Status.CONFIRMED: _("confirmed: the proxy can be made official"),
+        Status.REGISTERED: _("registered. Thank you!"),
+    }.get(mine.match_status, "")
+
+
 async def proxy_command(message: Message,
                         db: Database, user: Person, state: FSMContext) -> None:
     mine = await my_proxy(db, user.id)
     if mine is not None:
-        kind = _("you need someone to vote for you") if mine.kind == "need" else _(
+        kind = _("you need someone to vote for you") if mine.kind is ProxyKind.NEED else _(
             "you offered to carry a vote")
-        status = _("we are looking for a match") if mine.match_id is None else {
-            "proposed": _("a match is proposed: see the message with Accept / Decline"),
-            "accepted": _("both sides accepted; waiting for the holder's voter details"),
-            "confirmed": _("confirmed: the proxy can be made official"),
-            "registered": _("registered. Thank you!"),
-        }.get(mine.match_status or "", "")
+        status = _progress(mine)
         builder = InlineKeyboardBuilder()
         builder.button(text=_("Withdraw my request"),
                        callback_data=ProxyCB(action="mine_cancel", value=str(mine.request_id)))
         text = _("🗳 Vote proxy: {kind}; {status}.").format(kind=kind, status=status)
-        if mine.kind == "offer":  # the rule, for a holder who would take a second one
+        if mine.kind is ProxyKind.OFFER:  # the rule, for a holder who would take a second one
             text += "\n" + _("A holder may carry one proxy established in France per round: "
                              "this one is yours.")
         await message.answer(text, reply_markup=builder.as_markup())

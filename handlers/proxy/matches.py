@@ -18,6 +18,7 @@ from handlers.proxy.common import DATA, ProxyDialog, error_text
 from handlers.proxy.dialog import ProxyCB
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
+from storage.models import ProxyMatchStatus
 from storage.proxies import (
     ProxyError,
     answer,
@@ -102,7 +103,7 @@ async def match_action(query: CallbackQuery, callback_data: MatchActionCB, db: D
     mine = {view.need.user_id: "need", view.offer.user_id: "offer"}.get(user.id)
     if callback_data.action == "details" and (
             mine == "offer" or (view.offer.user_id is None and for_off_telegram)):
-        if view.status != "accepted":
+        if view.status is not ProxyMatchStatus.ACCEPTED:
             await acknowledge(query, error_text("state"))
             return
         await acknowledge(query)

@@ -14,6 +14,7 @@ from handlers.proxy.common import MAPROCURATION, commune_label
 from handlers.proxy.matches import OrganizerAnswerCB, OrganizerMatchCB
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
+from storage.models import ProxyMatchStatus
 from storage.proxies import MatchView, overview, waiting_on_organizers
 from ui.filters import active_campaign
 
@@ -52,7 +53,7 @@ def followup_message(view: MatchView) -> tuple[str, dict[str, Any]]:
     text = _("🗳 Proxy to follow up: {need} needs someone, {offer} can carry a vote. "
              "{place}.").format(need=who(view.need), offer=who(view.offer), place=place)
     builder = InlineKeyboardBuilder()
-    if view.status == "proposed":
+    if view.status is ProxyMatchStatus.PROPOSED:
         for side_name, side, answer_given in (("need", view.need, view.need_answer),
                                               ("offer", view.offer, view.offer_answer)):
             if side.user_id is None and answer_given is None:
@@ -62,12 +63,12 @@ def followup_message(view: MatchView) -> tuple[str, dict[str, Any]]:
                 builder.button(text=_("{name} declines").format(name=side.first_name),
                                callback_data=OrganizerAnswerCB(match=view.id, side=side_name,
                                                                yes=False))
-    elif view.status == "accepted":
+    elif view.status is ProxyMatchStatus.ACCEPTED:
         text += "\n" + _("Both accepted: ask {offer} for their voter number and date of "
                          "birth.").format(offer=who(view.offer))
         builder.button(text=_("Record {name}'s voter details").format(name=view.offer.first_name),
                        callback_data=OrganizerMatchCB(match=view.id, action="details"))
-    elif view.status == "confirmed" and view.voter_number:
+    elif view.status is ProxyMatchStatus.CONFIRMED and view.voter_number:
         text += "\n" + _("Call {need} to pass on {offer}'s voter number {number} and date of "
                          "birth {born}, and help with {site}.").format(
             need=who(view.need), offer=escape(view.offer.first_name),
