@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bad_csv.py
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/updates.py
+	$(BIN)/python bench/updates_floor.py
+	$(BIN)/python bench/dispatch_cpu.py
 	$(BIN)/python bench/proxies.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/broadcast.py
