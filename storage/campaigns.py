@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage import clock
 from storage.audit import write_audit_in
-from storage.contacts import _priority, _target_priorities
+from storage.contacts import priority, target_priorities
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import UNTARGETED_PRIORITY, Campaign
@@ -296,12 +296,12 @@ async def _reprioritize(tx: Tx, campaign: Campaign) -> None:
 
     Matched in Python with casefold(), as the importer does: SQLite's lower() knows ASCII
     only, and "BOUCHES-DU-RHÔNE 4" would no longer match its target."""
-    targets = _target_priorities(campaign)
+    targets = target_priorities(campaign)
     names = [_read_constituency(row).constituency
              for row in await tx.all(CONSTITUENCIES, campaign_id=campaign.id)]
     if names:
         await tx.many(SET_PRIORITY, [
-            {"priority": _priority(targets, name), "campaign_id": campaign.id,
+            {"priority": priority(targets, name), "campaign_id": campaign.id,
              "constituency": name} for name in names])
     await tx.run(UNTARGETED_LAST, campaign_id=campaign.id)
 

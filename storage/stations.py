@@ -18,7 +18,7 @@ from typing import IO, BinaryIO
 from storage import clock
 from storage.audit import write_audit_in
 from storage.communes import commune_by_insee
-from storage.contacts import Reject, _sniff_delimiter, normalise_header
+from storage.contacts import Reject, normalise_header, sniff_delimiter
 from storage.csv_input import BoundedLines, ImportFailed
 from storage.database import Database
 from storage.driver import SQL, Tx
@@ -117,7 +117,7 @@ def _parse(text: IO[str], report: StationReport) -> Stations:
     first = lines.header()
     if not first.strip():
         raise ImportFailed("the file is empty or has no header line")
-    report.delimiter = _sniff_delimiter(first)
+    report.delimiter = sniff_delimiter(first)
     mapping = _map_header(next(csv.reader([first], delimiter=report.delimiter)))
     stations: Stations = {}
     reader = csv.reader(lines, delimiter=report.delimiter)
