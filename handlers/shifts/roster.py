@@ -14,7 +14,7 @@ from handlers.shifts.texts import where_and_when
 from storage import clock
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
-from storage.models import Campaign
+from storage.models import Campaign, SignupStatus
 from storage.shifts import RosterLine, ShiftView, mark_attendance, roster, shift_view
 from storage.users import Person
 from ui.notify import acknowledge, edit_in_place
@@ -44,7 +44,7 @@ class RosterPageCB(CallbackData, prefix="shp"):
 # characters a message. A shift may take 1,000.
 ROSTER_PAGE = 20
 BUTTON_NAME = 24  # characters of a name on a ✅/❌ button
-MARKS = {"attended": "✅", "no_show": "❌", "joined": "·"}
+MARKS = {SignupStatus.ATTENDED: "✅", SignupStatus.NO_SHOW: "❌", SignupStatus.JOINED: "·"}
 
 
 async def roster_screen(db: Database, view: ShiftView, campaign: Campaign | None, *,
@@ -73,8 +73,8 @@ def _roster_text(view: ShiftView, campaign: Campaign | None, people: list[Roster
                  pages: int) -> str:
     title = (_("🏁 Shift over, who came? {shift}").format(shift=where_and_when(view, campaign))
              if view.shift.ends_at <= clock.utcnow() else "")
-    came = sum(p.status == "attended" for p in people)
-    missed = sum(p.status == "no_show" for p in people)
+    came = sum(p.status == SignupStatus.ATTENDED for p in people)
+    missed = sum(p.status == SignupStatus.NO_SHOW for p in people)
     lines = ([title] if title else []) + [_("Roster:")]
     for p in shown:
         line = f"{MARKS.get(p.status, '·')} {escape(p.first_name)}{number.get(p.user_id, '')}"
