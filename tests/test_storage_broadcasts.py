@@ -63,18 +63,18 @@ class _Interleaved:
     def __init__(self, tx, hook) -> None:
         self._tx, self._hook = tx, hook
 
-    async def run(self, sql, *args):
-        result = await self._tx.run(sql, *args)
+    async def run(self, sql, *args, **params):
+        result = await self._tx.run(sql, *args, **params)
         await self._hook()
         return result
 
-    async def all(self, sql, *args):
-        result = await self._tx.all(sql, *args)
+    async def all(self, sql, *args, **params):
+        result = await self._tx.all(sql, *args, **params)
         await self._hook()
         return result
 
-    async def one(self, sql, *args):
-        result = await self._tx.one(sql, *args)
+    async def one(self, sql, *args, **params):
+        result = await self._tx.one(sql, *args, **params)
         await self._hook()
         return result
 

@@ -29,7 +29,7 @@ from storage.broadcasts import (
 )
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
-from storage.models import Campaign
+from storage.models import Audience, Campaign
 from storage.shifts import coming_shifts, shift_view
 from storage.users import Person
 from ui.notify import acknowledge, edit_in_place
@@ -77,20 +77,21 @@ async def audience_keyboard(db: Database, campaign: Campaign | None) -> InlineKe
     """Everyone, volunteers, supporters short of three; the people of each room planned
     (up to 6) and those signed up to each of the next shifts (up to 5): 15 buttons at most."""
     builder = InlineKeyboardBuilder()
-    for kind, label in (("everyone", _("Everyone")), ("volunteers", _("Approved volunteers")),
-                        ("under3", _("Supporters with fewer than 3 recruits"))):
+    for kind, label in ((Audience.EVERYONE, _("Everyone")),
+                        (Audience.VOLUNTEERS, _("Approved volunteers")),
+                        (Audience.UNDER3, _("Supporters with fewer than 3 recruits"))):
         builder.button(text=label, callback_data=ComposeCB(action="audience", audience=kind))
     rooms: dict[str, int] = {}  # each room by the first of its coming shifts
     for view in await coming_shifts(db, limit=50):
         rooms.setdefault(view.shift.room, view.shift.id or 0)
     for room, shift_id in sorted(rooms.items())[:6]:
         builder.button(text=_("People of {room}").format(room=room),
-                       callback_data=ComposeCB(action="audience", audience="room",
+                       callback_data=ComposeCB(action="audience", audience=Audience.ROOM,
                                                shift=shift_id))
     for view in await coming_shifts(db, limit=5):
         builder.button(text=_("Signed up: {room} {start:%d/%m %H:%M}").format(
             room=view.shift.room, start=local_time(campaign, view.shift.starts_at)),
-            callback_data=ComposeCB(action="audience", audience="shift",
+            callback_data=ComposeCB(action="audience", audience=Audience.SHIFT,
                                     shift=view.shift.id or 0))
     builder.button(text=_("Cancel"), callback_data=ComposeCB(action="cancel"))
     builder.adjust(1)
@@ -101,12 +102,12 @@ async def _chosen_audience(db: Database, callback_data: ComposeCB) -> tuple[str,
     """The audience as storage knows it: a room by its name, read from the shift the
     button names; a shift by its id."""
     kind = callback_data.audience
-    if kind == "room":
+    if kind == Audience.ROOM:
         view = await shift_view(db, callback_data.shift)
         if view is None:
             raise BroadcastError("audience")
         return kind, view.shift.room
-    if kind == "shift":
+    if kind == Audience.SHIFT:
         return kind, str(callback_data.shift)
     return kind, None
 

@@ -15,7 +15,7 @@ from storage import clock
 from storage.broadcasts import MAX_TEXT, ToSend, broadcast_to_send, footer_length
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
-from storage.models import Campaign
+from storage.models import BroadcastStatus, Campaign
 from storage.outbox import Delivery, NoticeKind
 from storage.shifts import ShiftView, shift_view
 from storage.users import Person
@@ -66,7 +66,7 @@ class BroadcastRenderer:
             self.recent.clear()  # one broadcast at a time, in practice
             self.recent[broadcast_id] = (time.monotonic(), broadcast, shift)
         campaign = await self.campaigns.get()
-        if broadcast is None or broadcast.status == "cancelled" or campaign is None:
+        if broadcast is None or broadcast.status == BroadcastStatus.CANCELLED or campaign is None:
             return None
         return broadcast_message(broadcast.text, campaign, shift)
 

@@ -15,11 +15,15 @@ from aiogram.utils.i18n import gettext as _
 from storage import clock
 from storage.broadcasts import Progress, cancel_broadcast, progress, progress_shown
 from storage.database import Database
+from storage.models import BroadcastStatus
 from storage.users import Person, get_user
 from ui.i18n import pick_locale
 from ui.notify import acknowledge
 
 log = logging.getLogger(__name__)
+
+# A broadcast that can still be cancelled: its progress message keeps the button.
+_LIVE = (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
 
 
 class CancelBroadcastCB(CallbackData, prefix="bcx"):
@@ -41,13 +45,13 @@ async def cancel_pressed(query: CallbackQuery, callback_data: CancelBroadcastCB,
 
 
 def progress_text(state: Progress) -> str:
-    if state.status == "cancelled":
+    if state.status == BroadcastStatus.CANCELLED:
         return _("📣 Cancelled: {sent} / {total} sent.").format(sent=state.sent,
                                                               total=state.total)
-    if state.status == "done":
+    if state.status == BroadcastStatus.DONE:
         return _("📣 Done: {sent} / {total} sent, {unreachable} unreachable.").format(
             sent=state.sent, total=state.total, unreachable=state.unreachable)
-    if state.status == "scheduled":
+    if state.status == BroadcastStatus.SCHEDULED:
         return _("📣 Scheduled: {total} people.").format(total=state.total)
     left = max(0, state.total - state.done)
     return _("📣 {sent} / {total} sent, {unreachable} unreachable, about {minutes} min "
@@ -76,7 +80,7 @@ async def update_progress(bot: Bot, db: Database, i18n: I18n, broadcast_id: int)
     with i18n.context(), i18n.use_locale(pick_locale(reader.language_code if reader else None,
                                                      i18n.default_locale)):
         text = progress_text(state)
-        markup = (cancel_keyboard(broadcast_id) if state.status in ("scheduled", "sending")
+        markup = (cancel_keyboard(broadcast_id) if state.status in _LIVE
                   else None)
     try:
         await bot.edit_message_text(text, chat_id=state.progress_chat_id,
