@@ -35,26 +35,31 @@ def new_invite_code() -> str:
     return secrets.token_urlsafe(CODE_BYTES)
 
 
-_CODE_OF = SQL.of("SELECT invite_code FROM users WHERE id = ?")
-_SET_CODE = SQL.of("UPDATE users SET invite_code = ? WHERE id = ? AND invite_code IS NULL")
+_CODE_OF = SQL.of("SELECT invite_code FROM users WHERE id = :id")
+# A code someone holds already is not taken: the row keeps no code, and another is drawn.
+# (The unique index's error is the driver's own, which nothing here could catch by one name.)
+_SET_CODE = SQL.of("UPDATE users SET invite_code = :code WHERE id = :id AND invite_code IS NULL "
+                   "AND NOT EXISTS (SELECT 1 FROM users other WHERE other.invite_code = :code)")
 
 
 async def invite_code(db: Database, user_id: int) -> str:
     """The person's own invite code, made the first time it is asked for."""
     async with db.fast_read() as tx:
-        row = await tx.one(_CODE_OF, user_id)
+        row = await tx.one(_CODE_OF, id=user_id)
     if row is None:
         raise LookupError(user_id)
-    if row[0]:
-        return str(row[0])
-    for _attempt in range(3):
-        try:
-            async with db.fast_write() as tx:
-                await tx.run(_SET_CODE, new_invite_code(), user_id)
-                row = await tx.one(_CODE_OF, user_id)
-            return str(row[0]) if row else ""
-        except IntegrityError:  # a collision of 96 random bits: draw again
-            continue
+    for _draw in range(3):
+        (code,) = row
+        if code:
+            return str(code)
+        async with db.fast_write() as tx:
+            await tx.run(_SET_CODE, code=new_invite_code(), id=user_id)
+            row = await tx.one(_CODE_OF, id=user_id)
+        if row is None:  # erased meanwhile
+            return ""
+    (code,) = row
+    if code:
+        return str(code)
     raise RuntimeError("could not draw a unique invite code")
 
 
