@@ -72,9 +72,6 @@ from storage.migrate import upgrade
 from storage.models import Campaign
 from storage.users import Profile, arrive, ensure_user
 from storage.web import (
-    _BY_HOUR,
-    _TOP,
-    _TOTALS,
     GOAL,
     LEADERBOARD_SIZE,
     WebStats,
@@ -82,6 +79,7 @@ from storage.web import (
     plan_nudges,
     web_stats,
 )
+from storage.web.figures import _BY_HOUR, _TOP, _TOTALS
 from tests.fake_telegram import FakeTelegram
 
 STATS_TARGET_S = 1.0
@@ -303,17 +301,19 @@ def compare(got: WebStats, want: WebStats) -> list[str]:
 
 async def explain(db: Database, campaign: Campaign) -> None:
     """The query plans of web_stats's three statements (PostgreSQL: with actual times)."""
-    queries = ((_TOTALS, (local_day_start(campaign, NOW), local_day_start(campaign, NOW, 1),
-                          GOAL)),
-               (_BY_HOUR, ()), (_TOP, (LEADERBOARD_SIZE,)))
+    queries = ((_TOTALS, {"day_start": local_day_start(campaign, NOW),
+                          "day_end": local_day_start(campaign, NOW, 1), "goal": GOAL}),
+               (_BY_HOUR[db.is_sqlite], {}), (_TOP, {"size": LEADERBOARD_SIZE}))
     async with db.fast_read() as tx:
         for sql, params in queries:
             if db.is_sqlite:
-                rows = await tx.all(SQL("EXPLAIN QUERY PLAN " + sql.sqlite, ""), *params)
+                rows = await tx.all(SQL("EXPLAIN QUERY PLAN " + sql.sqlite, "", sql.names),
+                                    **params)
                 plan = " | ".join(str(row[-1]) for row in rows)
                 print(f"  plan: {sql.sqlite[:70]}...\n    {plan}")
             else:
-                rows = await tx.all(SQL("", "EXPLAIN (ANALYZE, BUFFERS) " + sql.postgres), *params)
+                rows = await tx.all(SQL("", "EXPLAIN (ANALYZE, BUFFERS) " + sql.postgres,
+                                        sql.names), **params)
                 print(f"  plan: {sql.postgres[:70]}...")
                 for row in rows:
                     print("    " + str(row[0]))

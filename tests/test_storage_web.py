@@ -42,13 +42,13 @@ async def test_invite_codes_are_random_stable_and_link_shaped(db):
 
 
 async def test_a_drawn_code_someone_holds_already_is_drawn_again(db, monkeypatch):
-    import storage.web
+    import storage.web.links
 
     await ensure_user(db, Profile(1, "Camille"))
     await ensure_user(db, Profile(2, "Samir"))
     taken = await invite_code(db, 1)
     draws = iter([taken, "a-fresh-code-0123"])  # the one collision in 2**96
-    monkeypatch.setattr(storage.web, "new_invite_code", lambda: next(draws))
+    monkeypatch.setattr(storage.web.links, "new_invite_code", lambda: next(draws))
     assert await invite_code(db, 2) == "a-fresh-code-0123"
     assert await invite_code(db, 1) == taken
 
