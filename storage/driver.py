@@ -15,9 +15,10 @@ and through SQLModel read back the same.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's DATETIME storage format on SQLite
@@ -32,24 +33,39 @@ _QUOTED = re.compile(r"('(?:[^']|'')*')")
 class SQL:
     """One statement in both dialects, written once with named parameters (`:now`):
     numbered `?1`/`$1` for each driver, so a value used twice is passed once, by keyword.
-    `{lock}` is FOR UPDATE SKIP LOCKED on PostgreSQL (nothing on SQLite), `{least}` the
-    two-argument minimum of each. (Statements still written with `?` markers take their
-    values in order, positionally.)"""
+    On PostgreSQL `{lock}` is FOR UPDATE SKIP LOCKED and `{for_update}` FOR UPDATE (both
+    nothing on SQLite, whose writers take turns); `{least}` is the two-argument minimum of
+    each. (Statements still written with `?` markers take their values in order.)"""
 
     sqlite: str
     postgres: str
     names: tuple[str, ...] = ()
+    _get: Callable[[Any], Any] = field(default=tuple, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, text: str) -> SQL:
-        lite = text.replace("{lock}", "").replace("{least}", "min")
-        pg = text.replace("{lock}", "FOR UPDATE SKIP LOCKED").replace("{least}", "LEAST")
-        names = _names(text)
+        return cls.dialects(text, text)
+
+    @classmethod
+    def dialects(cls, sqlite: str, postgres: str) -> SQL:
+        """A statement each dialect writes its own way, with the same names."""
+        lite = (sqlite.replace("{lock}", "").replace("{for_update}", "")
+                .replace("{least}", "min"))
+        pg = (postgres.replace("{lock}", "FOR UPDATE SKIP LOCKED")
+              .replace("{for_update}", "FOR UPDATE").replace("{least}", "LEAST"))
+        names = _names(lite)
+        if names != _names(pg):
+            raise ValueError(f"the dialects' names differ: {names} and {_names(pg)}")
         if names:
             return cls(_numbered(lite, names, "?"), _numbered(pg, names, "$"), names)
         parts = pg.split("?")
         numbered = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], start=1)) + parts[-1]
         return cls(lite, numbered)
+
+    def __post_init__(self) -> None:
+        # One getter made once: binding by name costs what binding in order did.
+        if self.names:
+            object.__setattr__(self, "_get", itemgetter(*self.names))
 
     def bind(self, args: tuple[Any, ...], params: dict[str, Any]) -> tuple[Any, ...]:
         """The values in the drivers' order: by name, or as given for `?` statements."""
@@ -57,16 +73,26 @@ class SQL:
             if params:
                 raise TypeError(f"positional statement given names: {sorted(params)}")
             return args
-        if args or set(params) != set(self.names):
-            raise TypeError(f"statement takes {sorted(self.names)}, got "
-                            f"{sorted(params)}{' and positional values' if args else ''}")
-        return tuple(params[name] for name in self.names)
+        if args or len(params) != len(self.names):
+            raise self._mismatch(args, params)
+        try:
+            values = self._get(params)
+        except KeyError:
+            raise self._mismatch(args, params) from None
+        return values if len(self.names) > 1 else (values,)
 
     def bind_rows(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
         """executemany's rows: mappings by name for a named statement."""
         if not self.names:
             return list(rows)
-        return [tuple(row[name] for name in self.names) for row in rows]
+        get = self._get
+        if len(self.names) == 1:
+            return [(get(row),) for row in rows]
+        return [get(row) for row in rows]
+
+    def _mismatch(self, args: tuple[Any, ...], params: dict[str, Any]) -> TypeError:
+        return TypeError(f"statement takes {sorted(self.names)}, got "
+                         f"{sorted(params)}{' and positional values' if args else ''}")
 
 
 def _names(text: str) -> tuple[str, ...]:

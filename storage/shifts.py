@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import IntEnum
 from typing import Any
@@ -110,8 +110,8 @@ class _Open:
 
 # On PostgreSQL the shift row's lock makes concurrent joins count one after the other:
 # FOR UPDATE, a join waiting for the other ({lock}'s SKIP LOCKED would find no shift).
-_STATE = f"SELECT {columns(_Open)} FROM shift WHERE id = :shift_id"
-_LOCK_SHIFT = replace(SQL.of(_STATE), postgres=SQL.of(f"{_STATE} FOR UPDATE").postgres)
+_LOCK_SHIFT = SQL.of(f"SELECT {columns(_Open)} FROM shift WHERE id = :shift_id "
+                     "{for_update}")
 _OPEN = reader(_Open)
 _MINE = SQL.of("SELECT status FROM shift_signup WHERE shift_id = :shift_id "
                "AND user_id = :user_id")

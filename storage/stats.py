@@ -108,17 +108,13 @@ class HourCount:
 # follows ix_call_campaign_hour column for column, so the day's calls are counted straight
 # off the index, with no sort; the day starts at its UTC hour (a zone with a half-hour
 # offset counts from half an hour earlier).
-_BY_HOUR_ON_SQLITE = SQL.of(
+_CALLS_BY_HOUR_ROOM = SQL.dialects(
     "SELECT room, substr(created_at, 1, 13) AS hour, outcome, count(*) AS calls FROM call "
     "WHERE campaign_id = :campaign_id AND substr(created_at, 1, 13) >= substr(:day, 1, 13) "
-    f"AND {_A_CALL} GROUP BY substr(created_at, 1, 13), room, outcome")
-_BY_HOUR_ON_POSTGRES = SQL.of(
+    f"AND {_A_CALL} GROUP BY substr(created_at, 1, 13), room, outcome",
     "SELECT room, date_trunc('hour', created_at) AS hour, outcome, count(*) AS calls "
     f"FROM call WHERE campaign_id = :campaign_id AND created_at >= :day AND {_A_CALL} "
     "GROUP BY 1, 2, 3")
-assert _BY_HOUR_ON_SQLITE.names == _BY_HOUR_ON_POSTGRES.names
-_CALLS_BY_HOUR_ROOM = SQL(_BY_HOUR_ON_SQLITE.sqlite, _BY_HOUR_ON_POSTGRES.postgres,
-                          _BY_HOUR_ON_SQLITE.names)
 _HOUR_COUNT = reader(HourCount)
 # In two parts, each along its own partial index: those in the queue now, and those waiting
 # for their time (contact.waiting).

@@ -8,7 +8,7 @@ tell an old card, a second press or somebody else's card (storage.calling.outcom
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,11 +80,10 @@ HELD_CARD = SQL.of(
 # (FOR UPDATE, not SKIP LOCKED): skipped, its rows would look still asleep, and that
 # volunteer be told nobody is left. Rows are locked in one total order: no deadlock.
 # `waiting AND status = 'open'` is the partial index's condition, repeated word for word.
-_WAKE = SQL.of(
+WAKE_DUE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
     f"AND status = {OPEN} AND campaign_id = :campaign_id AND due_at <= :now "
-    "ORDER BY due_at, id LIMIT 500 {lock})")
-WAKE_DUE = replace(_WAKE, postgres=_WAKE.postgres.replace("FOR UPDATE SKIP LOCKED", "FOR UPDATE"))
+    "ORDER BY due_at, id LIMIT 500 {for_update})")
 CLAIM = SQL.of(
     "UPDATE contact SET held_by = :volunteer_id, lease_expires_at = :expires_at, "
     "lease_seq = lease_seq + 1 WHERE id = (SELECT id FROM contact "
