@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import AuditLog
@@ -33,10 +30,3 @@ async def audit_entries(db: Database, limit: int = 200) -> list[AuditLog]:
         rows = await tx.all(LATEST_ENTRIES, limit=limit)
     return [_read_entry(row) for row in reversed(rows)]
 
-
-async def write_audit(session: AsyncSession, actor_id: int | None, action: str,
-                      detail: str = "", now: datetime | None = None) -> None:
-    """The same, for the modules still writing through the ORM session: it goes with their
-    last call."""
-    session.add(AuditLog(actor_id=actor_id, action=action, detail=detail,
-                         created_at=now or clock.utcnow()))
