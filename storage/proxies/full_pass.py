@@ -8,8 +8,11 @@ commune, constituency and department, in waiting order; the same rules as `match
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -74,6 +77,12 @@ _ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
 _TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
 
 
+def _serves(offer: _Offer, mask: int, rounds: list[str], capacity: int) -> bool:
+    """The offer covers the rounds, with a place left in each."""
+    return ((offer.rounds_mask & mask) == mask
+            and all(len(offer.slots[d]) < capacity for d in rounds))
+
+
 class _Matcher:
     """The offers of one pass, in memory, and the needs' choices among them."""
 
@@ -90,31 +99,32 @@ class _Matcher:
         # offer that still can, instead of from its start (8 million looks -> 0.2 million
         # on 50,000 needs and offers).
         self.starts: dict[tuple[int, Any, int], int] = {}
-
-    def serves(self, offer: _Offer, mask: int, rounds: list[str]) -> bool:
-        return ((offer.rounds_mask & mask) == mask
-                and all(len(offer.slots[d]) < self.capacity for d in rounds))
+        self.rounds: dict[int, list[str]] = {}  # a mask's round dates
 
     def _in_tier(self, tier: int, key: Any, need: _Open, rounds: list[str]) -> _Offer | None:
-        offers_here = self.buckets[tier][key]
-        mask = need.rounds_mask
+        # The pass's inner loop (0.2 million looks): names bound locally, no method calls.
+        offers_here, mask, capacity = self.buckets[tier][key], need.rounds_mask, self.capacity
         first = self.starts.get((tier, key, mask), 0)
-        while first < len(offers_here) and not self.serves(offers_here[first], mask, rounds):
+        while first < len(offers_here) and not _serves(offers_here[first], mask, rounds,
+                                                       capacity):
             first += 1
         self.starts[(tier, key, mask)] = first
+        tried, need_id, user_id = self.tried, need.id, need.user_id
         for index in range(first, len(offers_here)):
             offer = offers_here[index]
-            if (self.serves(offer, mask, rounds)
-                    and (offer.user_id is None or offer.user_id != need.user_id)
-                    and (need.id, offer.id) not in self.tried):
+            if (_serves(offer, mask, rounds, capacity)
+                    and (offer.user_id is None or offer.user_id != user_id)
+                    and (need_id, offer.id) not in tried):
                 return offer
         return None
 
     def match(self, need: _Open) -> _Made | None:
         """The need's best holder, its places taken; None if no offer serves it."""
-        rounds = masked(self.dates, need.rounds_mask)
-        for tier, key in enumerate(need.keys()):
-            if key is None or key not in self.buckets[tier]:
+        rounds = self.rounds.get(need.rounds_mask)
+        if rounds is None:
+            rounds = self.rounds[need.rounds_mask] = masked(self.dates, need.rounds_mask)
+        for tier, (bucket, key) in enumerate(zip(self.buckets, need.keys(), strict=True)):
+            if key is None or key not in bucket:
                 continue
             chosen = self._in_tier(tier, key, need, rounds)
             if chosen is not None:
@@ -125,6 +135,20 @@ class _Matcher:
                     taken.append((d, slot))
                 return _Made(need, chosen, taken)
         return None
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The matching makes a hundred thousand objects and no cycles, with no await: the
+    cyclic collector, run every 700 allocations over the pass's half-million live objects,
+    took half its time (0.9 s of it, 0.44 s without, on 50,000 needs and offers)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _matcher(tx: Tx, campaign: Campaign) -> _Matcher:
@@ -148,7 +172,8 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
         if not needs:
             return []
         matcher = await _matcher(tx, campaign)
-        made = [m for m in map(matcher.match, needs) if m is not None]
+        with _no_collection():
+            made = [m for m in map(matcher.match, needs) if m is not None]
         if not made:
             return []
         ids = await next_match_ids(tx, len(made))
