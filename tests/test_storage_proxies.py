@@ -452,3 +452,23 @@ async def test_matching_stays_within_a_campaign(db, campaign, frozen_clock):
     assert await match_need(db, later, n) is None
     assert await match_all(db, later) == []
     assert (await overview(db, later)).counts["open_offers"] == 0
+
+
+async def test_sqlite_looks_for_a_holder_through_each_tier_s_own_index(sqlite_db):
+    """Closest first: the commune's offers, not every offer of the campaign (without
+    statistics, SQLite took the campaign's index for the commune tier and read them all)."""
+    from storage.driver import SQL
+    from storage.proxies.matching import CANDIDATES
+
+    values = {"insee": "93066", "station": "12", "constituency": "Seine-Saint-Denis 1",
+              "department": "93", "campaign_id": 1, "mask": 3, "user_id": None, "need_id": 1,
+              "capacity": 1, "count": 2, "dates": ROUND1 + ROUND2}
+    indexes = ("ix_proxy_station", "ix_proxy_station", "ix_proxy_constituency",
+               "ix_proxy_department")
+    async with sqlite_db.fast_read() as tx:
+        for (_keys, statement), index in zip(CANDIDATES, indexes, strict=True):
+            explain = SQL("EXPLAIN QUERY PLAN " + statement.sqlite, "", statement.names)
+            plan = [str(row[-1]) for row in await tx.all(
+                explain, **{name: values[name] for name in statement.names})]
+            offers = next(step for step in plan if step.startswith("SEARCH o "))
+            assert index in offers, plan

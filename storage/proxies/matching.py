@@ -76,18 +76,26 @@ _HAS_ROOM = (
     f"WHERE s.offer_id = o.id AND s.round_date = {ROUND_DATE}) >= :capacity)")
 _CANDIDATE = (
     f"{ROUNDS}SELECT {columns(_Candidate, 'o')} FROM proxy_request o WHERE o.kind = {OFFER} "
-    f"AND o.status = {OPEN} AND o.campaign_id = :campaign_id AND {{tier}} "
+    f"AND o.status = {OPEN} AND {{campaign}} = :campaign_id AND {{tier}} "
     "AND (o.rounds_mask & :mask) = :mask "
     "AND (o.user_id IS NULL OR o.user_id <> coalesce(CAST(:user_id AS BIGINT), 0)) "
     "AND NOT EXISTS (SELECT 1 FROM proxy_match m WHERE m.need_id = :need_id "
     f"AND m.offer_id = o.id) AND {_HAS_ROOM} ORDER BY o.created_at, o.id LIMIT 1")
 # The tiers, closest first: the need's keys each compares, and its statement.
+_TIERS = ((("insee", "station"), "o.commune_insee = :insee AND o.station = :station"),
+          (("insee",), "o.commune_insee = :insee"),
+          (("constituency",), "o.constituency = :constituency"),
+          (("department",), "o.department = :department"))
+# On SQLite the campaign's term is no index term (`+o.campaign_id`): without statistics it
+# ranked the campaign's index as high as the commune's for the commune tier, and read every
+# open offer of the campaign through it. PostgreSQL has statistics, which an expression
+# would lose (its estimates, then its plans, went wrong).
+_BY_DIALECT = tuple((keys, SQL.of(_CANDIDATE.format(tier=tier, campaign="+o.campaign_id")),
+                     SQL.of(_CANDIDATE.format(tier=tier, campaign="o.campaign_id")))
+                    for keys, tier in _TIERS)
 CANDIDATES: tuple[tuple[tuple[str, ...], SQL], ...] = tuple(
-    (keys, SQL.of(_CANDIDATE.format(tier=tier))) for keys, tier in (
-        (("insee", "station"), "o.commune_insee = :insee AND o.station = :station"),
-        (("insee",), "o.commune_insee = :insee"),
-        (("constituency",), "o.constituency = :constituency"),
-        (("department",), "o.department = :department")))
+    (keys, SQL(lite.sqlite, pg.postgres, lite.names)) for keys, lite, pg in _BY_DIALECT)
+assert all(lite.names == pg.names for _keys, lite, pg in _BY_DIALECT)
 _READ_CANDIDATE = reader(_Candidate)
 
 _INSERT_MATCH = SQL.of(
