@@ -183,9 +183,9 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
     return ids
 
 
-# A whole pass is three statements over arrays, one row each, in either dialect: tens of
-# thousands of single-row statements cost PostgreSQL seconds (each one's round trip and
-# index work), and SQLite's executemany took named rows at twice the cost of the JSON.
+# A whole pass is three statements over arrays, one element a row, in either dialect: tens
+# of thousands of single-row statements cost PostgreSQL seconds (each one's round trip and
+# index work); SQLite reads its arrays from JSON, as fast as an executemany of named rows.
 _INSERT_MATCHES = {
     "postgres": SQL.of(
         "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "

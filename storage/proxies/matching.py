@@ -90,12 +90,10 @@ _TIERS = ((("insee", "station"), "o.commune_insee = :insee AND o.station = :stat
 # ranked the campaign's index as high as the commune's for the commune tier, and read every
 # open offer of the campaign through it. PostgreSQL has statistics, which an expression
 # would lose (its estimates, then its plans, went wrong).
-_BY_DIALECT = tuple((keys, SQL.of(_CANDIDATE.format(tier=tier, campaign="+o.campaign_id")),
-                     SQL.of(_CANDIDATE.format(tier=tier, campaign="o.campaign_id")))
-                    for keys, tier in _TIERS)
 CANDIDATES: tuple[tuple[tuple[str, ...], SQL], ...] = tuple(
-    (keys, SQL(lite.sqlite, pg.postgres, lite.names)) for keys, lite, pg in _BY_DIALECT)
-assert all(lite.names == pg.names for _keys, lite, pg in _BY_DIALECT)
+    (keys, SQL.dialects(_CANDIDATE.format(tier=tier, campaign="+o.campaign_id"),
+                        _CANDIDATE.format(tier=tier, campaign="o.campaign_id")))
+    for keys, tier in _TIERS)
 _READ_CANDIDATE = reader(_Candidate)
 
 _INSERT_MATCH = SQL.of(
