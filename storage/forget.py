@@ -48,7 +48,6 @@ class Forgetting:
     user_id: int
     anonymous: int  # negative: never a Telegram id
     rejoin_secret: bytes | None
-    is_sqlite: bool
 
     def replace_id(self, text: str) -> str:
         """The id as a whole number (not inside a longer one, nor a group's negative id)."""
@@ -72,7 +71,7 @@ async def forget_person(db: Database, user_id: int, *,
     anonymous = -(secrets.randbelow(2**62) + 1)
     # In the driver's thread on SQLite: a few scans of whole tables (the outbox, the log).
     async with db.fast_write(long=True) as tx:
-        forgetting = Forgetting(tx, user_id, anonymous, rejoin_secret, db.is_sqlite)
+        forgetting = Forgetting(tx, user_id, anonymous, rejoin_secret)
         for name in ("proxies", "relay", "outbox", "audit"):
             await STEPS[name](forgetting)
         for sql, fixed in BY_THE_MAP:
@@ -105,12 +104,11 @@ _FREE_SLOTS = SQL.of(f"DELETE FROM proxy_slot WHERE match_id IN {_THEIR_MATCHES}
 # The matches' own messages go with them: on SQLite a later match may be given the same id,
 # and its proposals' keys must be free for it.
 _PROXY_KINDS = _quoted(kind.value for kind in NoticeKind if kind.value.startswith("proxy_"))
-_MATCHES_MESSAGES = {
-    True: SQL.of(f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(json_extract("
-                 f"params, '$.match') AS INTEGER) IN {_THEIR_MATCHES}"),
-    False: SQL.of(f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(params ->> "
-                  f"'match' AS INTEGER) IN {_THEIR_MATCHES}"),
-}
+_MATCHES_MESSAGES = SQL.dialects(
+    f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(json_extract(params, "
+    f"'$.match') AS INTEGER) IN {_THEIR_MATCHES}",
+    f"DELETE FROM outbox WHERE kind IN ({_PROXY_KINDS}) AND CAST(params ->> 'match' "
+    f"AS INTEGER) IN {_THEIR_MATCHES}")
 _DROP_MATCHES = SQL.of(f"DELETE FROM proxy_match WHERE id IN {_THEIR_MATCHES}")
 _DROP_REQUESTS = SQL.of("DELETE FROM proxy_request WHERE user_id = :user_id")
 
@@ -128,7 +126,7 @@ async def _forget_proxies(f: Forgetting) -> None:
     await queue_in(f.tx, [Notice(f"proxy-forgotten:{f.anonymous}:{match_id}",
                                  NoticeKind.PROXY_CANCELLED, int(other_user))
                           for match_id, other_user in others], due_at=clock.utcnow())
-    for sql in (_REOPEN_NEEDS, _FREE_SLOTS, _MATCHES_MESSAGES[f.is_sqlite], _DROP_MATCHES,
+    for sql in (_REOPEN_NEEDS, _FREE_SLOTS, _MATCHES_MESSAGES, _DROP_MATCHES,
                 _DROP_REQUESTS):
         await f.run(sql)
 
@@ -165,12 +163,13 @@ class Params:
 
 
 _PARAMS_ROW = reader(Params)
-_NAMING_PARAMS = {
-    True: SQL.of(f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
-        f"json_extract(params, '$.{name}') = :user_id" for name in PERSON_PARAMS)),
-    False: SQL.of(f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
-        f"params ->> '{name}' = :user_text" for name in PERSON_PARAMS)),
-}
+# The id compared as text in both: what PostgreSQL's ->> gives, and a JSON number's text.
+_NAMING_PARAMS = SQL.dialects(
+    f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
+        f"CAST(json_extract(params, '$.{name}') AS TEXT) = :user_text"
+        for name in PERSON_PARAMS),
+    f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
+        f"params ->> '{name}' = :user_text" for name in PERSON_PARAMS))
 _PARAMS = SQL.of("UPDATE outbox SET params = :params WHERE id = :id")
 
 
@@ -188,8 +187,7 @@ async def _forget_outbox(f: Forgetting) -> None:
     await f.tx.many(_ANONYMOUS_BROADCAST, [
         {"anonymous": f.anonymous, "key": f.replace_id(str(key)), "id": int(row_id)}
         for row_id, key in kept])
-    naming = await f.tx.all(_NAMING_PARAMS[f.is_sqlite], **(
-        {"user_id": f.user_id} if f.is_sqlite else {"user_text": str(f.user_id)}))
+    naming = await f.tx.all(_NAMING_PARAMS, user_text=str(f.user_id))
     await f.tx.many(_PARAMS, [
         {"params": json.dumps(_params_renamed(row.params, f)), "id": row.id}
         for row in map(_PARAMS_ROW, naming)])

@@ -79,11 +79,9 @@ async def get_user(db: Database, user_id: int) -> Person | None:
 
 
 # The list of ids in each dialect's own form: a JSON array on SQLite, an array on PostgreSQL.
-_SELECT_PEOPLE = {
-    True: SQL.of(f"SELECT {columns(Person)} FROM users WHERE id IN "
-                 "(SELECT value FROM json_each(:ids))"),
-    False: SQL.of(f"SELECT {columns(Person)} FROM users WHERE id = ANY(CAST(:ids AS bigint[]))"),
-}
+_SELECT_PEOPLE = SQL.dialects(
+    f"SELECT {columns(Person)} FROM users WHERE id IN (SELECT value FROM json_each(:ids))",
+    f"SELECT {columns(Person)} FROM users WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 
 async def get_users(db: Database, user_ids: Sequence[int]) -> dict[int, Person]:
@@ -92,7 +90,7 @@ async def get_users(db: Database, user_ids: Sequence[int]) -> dict[int, Person]:
         return {}
     ids = json.dumps(list(user_ids)) if db.is_sqlite else list(user_ids)
     async with db.fast_read() as tx:
-        rows = await tx.all(_SELECT_PEOPLE[db.is_sqlite], ids=ids)
+        rows = await tx.all(_SELECT_PEOPLE, ids=ids)
     return {person.id: person for person in map(_PERSON, rows)}
 
 

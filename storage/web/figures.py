@@ -69,12 +69,11 @@ _TOTALS = SQL.of(
     "coalesce(max(generation), 0) AS depth FROM users")
 # Joins per UTC hour and generation: a few thousand rows at most, turned into local days in
 # Python, so that the time zone (and its daylight saving) needs no SQL of either dialect.
-_BY_HOUR = {
-    True: SQL.of("SELECT substr(created_at, 1, 13) AS hour, generation, count(*) AS joins "
-                 "FROM users GROUP BY 1, 2"),
-    False: SQL.of("SELECT date_trunc('hour', created_at) AS hour, generation, "
-                  "count(*) AS joins FROM users GROUP BY 1, 2"),
-}
+_BY_HOUR = SQL.dialects(
+    "SELECT substr(created_at, 1, 13) AS hour, generation, count(*) AS joins "
+    "FROM users GROUP BY 1, 2",
+    "SELECT date_trunc('hour', created_at) AS hour, generation, count(*) AS joins "
+    "FROM users GROUP BY 1, 2")
 _TOP = SQL.of(
     f"SELECT {columns(Leader)} FROM users WHERE recruits > 0 "
     "AND NOT leaderboard_opt_out AND NOT forgotten ORDER BY recruits DESC, id LIMIT :size")
@@ -94,7 +93,7 @@ async def web_stats(db: Database, campaign: Campaign, now: datetime | None = Non
     async with db.fast_read(long=True) as tx:
         row = await tx.one(_TOTALS, day_start=local_day_start(campaign, now),
                            day_end=local_day_start(campaign, now, days_later=1), goal=GOAL)
-        hours = [_HOUR_JOINS(row) for row in await tx.all(_BY_HOUR[db.is_sqlite])]
+        hours = [_HOUR_JOINS(row) for row in await tx.all(_BY_HOUR)]
         top = [_LEADER(leader) for leader in await tx.all(_TOP, size=LEADERBOARD_SIZE)]
     assert row is not None
     totals = _TOTALS_ROW(row)
