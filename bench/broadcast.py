@@ -40,7 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
@@ -303,12 +303,12 @@ async def wait_until(db: Database, broadcast_id: int, done: Callable[[dict[str, 
         await asyncio.sleep(0.05)
 
 
-_BATCH = SQL.of("SELECT status, count(*) FROM outbox WHERE batch = ? GROUP BY status")
+_BATCH = SQL.of("SELECT status, count(*) FROM outbox WHERE batch = :batch GROUP BY status")
 
 
 async def batch_counts(db: Database, broadcast_id: int) -> dict[str, int]:
     async with db.fast_read() as tx:
-        return {str(s): int(n) for s, n in await tx.all(_BATCH, f"broadcast:{broadcast_id}")}
+        return {str(s): int(n) for s, n in await tx.all(_BATCH, batch=f"broadcast:{broadcast_id}")}
 
 
 def finished(state: dict[str, int]) -> int:
@@ -449,7 +449,7 @@ class FaultResult:
     problems: list[str] = field(default_factory=list)
 
 
-_LEFT_SENDING = SQL.of("SELECT chat_id FROM outbox WHERE batch = ? AND status = 'sending'")
+_LEFT_SENDING = SQL.of("SELECT chat_id FROM outbox WHERE batch = :batch AND status = 'sending'")
 _BLOCKED = SQL.of("SELECT id FROM users WHERE blocked")
 
 
@@ -486,7 +486,7 @@ async def bench_faults(recipients: int, rate: float, blocked_share: float, flood
         at_crash = await batch_counts(setup.db, setup.broadcast_id)
         async with setup.db.fast_read() as tx:
             left_sending = {int(r[0]) for r in await tx.all(
-                _LEFT_SENDING, f"broadcast:{setup.broadcast_id}")}
+                _LEFT_SENDING, batch=f"broadcast:{setup.broadcast_id}")}
         # Another process, two minutes later: what the dead one had claimed is due again.
         jump = timedelta(minutes=2)
         recovered = await outbox.recover_stale_claims(setup.db)
@@ -704,16 +704,18 @@ class StatsResult:
         return statistics.median(self.times)
 
 
-def stats_queries(campaign: Campaign) -> dict[str, tuple[SQL, tuple[Any, ...]]]:
+def stats_queries(campaign: Campaign) -> dict[str, tuple[SQL, dict[str, Any]]]:
     day = local_day_start(campaign, STATS_AT)
     return {
-        "calls by room, hour, outcome": (_CALLS_BY_HOUR_ROOM, (campaign.id, day)),
-        "queue left": (_QUEUE_LEFT, (campaign.id, campaign.id)),
-        "active volunteers": (_ACTIVE, (campaign.id, STATS_AT - timedelta(minutes=15))),
-        "proxies matched": (_PROXIES, ()),
-        "new supporters": (_NEW, (day,)),
+        "calls by room, hour, outcome": (_CALLS_BY_HOUR_ROOM,
+                                         {"campaign_id": campaign.id, "day": day}),
+        "queue left": (_QUEUE_LEFT, {"campaign_id": campaign.id}),
+        "active volunteers": (_ACTIVE, {"campaign_id": campaign.id,
+                                        "since": STATS_AT - timedelta(minutes=15)}),
+        "proxies matched": (_PROXIES, {}),
+        "new supporters": (_NEW, {"since": day}),
         # Not part of /stats: the volunteers' "Today's callers" (handlers.me), on the same day.
-        "callers ranking": (_CALLERS_TODAY, (campaign.id, day)),
+        "callers ranking": (_CALLERS_TODAY, {"campaign_id": campaign.id, "day": day}),
     }
 
 
@@ -735,11 +737,13 @@ async def explain(db: Database, campaign: Campaign) -> None:
     async with db.fast_read(long=True) as tx:
         for name, (sql, params) in stats_queries(campaign).items():
             if db.is_sqlite:
-                rows = await tx.all(SQL("EXPLAIN QUERY PLAN " + sql.sqlite, ""), *params)
+                rows = await tx.all(replace(sql, sqlite="EXPLAIN QUERY PLAN " + sql.sqlite),
+                                    **params)
                 print(f"  plan ({name}): " + " | ".join(str(row[-1]) for row in rows))
             else:
-                rows = await tx.all(SQL("", "EXPLAIN (ANALYZE, BUFFERS) " + sql.postgres),
-                                    *params)
+                rows = await tx.all(
+                    replace(sql, postgres="EXPLAIN (ANALYZE, BUFFERS) " + sql.postgres),
+                    **params)
                 print(f"  plan ({name}):")
                 for row in rows:
                     print("    " + str(row[0]))
@@ -764,7 +768,7 @@ async def time_stats(database: str, url: str, campaign: Campaign, data: StatsDat
             for _ in range(max(3, repeats // 2)):
                 async with db.fast_read(long=True) as tx:
                     started = time.perf_counter()
-                    await tx.all(sql, *params)
+                    await tx.all(sql, **params)
                     alone.append(time.perf_counter() - started)
             per_query[name] = statistics.median(alone)
         if show_plans:

@@ -426,12 +426,12 @@ async def explain(reader: Reader, database: str, campaign: Campaign) -> None:
     rounds = dates_of(campaign, int(mask))
     keys = {"insee": insee, "station": station, "constituency": constituency,
             "department": department}
-    queries = [(sql, sql.bind((), {**{k: keys[k] for k in tier_keys}, "campaign_id": campaign.id,
+    queries = [(sql, sql.bind({**{k: keys[k] for k in tier_keys}, "campaign_id": campaign.id,
                                    "mask": mask, "user_id": user_id, "need_id": nid,
                                    "capacity": campaign.proxy_capacity,
                                    **run_of_dates(rounds)}))
                for tier_keys, sql in CANDIDATES]
-    queries.append((NEEDS_NEAR, NEEDS_NEAR.bind((), {
+    queries.append((NEEDS_NEAR, NEEDS_NEAR.bind({
         "campaign_id": campaign.id, "insee": insee, "department": department,
         "constituency": constituency, "station": station})))
     print(f"--- {database}: plans for need {nid} ({insee}, station {station}, {constituency})")

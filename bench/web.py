@@ -303,7 +303,7 @@ async def explain(db: Database, campaign: Campaign) -> None:
     """The query plans of web_stats's three statements (PostgreSQL: with actual times)."""
     queries = ((_TOTALS, {"day_start": local_day_start(campaign, NOW),
                           "day_end": local_day_start(campaign, NOW, 1), "goal": GOAL}),
-               (_BY_HOUR[db.is_sqlite], {}), (_TOP, {"size": LEADERBOARD_SIZE}))
+               (_BY_HOUR, {}), (_TOP, {"size": LEADERBOARD_SIZE}))
     async with db.fast_read() as tx:
         for sql, params in queries:
             if db.is_sqlite:

@@ -76,7 +76,7 @@ class Database:
 
     @asynccontextmanager
     async def fast_write(self, *, long: bool = False,
-                         committed_first: tuple[SQL, dict[str, Any] | tuple[Any, ...]] | None = None
+                         committed_first: tuple[SQL, dict[str, Any]] | None = None
                          ) -> AsyncIterator[Tx]:
         """A write transaction on the driver itself, for the hot path (storage.driver).
 
@@ -200,12 +200,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-async def _run(tx: Tx, statement: tuple[SQL, dict[str, Any] | tuple[Any, ...]]) -> None:
+async def _run(tx: Tx, statement: tuple[SQL, dict[str, Any]]) -> None:
     sql, values = statement
-    if isinstance(values, dict):
-        await tx.run(sql, **values)
-    else:
-        await tx.run(sql, *values)
+    await tx.run(sql, **values)
 
 
 def _begin_now(connection: sqlite3.Connection) -> bool:

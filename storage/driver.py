@@ -15,7 +15,7 @@ and through SQLModel read back the same.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -35,12 +35,12 @@ class SQL:
     numbered `?1`/`$1` for each driver, so a value used twice is passed once, by keyword.
     On PostgreSQL `{lock}` is FOR UPDATE SKIP LOCKED and `{for_update}` FOR UPDATE (both
     nothing on SQLite, whose writers take turns); `{least}` is the two-argument minimum of
-    each. (Statements still written with `?` markers take their values in order.)"""
+    each."""
 
     sqlite: str
     postgres: str
     names: tuple[str, ...] = ()
-    _get: Callable[[Any], Any] = field(default=tuple, init=False, repr=False, compare=False)
+    _get: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, text: str) -> SQL:
@@ -56,43 +56,38 @@ class SQL:
         names = _names(lite)
         if names != _names(pg):
             raise ValueError(f"the dialects' names differ: {names} and {_names(pg)}")
-        if names:
-            return cls(_numbered(lite, names, "?"), _numbered(pg, names, "$"), names)
-        parts = pg.split("?")
-        numbered = "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], start=1)) + parts[-1]
-        return cls(lite, numbered)
+        if any("?" in part for part in _QUOTED.split(lite)[::2]):
+            raise ValueError("parameters are named (:name), never `?`")
+        return cls(_numbered(lite, names, "?"), _numbered(pg, names, "$"), names)
 
     def __post_init__(self) -> None:
         # One getter made once: binding by name costs what binding in order did.
-        if self.names:
-            object.__setattr__(self, "_get", itemgetter(*self.names))
+        object.__setattr__(self, "_get", _getter(self.names))
 
-    def bind(self, args: tuple[Any, ...], params: dict[str, Any]) -> tuple[Any, ...]:
-        """The values in the drivers' order: by name, or as given for `?` statements."""
-        if not self.names:
-            if params:
-                raise TypeError(f"positional statement given names: {sorted(params)}")
-            return args
-        if args or len(params) != len(self.names):
-            raise self._mismatch(args, params)
+    def bind(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The values in the drivers' order, from the names."""
+        if len(params) != len(self.names):
+            raise self._mismatch(params)
         try:
-            values = self._get(params)
+            return self._get(params)
         except KeyError:
-            raise self._mismatch(args, params) from None
-        return values if len(self.names) > 1 else (values,)
+            raise self._mismatch(params) from None
 
-    def bind_rows(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
-        """executemany's rows: mappings by name for a named statement."""
-        if not self.names:
-            return list(rows)
-        get = self._get
-        if len(self.names) == 1:
-            return [(get(row),) for row in rows]
-        return [get(row) for row in rows]
+    def bind_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
+        """executemany's rows, mappings by name."""
+        return [self._get(row) for row in rows]
 
-    def _mismatch(self, args: tuple[Any, ...], params: dict[str, Any]) -> TypeError:
-        return TypeError(f"statement takes {sorted(self.names)}, got "
-                         f"{sorted(params)}{' and positional values' if args else ''}")
+    def _mismatch(self, params: dict[str, Any]) -> TypeError:
+        return TypeError(f"statement takes {sorted(self.names)}, got {sorted(params)}")
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        one = itemgetter(names[0])
+        return lambda params: (one(params),)
+    return lambda _params: ()
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -111,12 +106,12 @@ def _numbered(text: str, names: tuple[str, ...], marker: str) -> str:
 
 
 class Tx(Protocol):
-    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None: ...
-    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]: ...
-    async def run(self, sql: SQL, *args: Any, **params: Any) -> int: ...
-    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
-        """executemany; the rows' values must already be in the driver's form (`value`):
-        mappings by name for a named statement."""
+    async def one(self, sql: SQL, **params: Any) -> Sequence[Any] | None: ...
+    async def all(self, sql: SQL, **params: Any) -> list[Sequence[Any]]: ...
+    async def run(self, sql: SQL, **params: Any) -> int: ...
+    async def many(self, sql: SQL, rows: Sequence[Mapping[str, Any]]) -> None:
+        """executemany over mappings by name; their values must already be in the driver's
+        form (`value`)."""
 
     def value(self, value: Any) -> Any:
         """A value as this driver stores it (a datetime becomes text on SQLite)."""
@@ -128,8 +123,8 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
-def _sqlite_args(sql: SQL, args: tuple[Any, ...], params: dict[str, Any]) -> list[Any]:
-    return [sqlite_value(a) for a in sql.bind(args, params)]
+def _sqlite_args(sql: SQL, params: dict[str, Any]) -> list[Any]:
+    return [sqlite_value(a) for a in sql.bind(params)]
 
 
 def read_time(value: Any) -> datetime | None:
@@ -143,23 +138,23 @@ class SqliteTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # aiosqlite.Connection
 
-    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
+    async def all(self, sql: SQL, **params: Any) -> list[Sequence[Any]]:
         # execute_fetchall: one trip to aiosqlite's thread instead of cursor/execute/fetch/close.
         rows = await self.connection.execute_fetchall(sql.sqlite,
-                                                      _sqlite_args(sql, args, params))
+                                                      _sqlite_args(sql, params))
         return list(rows)
 
-    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
-        rows = await self.all(sql, *args, **params)
+    async def one(self, sql: SQL, **params: Any) -> Sequence[Any] | None:
+        rows = await self.all(sql, **params)
         return rows[0] if rows else None
 
-    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
-        cursor = await self.connection.execute(sql.sqlite, _sqlite_args(sql, args, params))
+    async def run(self, sql: SQL, **params: Any) -> int:
+        cursor = await self.connection.execute(sql.sqlite, _sqlite_args(sql, params))
         count = cursor.rowcount
         await cursor.close()
         return int(count)
 
-    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+    async def many(self, sql: SQL, rows: Sequence[Mapping[str, Any]]) -> None:
         await self.connection.executemany(sql.sqlite, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:
@@ -172,20 +167,20 @@ class InlineSqliteTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # sqlite3.Connection
 
-    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
+    async def all(self, sql: SQL, **params: Any) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = self.connection.execute(
-            sql.sqlite, _sqlite_args(sql, args, params)).fetchall()
+            sql.sqlite, _sqlite_args(sql, params)).fetchall()
         return rows
 
-    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
+    async def one(self, sql: SQL, **params: Any) -> Sequence[Any] | None:
         row: Sequence[Any] | None = self.connection.execute(
-            sql.sqlite, _sqlite_args(sql, args, params)).fetchone()
+            sql.sqlite, _sqlite_args(sql, params)).fetchone()
         return row
 
-    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
-        return int(self.connection.execute(sql.sqlite, _sqlite_args(sql, args, params)).rowcount)
+    async def run(self, sql: SQL, **params: Any) -> int:
+        return int(self.connection.execute(sql.sqlite, _sqlite_args(sql, params)).rowcount)
 
-    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+    async def many(self, sql: SQL, rows: Sequence[Mapping[str, Any]]) -> None:
         self.connection.executemany(sql.sqlite, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:
@@ -196,20 +191,20 @@ class PostgresTx:
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # asyncpg.Connection
 
-    async def all(self, sql: SQL, *args: Any, **params: Any) -> list[Sequence[Any]]:
-        return list(await self.connection.fetch(sql.postgres, *sql.bind(args, params)))
+    async def all(self, sql: SQL, **params: Any) -> list[Sequence[Any]]:
+        return list(await self.connection.fetch(sql.postgres, *sql.bind(params)))
 
-    async def one(self, sql: SQL, *args: Any, **params: Any) -> Sequence[Any] | None:
+    async def one(self, sql: SQL, **params: Any) -> Sequence[Any] | None:
         row: Sequence[Any] | None = await self.connection.fetchrow(sql.postgres,
-                                                                   *sql.bind(args, params))
+                                                                   *sql.bind(params))
         return row
 
-    async def run(self, sql: SQL, *args: Any, **params: Any) -> int:
-        status: str = await self.connection.execute(sql.postgres, *sql.bind(args, params))
+    async def run(self, sql: SQL, **params: Any) -> int:
+        status: str = await self.connection.execute(sql.postgres, *sql.bind(params))
         tail = status.rsplit(" ", 1)[-1]  # "UPDATE 3" -> 3
         return int(tail) if tail.isdigit() else 0
 
-    async def many(self, sql: SQL, rows: Sequence[Any]) -> None:
+    async def many(self, sql: SQL, rows: Sequence[Mapping[str, Any]]) -> None:
         await self.connection.executemany(sql.postgres, sql.bind_rows(rows))
 
     def value(self, value: Any) -> Any:

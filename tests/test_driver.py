@@ -26,16 +26,18 @@ def test_a_named_statement_numbers_each_name_once_in_both_dialects():
     assert sql.names == ("b", "a")
     assert sql.postgres == "SELECT $1, $2::text, ':c', $1 WHERE x = 'it''s :d' AND y = $2"
     assert sql.sqlite == "SELECT ?1, ?2::text, ':c', ?1 WHERE x = 'it''s :d' AND y = ?2"
-    assert sql.bind((), {"a": 1, "b": 2}) == (2, 1)
+    assert sql.bind({"a": 1, "b": 2}) == (2, 1)
+    assert sql.bind_rows([{"a": 1, "b": 2}, {"b": 3, "a": 4}]) == [(2, 1), (3, 4)]
 
 
 def test_a_missing_or_unknown_name_is_refused_before_the_database_sees_it():
     with pytest.raises(TypeError, match=r"takes \['action', 'now'\]"):
-        COUNT_SINCE.bind((), {"now": NOW})
+        COUNT_SINCE.bind({"now": NOW})
     with pytest.raises(TypeError):
-        COUNT_SINCE.bind((NOW, "x"), {})
-    with pytest.raises(TypeError):
-        SQL.of("SELECT ?").bind((), {"x": 1})
+        COUNT_SINCE.bind({"now": NOW, "actor": "x"})
+    with pytest.raises(ValueError, match="named"):
+        SQL.of("SELECT ?")
+    assert SQL.of("SELECT 'what?'").bind({}) == ()
 
 
 async def test_a_value_named_twice_is_passed_once_and_stored_as_the_orm_would(db):

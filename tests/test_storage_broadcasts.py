@@ -63,18 +63,18 @@ class _Interleaved:
     def __init__(self, tx, hook) -> None:
         self._tx, self._hook = tx, hook
 
-    async def run(self, sql, *args, **params):
-        result = await self._tx.run(sql, *args, **params)
+    async def run(self, sql, **params):
+        result = await self._tx.run(sql, **params)
         await self._hook()
         return result
 
-    async def all(self, sql, *args, **params):
-        result = await self._tx.all(sql, *args, **params)
+    async def all(self, sql, **params):
+        result = await self._tx.all(sql, **params)
         await self._hook()
         return result
 
-    async def one(self, sql, *args, **params):
-        result = await self._tx.one(sql, *args, **params)
+    async def one(self, sql, **params):
+        result = await self._tx.one(sql, **params)
         await self._hook()
         return result
 
@@ -127,8 +127,8 @@ async def test_a_tick_at_any_moment_of_a_start_never_finishes_it_before_its_rows
                 await finish_if_done(other, bid)
         state = await progress(other, broadcast_id)
         async with other.fast_read() as tx:
-            rows = (await tx.one(SQL.of("SELECT count(*) FROM outbox WHERE batch = ?"),
-                                 f"broadcast:{broadcast_id}"))[0]
+            rows = (await tx.one(SQL.of("SELECT count(*) FROM outbox WHERE batch = :batch"),
+                                 batch=f"broadcast:{broadcast_id}"))[0]
         seen.append((state.status, int(rows), state.total))
 
     # SQLite has one writer at a time: while the start writes, the other can only read.

@@ -439,14 +439,14 @@ async def test_writes_cancelled_at_any_point_leave_no_lock_behind(db, campaign):
     to the same row must neither wait for an abandoned transaction nor run inside one."""
     from storage.driver import SQL
 
-    touch = SQL.of("UPDATE campaign SET max_attempts = max_attempts + 1 WHERE id = ?")
-    read = SQL.of("SELECT max_attempts FROM campaign WHERE id = ?")
+    touch = SQL.of("UPDATE campaign SET max_attempts = max_attempts + 1 WHERE id = :id")
+    read = SQL.of("SELECT max_attempts FROM campaign WHERE id = :id")
 
     async def write() -> int:
         async with db.fast_write() as tx:
-            await tx.run(touch, campaign.id)
-            row = await tx.one(read, campaign.id)
-            await tx.run(touch, campaign.id)
+            await tx.run(touch, id=campaign.id)
+            row = await tx.one(read, id=campaign.id)
+            await tx.run(touch, id=campaign.id)
         return int(row[0])
 
     async def orm_read() -> None:
@@ -462,11 +462,11 @@ async def test_writes_cancelled_at_any_point_leave_no_lock_behind(db, campaign):
         await asyncio.gather(*tasks, return_exceptions=True)
         before = await asyncio.wait_for(write(), timeout=5) - 1
         async with db.fast_read() as tx:
-            after = int((await tx.one(read, campaign.id))[0])
+            after = int((await tx.one(read, id=campaign.id))[0])
         assert after == before + 2  # that write committed whole, outside any other
         async with db.write() as session:  # and so does one through the ORM
             (await session.get(Campaign, campaign.id)).lease_minutes = step + 1
         async with db.fast_read() as tx:
-            row = await tx.one(SQL.of("SELECT lease_minutes FROM campaign WHERE id = ?"),
-                               campaign.id)
+            row = await tx.one(SQL.of("SELECT lease_minutes FROM campaign WHERE id = :id"),
+                               id=campaign.id)
         assert row[0] == step + 1

@@ -66,8 +66,8 @@ async def test_sqlite_counts_the_day_off_its_index_with_no_sort(sqlite_db):
 
     async with sqlite_db.fast_read() as tx:
         plan = " | ".join(str(row[-1]) for row in await tx.all(
-            SQL("EXPLAIN QUERY PLAN " + _CALLS_BY_HOUR_ROOM.sqlite, ""), 1,
-            "2026-06-09 22:00:00"))
+            SQL("EXPLAIN QUERY PLAN " + _CALLS_BY_HOUR_ROOM.sqlite, "",
+                _CALLS_BY_HOUR_ROOM.names), campaign_id=1, day="2026-06-09 22:00:00"))
     assert "ix_call_campaign_hour" in plan and "TEMP B-TREE" not in plan, plan
 
 

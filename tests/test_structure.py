@@ -6,10 +6,8 @@ list as it is restructured, and a new one can never join it."""
 from __future__ import annotations
 
 import ast
-import importlib
 from pathlib import Path
 
-from storage.driver import SQL
 from tests.conftest import ROOT
 
 PACKAGES = ("bot", "handlers", "ui", "storage")
@@ -18,7 +16,8 @@ MAX_FUNCTION_LINES = 60
 
 LONG_MODULES: set[str] = set()
 LONG_FUNCTIONS: set[str] = set()
-# Statements built inside a function, written with `?`, or through the ORM session.
+# Statements built inside a function, or through the ORM session (`?` markers are refused
+# by SQL.of itself).
 OLD_STYLE_SQL: set[str] = set()
 
 
@@ -54,10 +53,6 @@ def old_style(path: Path, tree: ast.Module) -> list[str]:
     text = path.read_text()
     if "session." in text or "db.read()" in text or "db.write()" in text:
         found.append("the ORM session")
-    module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
-    for attribute, value in vars(module).items():
-        if isinstance(value, SQL) and not value.names and "?" in value.sqlite:
-            found.append(f"{attribute}: `?` markers")
     return found
 
 

@@ -36,7 +36,7 @@ from storage.rows import columns, reader
 
 # Matching operations queue one behind the other: SQLite's writer lock, an advisory lock
 # on PostgreSQL.
-SERIALIZE = SQL("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
+SERIALIZE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
 
 
 @dataclass(frozen=True)
