@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.cards import (
@@ -149,14 +149,15 @@ def training_text(script: str, volunteer_name: str) -> str:
     ) + "\n\n" + _("<b>The script</b>") + f"\n<i>{escape(example)}</i>"
 
 
-async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
+async def _edit_card(query: CallbackQuery, text: str, *,
+                     reply_markup: InlineKeyboardMarkup | None = None) -> None:
     """Edit the pressed card in place, so its number leaves the chat. If it cannot be edited
     (too old, a refused edit), it is deleted and the text comes as a new message."""
     message = query.message
     bot = query.bot
     if message is not None and not isinstance(message, InaccessibleMessage):
         try:
-            await message.edit_text(text, **kwargs)  # type: ignore[arg-type]
+            await message.edit_text(text, reply_markup=reply_markup)
             return
         except TelegramAPIError as exc:
             if not_modified(exc):  # a third tap on the same card: it says so already
@@ -170,7 +171,7 @@ async def _edit_card(query: CallbackQuery, text: str, **kwargs: object) -> None:
         except TelegramAPIError as exc:
             log.warning("a card with a number stays in chat %s: %s", message.chat.id, exc)
     with suppress(TelegramAPIError):
-        await bot.send_message(query.from_user.id, text, **kwargs)  # type: ignore[arg-type]
+        await bot.send_message(query.from_user.id, text, reply_markup=reply_markup)
 
 
 async def forget_card_messages(query: CallbackQuery, state: FSMContext) -> None:

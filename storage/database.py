@@ -91,10 +91,10 @@ class Database:
         if not self.is_sqlite:
             async with self.engine.connect() as sa_connection:
                 raw = await sa_connection.get_raw_connection()
-                driver = raw.driver_connection  # asyncpg.Connection
+                driver: Any = raw.driver_connection  # asyncpg.Connection
                 if committed_first is not None:  # outside a transaction block: autocommit
                     await _run(PostgresTx(driver), committed_first)
-                async with driver.transaction():  # type: ignore[union-attr]
+                async with driver.transaction():
                     yield PostgresTx(driver)
             return
         async with self._write_lock:
