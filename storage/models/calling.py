@@ -70,7 +70,9 @@ class Call(SQLModel, table=True):
         # Caller and outcome included: the day's calls per caller are read off the index.
         Index("ix_call_campaign_time_caller", "campaign_id", "created_at", "volunteer_id",
               "outcome"),
-        Index("ix_call_volunteer_time", "volunteer_id", "created_at"),
+        # Outcome included: the harvest guard counts a volunteer's last hour at each record
+        # from the index alone (migration 0015).
+        Index("ix_call_volunteer_time_outcome", "volunteer_id", "created_at", "outcome"),
         # /stats groups the day's calls by hour, room and outcome. SQLite has no hash
         # aggregate: without an index in that very order it sorts every call of the day
         # (0.5 s for 200,000). PostgreSQL hashes them quickly and stores times as
