@@ -64,10 +64,15 @@ def fields(cls: type[Any]) -> list[str]:
     return list(cls.model_fields)
 
 
-def columns(cls: type[Any], alias: str = "") -> str:
-    """The select list that fills `cls`: `a.id, a.name, ...`."""
+def columns(cls: type[Any], alias: str = "", **expressions: str) -> str:
+    """The select list that fills `cls`: `a.id, a.name, ...`; a field given an expression
+    is selected as it (`columns(Card, contact_id="id")`: `id AS contact_id`)."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(prefix + name for name in fields(cls))
+    unknown = set(expressions) - set(fields(cls))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {sorted(unknown)}")
+    return ", ".join(f"{expressions[name]} AS {name}" if name in expressions else prefix + name
+                     for name in fields(cls))
 
 
 def reader(cls: type[T]) -> Callable[[Sequence[Any]], T]:

@@ -74,3 +74,7 @@ async def test_a_row_is_read_by_name_into_its_type_on_both_databases(db):
     entry = reader(Entry)(row)
     assert entry == Entry(7, Outcome.NO_ANSWER, NOW, True, None)
     assert columns(Entry, "e") == "e.actor_id, e.action, e.created_at, e.flagged, e.extra"
+    assert columns(Entry, "e", flagged="TRUE") == (
+        "e.actor_id, e.action, e.created_at, TRUE AS flagged, e.extra")
+    with pytest.raises(ValueError, match="no field"):
+        columns(Entry, flaged="TRUE")

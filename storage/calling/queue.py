@@ -7,10 +7,8 @@ tell an old card, a second press or somebody else's card (storage.calling.outcom
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from storage import clock
 from storage.calling.rules import QueueRules
@@ -41,37 +39,17 @@ class Card:
     already_held: bool = False
 
 
-@dataclass(frozen=True)
-class CardRow:
-    """The contact's columns a card is made of."""
-
-    id: int
-    lease_seq: int
-    phone: str
-    first_name: str | None
-    last_name: str | None
-    constituency: str | None
-    commune: str | None
-    source: str | None
-    attempts: int
-    lease_expires_at: datetime
-
-
-_CARD_ROW = reader(CardRow)
-
-
-def card(row: Sequence[Any], *, already_held: bool) -> Card:
-    c = _CARD_ROW(row)
-    return Card(c.id, c.lease_seq, c.phone, c.first_name, c.last_name, c.constituency,
-                c.commune, c.source, c.attempts, c.lease_expires_at, already_held)
+_READ_CARD = reader(Card)
+# A card as the contact row holds it, and whether the volunteer held it already.
+_HELD_CARD_COLUMNS = columns(Card, contact_id="id", already_held="TRUE")
 
 
 # The hot path's statements, written once (see storage.driver for why not through the ORM).
 HELD = SQL.of(
-    f"SELECT {columns(CardRow)} FROM contact WHERE held_by = :volunteer_id "
+    f"SELECT {_HELD_CARD_COLUMNS} FROM contact WHERE held_by = :volunteer_id "
     f"AND campaign_id = :campaign_id AND lease_expires_at > :now AND status = {OPEN} LIMIT 1")
 HELD_CARD = SQL.of(
-    f"SELECT {columns(CardRow)} FROM contact WHERE id = :contact_id "
+    f"SELECT {_HELD_CARD_COLUMNS} FROM contact WHERE id = :contact_id "
     "AND held_by = :volunteer_id AND lease_seq = :lease_seq AND campaign_id = :campaign_id "
     f"AND status = {OPEN}")
 # Contacts called back later or left unanswered wait outside the queue index, flagged
@@ -93,7 +71,7 @@ CLAIM = SQL.of(
     "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
     "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
     f"AND status = {OPEN} AND (held_by IS NULL OR lease_expires_at <= :now) "
-    f"RETURNING {columns(CardRow)}")
+    f"RETURNING {columns(Card, contact_id='id', already_held='FALSE')}")
 # PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
 SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
 
@@ -112,11 +90,11 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
         held = await tx.one(HELD, volunteer_id=volunteer_id, campaign_id=rules.campaign_id,
                             now=now)
         if held is not None:
-            return card(held, already_held=True)
+            return _READ_CARD(held)
         claimed = await tx.one(CLAIM, volunteer_id=volunteer_id,
                                expires_at=now + timedelta(minutes=rules.lease_minutes),
                                campaign_id=rules.campaign_id, now=now)
-        return card(claimed, already_held=False) if claimed is not None else None
+        return _READ_CARD(claimed) if claimed is not None else None
 
 
 async def held_card(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
@@ -125,7 +103,7 @@ async def held_card(db: Database, rules: QueueRules, volunteer_id: int, contact_
     async with db.fast_read() as tx:
         row = await tx.one(HELD_CARD, contact_id=contact_id, volunteer_id=volunteer_id,
                            lease_seq=lease_seq, campaign_id=rules.campaign_id)
-    return card(row, already_held=True) if row is not None else None
+    return _READ_CARD(row) if row is not None else None
 
 
 async def current_card(db: Database, rules: QueueRules, volunteer_id: int) -> Card | None:
@@ -133,4 +111,4 @@ async def current_card(db: Database, rules: QueueRules, volunteer_id: int) -> Ca
     async with db.fast_read() as tx:
         row = await tx.one(HELD, volunteer_id=volunteer_id, campaign_id=rules.campaign_id,
                            now=clock.utcnow())
-    return card(row, already_held=True) if row is not None else None
+    return _READ_CARD(row) if row is not None else None
