@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -31,18 +32,22 @@ async def _still_down(db: Database, view: ShiftView, user: Person) -> bool:
     return user.id in await signed_up(db, view.shift.id or 0)
 
 
+def _answers(view: ShiftView, *answers: tuple[str, str]) -> InlineKeyboardMarkup:
+    """A reminder's answer buttons: (label, ShiftCB action) each, for this shift."""
+    builder = InlineKeyboardBuilder()
+    for label, action in answers:
+        builder.button(text=label, callback_data=ShiftCB(action=action, shift=view.shift.id or 0))
+    return builder.as_markup()
+
+
 async def still_coming(db: Database, campaigns: CampaignCache, delivery: Delivery,
                        user: Person) -> Rendered:
     view = await _live_shift(db, delivery)
     if view is None or not await _still_down(db, view, user):
         return None
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("Yes, I'm coming"), callback_data=ShiftCB(
-        action="yes", shift=view.shift.id or 0))
-    builder.button(text=_("No, free my place"), callback_data=ShiftCB(
-        action="no", shift=view.shift.id or 0))
+    markup = _answers(view, (_("Yes, I'm coming"), "yes"), (_("No, free my place"), "no"))
     return (_("📅 Tomorrow's shift: still coming?") + "\n" +
-            describe(view, await campaigns.get()), {"reply_markup": builder.as_markup()})
+            describe(view, await campaigns.get()), {"reply_markup": markup})
 
 
 async def soon(db: Database, campaigns: CampaignCache, delivery: Delivery,
@@ -69,14 +74,9 @@ async def did_you_come(db: Database, campaigns: CampaignCache, delivery: Deliver
     # Not asked of someone an organizer has marked already.
     if view is None or not await _still_down(db, view, user):
         return None
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ I came"), callback_data=ShiftCB(
-        action="came", shift=view.shift.id or 0))
-    builder.button(text=_("❌ I couldn't come"), callback_data=ShiftCB(
-        action="missed", shift=view.shift.id or 0))
+    markup = _answers(view, (_("✅ I came"), "came"), (_("❌ I couldn't come"), "missed"))
     return (_("🏁 The shift {shift} is over. Did you make it?").format(
-        shift=where_and_when(view, await campaigns.get())),
-        {"reply_markup": builder.as_markup()})
+        shift=where_and_when(view, await campaigns.get())), {"reply_markup": markup})
 
 
 async def cancelled(db: Database, campaigns: CampaignCache, delivery: Delivery,
