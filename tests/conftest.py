@@ -25,6 +25,9 @@ from storage.models import Campaign
 from tests.botclient import Harness
 from tests.conversation import ORGANIZERS_GROUP, make_harness
 
+# The browser fixtures (browser, page) for page tests.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
     "TOILE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/toile_tests")
