@@ -1,20 +1,21 @@
 """People using the bot, in tests: send a message, press a button, look at the chat.
 
 Updates go through the real aiogram dispatcher; everything the bot says goes over real HTTP
-to the fake Bot API server, which keeps each chat as its person sees it.
+to the Bot API stand-in (bot/standin), which keeps each chat as its person sees it.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
+from bot.standin import updates
+from bot.standin.chats import wire_message
 from tests.fake_telegram import BOT_USER, FakeTelegram, ShownMessage, chat_of
 
 _update_ids = itertools.count(1)
@@ -42,13 +43,8 @@ class Person:
     last_name: str | None = None
 
     def _user(self) -> dict[str, Any]:
-        user = {"id": self.id, "is_bot": False, "first_name": self.first_name,
-                "language_code": self.language_code}
-        if self.username:
-            user["username"] = self.username
-        if self.last_name:
-            user["last_name"] = self.last_name
-        return user
+        return updates.user(self.id, self.first_name, self.language_code, self.username,
+                            self.last_name)
 
     async def send(self, text: str, reply_to: ShownMessage | None = None,
                    in_chat: int | None = None) -> None:
@@ -56,21 +52,12 @@ class Person:
         is written in the chat of the message it replies to."""
         if reply_to is not None:
             in_chat = reply_to.chat_id
-        chat = ({"id": self.id, "type": "private", "first_name": self.first_name}
-                if in_chat is None or in_chat == self.id else chat_of(in_chat))
-        message: dict[str, Any] = {
-            "message_id": next(_message_ids), "date": int(time.time()),
-            "chat": chat, "from": self._user(), "text": text,
-        }
-        if reply_to is not None:  # a reply to one of the bot's messages in this chat
-            message["reply_to_message"] = {
-                "message_id": reply_to.message_id, "date": int(time.time()),
-                "chat": chat_of(reply_to.chat_id), "from": BOT_USER,
-                "text": reply_to.text}
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        await self.harness.feed({"update_id": next(_update_ids), "message": message})
+        user = self._user()
+        chat = (updates.private_chat(user) if in_chat is None or in_chat == self.id
+                else chat_of(in_chat))
+        replied = wire_message(reply_to, BOT_USER) if reply_to is not None else None
+        await self.harness.feed(updates.message_update(
+            next(_update_ids), next(_message_ids), user, text, chat=chat, reply_to=replied))
 
     async def press(self, button_text: str, message: ShownMessage | None = None) -> None:
         """Press the inline button whose text contains `button_text` (newest message first)."""
@@ -84,15 +71,8 @@ class Person:
                              f"{[m.button_texts() for m in candidates]}")
 
     async def press_data(self, data: str, shown: ShownMessage) -> None:
-        message = {
-            "message_id": shown.message_id, "date": int(time.time()),
-            "chat": chat_of(shown.chat_id), "from": BOT_USER, "text": shown.text,
-        }
-        if shown.reply_markup and "inline_keyboard" in shown.reply_markup:
-            message["reply_markup"] = shown.reply_markup
-        await self.harness.feed({"update_id": next(_update_ids), "callback_query": {
-            "id": str(next(_update_ids)), "from": self._user(), "chat_instance": "ci",
-            "data": data, "message": message}})
+        await self.harness.feed(updates.callback_query_update(
+            next(_update_ids), self._user(), wire_message(shown, BOT_USER), data))
 
     def chat(self) -> list[ShownMessage]:
         return self.harness.fake.chat(self.id)
@@ -119,5 +99,8 @@ class Harness:
         return Person(self, user_id, first_name, language_code, username, last_name)
 
     async def feed(self, update: dict[str, Any]) -> None:
+        message = update.get("message")
+        if message is not None:  # the bot may reply to it, as to any message in the chat
+            self.fake.heard.add((message["chat"]["id"], message["message_id"]))
         await self.dp.feed_update(self.bot, Update.model_validate(update,
                                                                  context={"bot": self.bot}))
