@@ -139,27 +139,46 @@ async def organizer_stats(db: Database, campaign: Campaign,
     now = now or clock.utcnow()
     day = local_day_start(campaign, now)
     async with db.fast_read(long=True) as tx:
-        rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign_id=campaign.id, day=day)
+        calls = await day_calls(tx, campaign, now)
         queue = await _count(tx, _QUEUE_LEFT, campaign_id=campaign.id)
         active = await _count(tx, _ACTIVE, campaign_id=campaign.id,
                               since=now - timedelta(minutes=15))
         proxies = await _count(tx, _PROXIES)
         new = await _count(tx, _NEW, since=day)
-    day_stats = _days_calls(campaign, now, [_HOUR_COUNT(row) for row in rows])
-    return OrganizerStats(**day_stats, queue_left=queue, active_volunteers=active,
+    return OrganizerStats(today=calls.today, morning=calls.morning,
+                          afternoon=calls.afternoon, by_outcome=calls.by_outcome,
+                          by_room=calls.by_room, by_hour_room=calls.by_hour_room,
+                          queue_left=queue, active_volunteers=active,
                           proxies_matched=proxies, new_supporters=new)
 
 
-def _days_calls(campaign: Campaign, now: datetime, counts: list[HourCount]) -> dict[str, Any]:
-    """The day's calls by half-day, outcome, room and local hour."""
+@dataclass(frozen=True)
+class DayCalls:
+    """The day's calls (skips and abandons are not calls), as /stats and the wall show
+    them; a call without a room is "remote"."""
+
+    today: int
+    morning: int  # before 13:00, the campaign's time
+    afternoon: int
+    by_outcome: dict[str, int]
+    by_room: dict[str, int]
+    by_room_morning: dict[str, int]
+    by_hour_room: dict[int, dict[str, int]]  # local hour -> room -> calls
+
+
+async def day_calls(tx: Tx, campaign: Campaign, now: datetime) -> DayCalls:
+    """The day's calls by half-day, outcome, room and local hour, in the caller's
+    transaction."""
+    rows = await tx.all(_CALLS_BY_HOUR_ROOM, campaign_id=campaign.id,
+                        day=local_day_start(campaign, now))
     tz = ZoneInfo(campaign.timezone)
     noon = (now.astimezone(tz).replace(hour=13, minute=0, second=0, microsecond=0)
             ).astimezone(ZoneInfo("UTC"))
     by_outcome: dict[str, int] = {}
     by_room: dict[str, int] = {}
+    by_room_morning: dict[str, int] = {}
     by_hour: dict[int, dict[str, int]] = {}
-    morning = afternoon = 0
-    for count in counts:
+    for count in map(_HOUR_COUNT, rows):
         hour = count.hour
         moment = read_time(hour + ":00:00" if isinstance(hour, str) else hour)
         assert moment is not None
@@ -170,12 +189,12 @@ def _days_calls(campaign: Campaign, now: datetime, counts: list[HourCount]) -> d
         local_hour = moment.astimezone(tz).hour
         by_hour.setdefault(local_hour, {})[room] = by_hour.get(local_hour, {}).get(room, 0) + n
         if moment < noon:
-            morning += n
-        else:
-            afternoon += n
-    return {"today": morning + afternoon, "morning": morning, "afternoon": afternoon,
-            "by_outcome": by_outcome, "by_room": by_room,
-            "by_hour_room": dict(sorted(by_hour.items()))}
+            by_room_morning[room] = by_room_morning.get(room, 0) + n
+    morning = sum(by_room_morning.values())
+    today = sum(by_room.values())
+    return DayCalls(today=today, morning=morning, afternoon=today - morning,
+                    by_outcome=by_outcome, by_room=by_room, by_room_morning=by_room_morning,
+                    by_hour_room=dict(sorted(by_hour.items())))
 
 
 MILESTONES = (10, 50, 100, 250, 500, 1000)

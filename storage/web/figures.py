@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from storage import clock
 from storage.campaigns import local_day_start
 from storage.database import Database
-from storage.driver import SQL, read_time
+from storage.driver import SQL, Tx, read_time
 from storage.models import Campaign
 from storage.rows import columns, reader
 from storage.web.links import GOAL
@@ -87,16 +87,22 @@ def _hour(value: object) -> datetime:
     return moment
 
 
+async def web_totals(tx: Tx, campaign: Campaign, now: datetime) -> Totals:
+    """The web's size, who joined today (the campaign's day), and more, in the caller's
+    transaction."""
+    row = await tx.one(_TOTALS, day_start=local_day_start(campaign, now),
+                       day_end=local_day_start(campaign, now, days_later=1), goal=GOAL)
+    assert row is not None  # an aggregate always answers
+    return _TOTALS_ROW(row)
+
+
 async def web_stats(db: Database, campaign: Campaign, now: datetime | None = None) -> WebStats:
     now = now or clock.utcnow()
     tz = ZoneInfo(campaign.timezone)
     async with db.fast_read(long=True) as tx:
-        row = await tx.one(_TOTALS, day_start=local_day_start(campaign, now),
-                           day_end=local_day_start(campaign, now, days_later=1), goal=GOAL)
+        totals = await web_totals(tx, campaign, now)
         hours = [_HOUR_JOINS(row) for row in await tx.all(_BY_HOUR)]
         top = [_LEADER(leader) for leader in await tx.all(_TOP, size=LEADERBOARD_SIZE)]
-    assert row is not None
-    totals = _TOTALS_ROW(row)
     by_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for joins in hours:
         day = _hour(joins.hour).astimezone(tz).date()
