@@ -18,6 +18,7 @@ from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import UNTARGETED_PRIORITY, Campaign
 from storage.rows import columns, fields, reader
+from storage.wall.goals import parse_wall
 
 
 class CampaignFileError(ValueError):
@@ -91,6 +92,10 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
         raise CampaignFileError("proxies.per_holder_per_round must be 1, 2 or 3 (the law: 1)")
     fields["proxy_capacity"] = capacity
     fields.update(_parse_web(_table(data, "web")))
+    try:
+        fields.update(parse_wall(_table(data, "wall")))
+    except ValueError as exc:
+        raise CampaignFileError(str(exc)) from exc
     return fields
 
 
@@ -209,7 +214,8 @@ def _parse_web(web: dict[str, Any]) -> dict[str, Any]:
 
 # What a campaign file sets; `id`, `active` and `created_at` are the database's.
 SETTINGS = tuple(name for name in fields(Campaign) if name not in ("id", "active", "created_at"))
-JSON_SETTINGS = frozenset(("talking_points", "target_constituencies", "rounds", "nudge_days"))
+JSON_SETTINGS = frozenset(("talking_points", "target_constituencies", "rounds", "nudge_days",
+                           "room_goals"))
 CAMPAIGN_ID_BY_NAME = SQL.of("SELECT id FROM campaign WHERE name = :name")
 INSERT_CAMPAIGN = SQL.of(
     f"INSERT INTO campaign ({', '.join(SETTINGS)}, active, created_at) "

@@ -6,7 +6,7 @@ Datetimes are aware UTC (SQLModel's UTCDateTime): SQLite stores them without an 
 PostgreSQL as timestamptz, and both read back the same."""
 
 from storage.models.calling import UNTARGETED_PRIORITY, Call, Contact, DncHold, DoNotCall
-from storage.models.campaign import Campaign, PollingStation
+from storage.models.campaign import Campaign, PollingStation, WallToken
 from storage.models.defaults import EPOCH, utcnow
 from storage.models.enums import (
     CALL_OUTCOMES,
@@ -39,5 +39,5 @@ __all__ = [
     "DncHoldStatus", "DoNotCall", "InstanceLease", "Outbox", "OutboxStatus", "Outcome",
     "Pledge", "PledgeRound", "PollingStation", "ProxyKind", "ProxyMatch", "ProxyMatchStatus",
     "ProxyRequest", "ProxyRequestStatus", "ProxySlot", "Relay", "Shift", "ShiftSignup",
-    "SignupStatus", "User", "VolunteerStatus", "utcnow",
+    "SignupStatus", "User", "VolunteerStatus", "WallToken", "utcnow",
 ]

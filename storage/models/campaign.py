@@ -1,4 +1,5 @@
-"""The campaign (its script, hours, targets and rounds) and the polling stations it knows."""
+"""The campaign (its script, hours, targets, rounds and the wall's goals), its wall's token,
+and the polling stations it knows."""
 
 from __future__ import annotations
 
@@ -34,7 +35,21 @@ class Campaign(SQLModel, table=True):
     messaging_end: str = "21:00"
     # French proxies one holder may carry per round (the law: one established in France).
     proxy_capacity: int = 1
+    # The wall's bars: the day's calls aimed at, for the campaign (0: none) and per room.
+    daily_goal: int = 0
+    room_goals: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WallToken(SQLModel, table=True):
+    """The secret in the address of a campaign's wall (the room's screen): one a campaign,
+    replaced by `/wall revoke`. Nobody's data: the figures it opens hold no personal data."""
+
+    __tablename__ = "wall_token"
+
+    campaign_id: int = Field(primary_key=True, foreign_key="campaign.id")
+    token: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -1,0 +1,152 @@
+"""What the wall shows: the campaign's day in figures that name nobody.
+
+Counts only, and the day's top callers by first name (the first word of it, and none that
+holds a digit or an @: a first name field can hold anything), leaving out whoever left the
+rankings. No numbers, surnames or usernames: the room's visitors see the screen too.
+
+A call is what /stats calls one (storage.stats.day_calls: skips and abandons are not), the
+day and "this morning" (before 13:00) are the campaign's own."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage import clock
+from storage.campaigns import local_day_start
+from storage.database import Database
+from storage.driver import SQL, Tx
+from storage.models import Campaign, Outcome, ProxyMatchStatus
+from storage.stats import callers_today, day_calls
+from storage.web.figures import web_totals
+
+CALLS_MILESTONE = 500  # every 500th call of the day is celebrated on screen
+PROXIES_MILESTONE = 50  # and every 50th proxy matched in the campaign
+TOP_CALLERS = 10
+NAME_MAX = 20
+REMOTE = "remote"  # a call made outside any room's shift (storage.stats.day_calls)
+# A call that ended on a yes: the person will vote, or will help. (That a callee then
+# joined the bot is not recorded: the call and the person are not linked.)
+YES = (Outcome.WILL_VOTE, Outcome.WANTS_TO_VOLUNTEER, Outcome.NEEDS_PROXY,
+       Outcome.CAN_CARRY_PROXY)
+
+_MATCHED = ", ".join(f"'{s}'" for s in (ProxyMatchStatus.ACCEPTED, ProxyMatchStatus.CONFIRMED,
+                                         ProxyMatchStatus.REGISTERED))
+# Accepted by both sides (decided_at is that moment), in this campaign.
+_PROXIES = SQL.of(
+    "SELECT count(*) AS total, COALESCE(sum(CASE WHEN m.decided_at >= :day THEN 1 ELSE 0 END), "
+    "0) AS today FROM proxy_match m JOIN proxy_request n ON n.id = m.need_id "
+    f"WHERE m.status IN ({_MATCHED}) AND n.campaign_id = :campaign_id")
+# Shifts are not a campaign's: the rooms with a shift today, wherever it is.
+_ROOMS_TODAY = SQL.of(
+    "SELECT DISTINCT room FROM shift WHERE NOT cancelled AND starts_at < :day_end "
+    "AND ends_at > :day")
+_ROOMS_FROM_TODAY = SQL.of(
+    "SELECT DISTINCT room FROM shift WHERE NOT cancelled AND ends_at > :day")
+
+
+@dataclass(frozen=True)
+class RoomFigures:
+    name: str  # "remote": calls outside any room's shift
+    today: int
+    morning: int
+    afternoon: int
+    goal: int  # 0: no goal of its own
+
+
+@dataclass(frozen=True)
+class Caller:
+    place: int  # shared by a tie
+    name: str  # "" when the first name could not be shown
+    calls: int
+
+
+@dataclass(frozen=True)
+class WallFigures:
+    campaign: str
+    day: str  # the campaign's date, ISO
+    updated: str  # HH:MM, the campaign's time
+    today: int
+    morning: int
+    afternoon: int
+    goal: int
+    rooms: list[RoomFigures]
+    hours: dict[str, dict[str, int]]  # local hour ("9") -> room -> calls
+    first_hour: int  # the calling hours, for the chart's axis
+    last_hour: int
+    said_yes: int
+    proxies_today: int
+    proxies_total: int
+    supporters_today: int
+    supporters_total: int
+    calls_milestone: int  # the last milestone reached today (0: none yet)
+    proxies_milestone: int
+    top: list[Caller]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def shown_name(first_name: str) -> str:
+    """The first word of a first name, if it is one: nothing with a digit or an @."""
+    words = first_name.split()
+    word = words[0] if words else ""
+    if any(c.isdigit() for c in word) or "@" in word:
+        return ""
+    return word[:NAME_MAX]
+
+
+def _room_order(campaign: Campaign, rooms: set[str]) -> list[str]:
+    goals = list(campaign.room_goals)
+    return sorted(rooms, key=lambda r: (r == REMOTE, goals.index(r) if r in goals
+                                        else len(goals), r.casefold()))
+
+
+async def _rooms_with_shifts(tx: Tx, campaign: Campaign, now: datetime) -> set[str]:
+    rows = await tx.all(_ROOMS_TODAY, day=local_day_start(campaign, now),
+                        day_end=local_day_start(campaign, now, days_later=1))
+    return {str(room) for (room,) in rows}
+
+
+async def wall_rooms(db: Database, campaign: Campaign,
+                     now: datetime | None = None) -> list[str]:
+    """The rooms a screen may show alone: those with a goal, or a shift from today on."""
+    async with db.fast_read() as tx:
+        rows = await tx.all(_ROOMS_FROM_TODAY, day=local_day_start(campaign, now))
+    rooms = {str(room) for (room,) in rows} | set(campaign.room_goals)
+    return _room_order(campaign, rooms - {REMOTE})
+
+
+async def wall_figures(db: Database, campaign: Campaign,
+                       now: datetime | None = None) -> WallFigures:
+    now = now or clock.utcnow()
+    # Long: a busy day's 200,000 calls and the whole web are counted, off the event loop.
+    async with db.fast_read(long=True) as tx:
+        calls = await day_calls(tx, campaign, now)
+        web = await web_totals(tx, campaign, now)
+        proxies = await tx.one(_PROXIES, day=local_day_start(campaign, now),
+                               campaign_id=campaign.id)
+        rooms = await _rooms_with_shifts(tx, campaign, now)
+    assert proxies is not None  # an aggregate always answers
+    proxies_total, proxies_today = (int(n) for n in proxies)
+    ranking = await callers_today(db, campaign, 0, size=TOP_CALLERS, now=now)
+    names = _room_order(campaign, rooms | set(calls.by_room) | set(campaign.room_goals))
+    local = now.astimezone(ZoneInfo(campaign.timezone))
+    return WallFigures(
+        campaign=campaign.name, day=local.date().isoformat(), updated=f"{local:%H:%M}",
+        today=calls.today, morning=calls.morning, afternoon=calls.afternoon,
+        goal=campaign.daily_goal,
+        rooms=[RoomFigures(name, calls.by_room.get(name, 0), calls.by_room_morning.get(name, 0),
+                           calls.by_room.get(name, 0) - calls.by_room_morning.get(name, 0),
+                           campaign.room_goals.get(name, 0)) for name in names],
+        hours={str(hour): rooms_ for hour, rooms_ in calls.by_hour_room.items()},
+        first_hour=time.fromisoformat(campaign.calling_start).hour,
+        last_hour=time.fromisoformat(campaign.calling_end).hour,
+        said_yes=sum(calls.by_outcome.get(o, 0) for o in YES),
+        proxies_today=proxies_today, proxies_total=proxies_total,
+        supporters_today=int(web.today), supporters_total=int(web.supporters),
+        calls_milestone=calls.today // CALLS_MILESTONE * CALLS_MILESTONE,
+        proxies_milestone=proxies_total // PROXIES_MILESTONE * PROXIES_MILESTONE,
+        top=[Caller(place, shown_name(name), n) for place, name, n in ranking.top])
