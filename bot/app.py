@@ -45,6 +45,7 @@ from handlers import (
     shifts,
     start,
     stats,
+    wall,
     web,
 )
 from storage.campaign_cache import CampaignCache
@@ -91,6 +92,7 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     # What the handlers need of the settings, as values: handlers never import bot/.
     dp["rejoin_secret"] = settings.rejoin_secret()
     dp["organizer_chat_id"] = settings.organizer_chat_id
+    dp["wall_url"] = settings.wall_url()
     dp["campaigns"] = campaigns or CampaignCache(db)
     dp["i18n"] = i18n  # the scheduler's jobs speak too, outside any update
     dp.update.outer_middleware(PersonMiddleware(db))
@@ -99,7 +101,8 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     features = [calling.build_router(), start.build_router(), access.build_router(),
                 me.build_router(), forget.build_router(), invite.build_router(),
                 proxy.build_router(), shifts.build_router(), broadcast.build_router(),
-                stats.build_router(), relay.build_router(), web.build_router()]
+                stats.build_router(), relay.build_router(), web.build_router(),
+                wall.build_router()]
     # Whoever knocks at a door not theirs: the refusal, then the pointer to a private chat
     # (handlers/doors.py), both read from the features' organizer and personal-data routers.
     dp.include_routers(*features, doors.build_refusal_router(features),
@@ -128,7 +131,7 @@ def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
 
 
 USER_COMMANDS = ("call", "shifts", "invite", "proxy", "ask", "me", "help", "stop", "forget")
-ORGANIZER_COMMANDS = ("stats", "broadcast", "newshift", "volunteers", "web", "proxies")
+ORGANIZER_COMMANDS = ("stats", "broadcast", "newshift", "volunteers", "web", "proxies", "wall")
 
 
 def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
@@ -150,6 +153,7 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
             "forget": _("Erase my data"),
             "volunteers": _("Volunteers waiting for approval"),
             "web": _("The spider's web: supporters and recruits"),
+            "wall": _("The room's screen: today's figures, live"),
         }
 
 

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0)
     # Paid broadcasts (Telegram Stars): up to 1,000 messages a second for broadcasts.
     allow_paid_broadcast: bool = False
+    # The wall's web server (the room's screen, /wall); port 0 turns it off.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8081, ge=0, le=65535)
+    # The address people open, e.g. behind the same reverse proxy as the webhook.
+    public_url: str | None = None
+
+    def wall_url(self) -> str | None:
+        """Where the wall's links point: PUBLIC_URL, else the server's own address; None
+        when the server is off."""
+        if not self.web_port:
+            return None
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     def rejoin_secret(self) -> bytes:
         """The key of the hash a forgotten recruit's node keeps (storage/personal.py):
@@ -48,7 +60,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("organizer_chat_id", "redis_url", "webhook_url", "webhook_secret",
-                     mode="before")
+                     "public_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

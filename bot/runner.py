@@ -7,6 +7,7 @@ import logging
 import signal
 
 from aiogram import Bot, Dispatcher
+from aiohttp import web
 
 from bot.app import (
     build_bot,
@@ -17,6 +18,7 @@ from bot.app import (
     settle_heap,
 )
 from bot.config import Settings
+from bot.wall import start_web
 from storage import clock
 from storage.database import Database
 from storage.instances import (
@@ -152,8 +154,10 @@ async def _serve_claimed(settings: Settings, db: Database, lost: asyncio.Event) 
     dp = build_dispatcher(settings, db)
     scheduler = build_scheduler(dp, bot)
     delivering: asyncio.Task[None] | None = None
+    wall: web.AppRunner | None = None
     try:
         await prepare(settings, dp, bot)
+        wall = await _start_wall(settings, dp)
         settle_heap()
         scheduler.start()
         delivering = asyncio.create_task(build_deliverer(dp, bot, settings).run())
@@ -168,7 +172,22 @@ async def _serve_claimed(settings: Settings, db: Database, lost: asyncio.Event) 
             delivering.cancel()  # unstarted rows go back to the queue before we close
             await asyncio.gather(delivering, return_exceptions=True)
         scheduler.shutdown(wait=False)
+        if wall is not None:
+            await wall.cleanup()  # open screens reconnect when the bot is back
         await bot.session.close()
+
+
+async def _start_wall(settings: Settings, dp: Dispatcher) -> web.AppRunner | None:
+    """The room's screen (/wall), beside the bot; a port already taken costs the wall, not
+    the chats."""
+    if not settings.web_port:
+        return None
+    try:
+        return await start_web(settings, dp["db"], dp["i18n"])
+    except OSError as exc:
+        log.error("the wall cannot listen on %s:%s (%s): the bot runs without it",
+                  settings.web_host, settings.web_port, exc.strerror or exc)
+        return None
 
 
 async def _until_done_or_lost(serving: asyncio.Task[None], lost: asyncio.Event,

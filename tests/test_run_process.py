@@ -12,12 +12,24 @@ from tests.fake_telegram import FakeTelegram
 from tests.test_polling_and_ticks import message_update
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def test_toile_run_answers_over_long_polling_and_stops_on_sigterm(tmp_path):
+    import aiohttp
+
     fake = FakeTelegram()
     await fake.start()
+    port = free_port()
     env = {**os.environ, "BOT_TOKEN": "42:TEST", "TELEGRAM_API_URL": fake.url,
            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}",
-           "ORGANIZER_IDS": "900", "REDIS_URL": "", "WEBHOOK_URL": ""}
+           "ORGANIZER_IDS": "900", "REDIS_URL": "", "WEBHOOK_URL": "",
+           "WEB_HOST": "127.0.0.1", "WEB_PORT": str(port)}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -31,6 +43,9 @@ async def test_toile_run_answers_over_long_polling_and_stops_on_sigterm(tmp_path
         assert fake.chat(555)[0].text.startswith("Bonjour Nour")
         assert (tmp_path / "toile.db").exists()  # migrated on start
         assert fake.sent("setMyCommands")
+        async with aiohttp.ClientSession() as http:  # the wall's server, beside the bot
+            async with http.get(f"http://127.0.0.1:{port}/wall/{'x' * 43}") as response:
+                assert response.status == 404
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -50,7 +65,7 @@ async def test_a_second_toile_run_on_the_same_database_refuses_naming_the_first(
     await fake.start()
     env = {**os.environ, "BOT_TOKEN": "42:TEST", "TELEGRAM_API_URL": fake.url,
            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}",
-           "ORGANIZER_IDS": "900", "REDIS_URL": "", "WEBHOOK_URL": ""}
+           "ORGANIZER_IDS": "900", "REDIS_URL": "", "WEBHOOK_URL": "", "WEB_PORT": "0"}
 
     async def toile(*args: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -98,7 +113,7 @@ async def test_an_instance_that_finds_its_lease_taken_over_stops(tmp_path, monke
     await fake.start()
     url = f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}"
     settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url, database_url=url,
-                        _env_file=None)  # type: ignore[call-arg]
+                        web_port=0, _env_file=None)  # type: ignore[call-arg]
     serving = asyncio.create_task(bot.runner.serve(settings))
     try:
         deadline = time.monotonic() + 30
