@@ -63,8 +63,8 @@ async def events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, s
             data = line[6:]
 
 
-async def next_figures(stream: AsyncIterator[tuple[str, str]], timeout: float = 5.0) -> dict:
-    name, data = await asyncio.wait_for(anext(stream), timeout)
+async def next_figures(stream: AsyncIterator[tuple[str, str]], within: float = 5.0) -> dict:
+    name, data = await asyncio.wait_for(anext(stream), within)
     assert name == "figures", (name, data)
     return json.loads(data)
 
@@ -159,8 +159,9 @@ async def test_two_hundred_screens_share_one_computation_and_leave_cleanly(db, w
     finally:
         for session in sessions:
             await session.close()
-    deadline = time.monotonic() + 20
-    while wall.hub.screens and time.monotonic() < deadline:
+    for _ in range(200):  # each handler learns it at once; give them a moment
+        if not wall.hub.screens:
+            break
         await asyncio.sleep(0.1)
     assert wall.hub.screens == 0
     await asyncio.sleep(0.5)

@@ -7,6 +7,7 @@
   const COLORS = ["#ff5c4d", "#4dc3ff", "#ffd24d", "#7be08a", "#c68cff", "#ff9f43",
                   "#5ee6d0", "#f78fb3"];
   const SVG = "http://www.w3.org/2000/svg";
+  const SHOWN_CALLERS = 9;  // three columns of three: what a projector shows legibly
   const $ = (id) => document.getElementById(id);
   let last = null;  // the figures shown
   let source = null;
@@ -105,11 +106,12 @@
     hours.sort((a, b) => a - b);
     const total = (h) => rooms.reduce((s, r) => s + ((f.hours[h] || {})[r] || 0), 0);
     const peak = Math.max(1, ...hours.map(total));
-    const left = 44, bottom = 24, legend = room ? 0 : 28;
+    const fs = Math.max(14, Math.round(width / 50));  // read from the back of the room
+    const left = fs * 3, bottom = fs * 1.6, legend = room ? 0 : fs * 1.8;
     const plotH = height - bottom - legend, step = (width - left) / Math.max(1, hours.length);
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
                                "aria-label": T.per_hour });
-    chart.appendChild(svg("text", { x: 0, y: legend + 14 }, number(peak)));
+    chart.appendChild(svg("text", { x: 0, y: legend + fs, "font-size": fs }, number(peak)));
     chart.appendChild(svg("line", { x1: left, x2: width, y1: legend + plotH, y2: legend + plotH,
                                     stroke: "#3a4256" }));
     hours.forEach((h, i) => {
@@ -122,17 +124,18 @@
         chart.appendChild(svg("rect", { x: left + i * step + step * 0.12, y: y,
           width: step * 0.76, height: hgt, fill: COLORS[(room ? f.rooms.findIndex((x) => x.name === r) : j) % COLORS.length] }));
       });
-      chart.appendChild(svg("text", { x: left + i * step + step / 2, y: height - 6,
-                                      "text-anchor": "middle" }, h + "h"));
+      chart.appendChild(svg("text", { x: left + i * step + step / 2, y: height - fs * 0.3,
+                                      "text-anchor": "middle", "font-size": fs }, h + "h"));
     });
     if (!room) {
       const keys = svg("g", { class: "legend" });
       let x = left;
       rooms.forEach((r, j) => {
-        keys.appendChild(svg("rect", { x: x, y: 4, width: 16, height: 16, fill: COLORS[j % COLORS.length] }));
-        const label = svg("text", { x: x + 22, y: 18 }, roomName(r));
-        keys.appendChild(label);
-        x += 40 + 11 * roomName(r).length;
+        keys.appendChild(svg("rect", { x: x, y: fs * 0.2, width: fs, height: fs,
+                                       fill: COLORS[j % COLORS.length] }));
+        keys.appendChild(svg("text", { x: x + fs * 1.4, y: fs * 1.05, "font-size": fs },
+                             roomName(r)));
+        x += fs * (2.6 + 0.62 * roomName(r).length);
       });
       chart.appendChild(keys);
     }
@@ -146,7 +149,7 @@
       list.appendChild(el("li", "empty", T.no_calls));
       return;
     }
-    f.top.forEach((c) => {
+    f.top.slice(0, SHOWN_CALLERS).forEach((c) => {
       const item = el("li", "", c.name || T.a_volunteer);
       item.value = c.place;
       item.appendChild(el("b", "", number(c.calls)));
@@ -168,10 +171,10 @@
       celebrate(fill(T.milestone_calls, { n: number(f.calls_milestone) }));
     if (last && f.proxies_milestone > last.proxies_milestone)
       celebrate(fill(T.milestone_proxies, { n: number(f.proxies_milestone) }));
+    $("wall").hidden = false;  // first: the chart is drawn to the size it is given
     drawCount(f); drawRooms(f); drawTiles(f); drawChart(f); drawTop(f);
     $("updated").textContent = fill(T.updated, { time: f.updated });
     $("status").textContent = "";
-    $("wall").hidden = false;
     last = f;
   }
 
@@ -180,6 +183,7 @@
     $("wall").hidden = true;
     $("milestone").hidden = true;
     $("status").textContent = "";
+    $("updated").textContent = "";
     const box = $("gone");
     box.textContent = T.gone;
     box.hidden = false;
