@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/assign.py
 	$(BIN)/python bench/updates.py
 	$(BIN)/python bench/updates_floor.py
+	$(BIN)/python bench/wall.py
 	$(BIN)/python bench/dispatch_cpu.py
 	$(BIN)/python bench/proxies.py
 	$(BIN)/python bench/web.py

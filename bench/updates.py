@@ -195,9 +195,11 @@ async def round_trip(fake: WatchedTelegram, chat_id: int, update: dict[str, Any]
 
 
 async def volunteer_loop(fake: WatchedTelegram, user_id: int, window: Window, tally: Tally,
-                         rng: random.Random, milestones: Collection[int] = MILESTONES) -> int:
+                         rng: random.Random, milestones: Collection[int] = MILESTONES,
+                         before: int = 0) -> int:
     """/call, then press an outcome on the card that came back. Returns outcomes recorded.
-    At each of `milestones` calls the bot also sends a congratulation, which is read."""
+    At each of `milestones` calls (`before` this loop's first included) the bot also sends
+    a congratulation, which is read."""
     recorded = 0
     while time.perf_counter() < window.end:
         card = await round_trip(fake, user_id, text_update(user_id, "/call"), window, tally)
@@ -216,10 +218,11 @@ async def volunteer_loop(fake: WatchedTelegram, user_id: int, window: Window, ta
         if after.message_id != card.message_id or "call:next" not in str(after.reply_markup):
             tally.surprises.append(f"unexpected answer to {outcome}: {after.text[:60]!r}")
         recorded += 1
-        if recorded in milestones:  # the bot congratulates, right after the edit
+        if before + recorded in milestones:  # the bot congratulates, right after the edit
             note = await next_shown(fake, user_id, window, tally)
-            if note is not None and str(recorded) not in note.text:
-                tally.surprises.append(f"no congratulation at {recorded}: {note.text[:60]!r}")
+            if note is not None and str(before + recorded) not in note.text:
+                tally.surprises.append(f"no congratulation at {before + recorded}: "
+                                       f"{note.text[:60]!r}")
         fake.chats[user_id].clear()  # as a person clears the chat: memory stays flat
     return recorded
 

@@ -66,6 +66,7 @@ class Hub:
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False
         self.computations = 0  # figures computed since the start: the tests count them
+        self.computing_seconds = 0.0  # and the time they took, for the bench
 
     @property
     def screens(self) -> int:
@@ -106,6 +107,7 @@ class Hub:
                 del self.feeds[feed.token]
 
     async def _refresh(self, feed: Feed) -> None:
+        started = time.perf_counter()
         try:
             campaign = await open_wall(self.db, feed.token)
             if campaign is None:
@@ -117,6 +119,7 @@ class Hub:
             log.warning("could not compute the wall's figures", exc_info=True)
             return
         self.computations += 1
+        self.computing_seconds += time.perf_counter() - started
         feed.campaign = campaign
         data = json.dumps(figures.as_json(), ensure_ascii=False).encode()
         if data != feed.figures:
