@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from storage import clock
 from storage.audit import write_audit_in
+from storage.campaigns import CAMPAIGN_BY_ID
 from storage.database import Database
 from storage.driver import SQL
 from storage.models import Campaign
-from storage.rows import columns, reader
+from storage.rows import reader
 
 TOKEN_BYTES = 32  # 43 url-safe characters: 256 bits, nothing to guess
 
@@ -29,7 +30,6 @@ _REPLACE = SQL.of(
     "ON CONFLICT (campaign_id) DO UPDATE SET token = excluded.token, "
     "created_at = excluded.created_at")
 _ALL = SQL.of("SELECT campaign_id, token FROM wall_token")
-_CAMPAIGN = SQL.of(f"SELECT {columns(Campaign)} FROM campaign WHERE id = :id")
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ async def open_wall(db: Database, token: str, now: datetime | None = None) -> Ca
                 found = door.campaign_id
         if found is None:
             return None
-        row = await tx.one(_CAMPAIGN, id=found)
+        row = await tx.one(CAMPAIGN_BY_ID, id=found)
     if row is None:
         return None
     campaign = _read_campaign(row)
