@@ -195,11 +195,24 @@ async def _until_done_or_lost(serving: asyncio.Task[None], lost: asyncio.Event,
     losing = asyncio.create_task(lost.wait())
     try:
         await asyncio.wait({serving, losing}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # stopped from outside (the sandbox's "Start again")
+        await _stop_serving(serving, dp, polling=polling)
+        raise
     finally:
         losing.cancel()
     if not lost.is_set():
         await serving  # a clean stop, or its error
         return
+    await _stop_serving(serving, dp, polling=polling)
+    holder = await current_holder(dp["db"])
+    raise LeaseLost(LEASE_LOST.format(pid=holder.pid if holder else "?",
+                                      host=holder.host if holder else "?",
+                                      seconds=LEASE_SECONDS))
+
+
+async def _stop_serving(serving: asyncio.Task[None], dp: Dispatcher, *, polling: bool) -> None:
+    """Polling is stopped, not cancelled: a cancelled start_polling leaves its pollers
+    running on a closed session, taking updates nobody answers."""
     if polling and not serving.done():
         try:
             await dp.stop_polling()
@@ -208,10 +221,6 @@ async def _until_done_or_lost(serving: asyncio.Task[None], lost: asyncio.Event,
     else:
         serving.cancel()
     await asyncio.gather(serving, return_exceptions=True)
-    holder = await current_holder(dp["db"])
-    raise LeaseLost(LEASE_LOST.format(pid=holder.pid if holder else "?",
-                                      host=holder.host if holder else "?",
-                                      seconds=LEASE_SECONDS))
 
 
 async def prepare(settings: Settings, dp: Dispatcher, bot: Bot) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ REPLY_NOT_FOUND = "Bad Request: message to be replied not found"
 NO_TEXT = "Bad Request: there is no text in the message to edit"
 NO_CAPTION = "Bad Request: there is no caption in the message to edit"
 MAX_COMMANDS = 100
+POLL_STEP = 0.25  # seconds a long poll waits on the queue before it looks again
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 _LANGUAGE = re.compile(r"(?:[a-z]{2})?")
 QUERIES_KEPT = 1000  # callback queries waiting for their answer, the oldest forgotten first
@@ -72,6 +73,8 @@ class BotApi:
     keyboards: dict[int, dict[str, Any]] = field(default_factory=dict)
     commands: CommandMenu = field(default_factory=CommandMenu)
     updates: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    # Handed out by getUpdates, not yet confirmed by a later offset.
+    unconfirmed: deque[dict[str, Any]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -280,16 +283,32 @@ class BotApi:
 
     # ---- receiving ------------------------------------------------------------------------------
     async def api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        timeout = float(params.get("timeout", 0) or 0)
-        batch: list[dict[str, Any]] = []
-        try:
-            batch.append(await asyncio.wait_for(self.updates.get(), timeout=max(timeout, 0.01)))
-        except TimeoutError:
-            return []
+        """Telegram's way: an update is handed out until a later call confirms it (an
+        `offset` past its id), so a client that dies with an answer on the wire, as a bot
+        stopped mid-poll does, loses nothing; the next poller gets it again."""
+        offset = int(params.get("offset", 0) or 0)
+        while self.unconfirmed and self.unconfirmed[0]["update_id"] < offset:
+            self.unconfirmed.popleft()
+        timeout = max(float(params.get("timeout", 0) or 0), 0.01)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._take_queued():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return []
+            # Short waits: another poll may take the update off the queue meanwhile, and
+            # this one must see it then.
+            try:
+                self.unconfirmed.append(await asyncio.wait_for(self.updates.get(),
+                                                               min(left, POLL_STEP)))
+            except TimeoutError:
+                continue
         limit = int(params.get("limit", 100) or 100)
-        while len(batch) < limit and not self.updates.empty():
-            batch.append(self.updates.get_nowait())
-        return batch
+        return list(itertools.islice(self.unconfirmed, limit))
+
+    def _take_queued(self) -> bool:
+        while not self.updates.empty():
+            self.unconfirmed.append(self.updates.get_nowait())
+        return bool(self.unconfirmed)
 
     async def api_deleteWebhook(self, params: dict[str, Any]) -> bool:
         return True
@@ -299,7 +318,7 @@ class BotApi:
 
     async def api_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "", "has_custom_certificate": False, "pending_update_count":
-                self.updates.qsize()}
+                self.updates.qsize() + len(self.unconfirmed)}
 
     async def api_sendChatAction(self, params: dict[str, Any]) -> bool:
         return True

@@ -76,6 +76,7 @@ class StandIn(BotApi):
         self._queries.clear()
         while not self.updates.empty():
             self.updates.get_nowait()
+        self.unconfirmed.clear()
         self._notify(Event("reset"))
 
     # ---- the people's side -----------------------------------------------------------------
