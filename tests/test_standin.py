@@ -30,6 +30,11 @@ from aiohttp import ClientSession, web
 from bot.standin import StandIn, updates
 
 CHAT = 101
+PNG = b"\x89PNG\r\n\x1a\n chart"
+
+
+def second_type(standin: StandIn) -> str:
+    return shown(standin)[1].file.mime_type
 LISA = updates.user(CHAT, "Lisa", "fr")
 
 
@@ -64,7 +69,7 @@ async def test_get_me_names_the_configured_bot(api):
 
 async def test_a_photo_and_a_document_keep_their_bytes_and_name(api):
     standin, bot = api
-    photo = await bot.send_photo(CHAT, BufferedInputFile(b"\x89PNG chart", filename="web.png"),
+    photo = await bot.send_photo(CHAT, BufferedInputFile(PNG, filename="web.png"),
                                  caption="<b>Joins</b> per day")
     assert photo.caption == "Joins per day" and photo.photo
     assert photo.caption_entities[0].type == "bold"
@@ -72,8 +77,9 @@ async def test_a_photo_and_a_document_keep_their_bytes_and_name(api):
         CHAT, BufferedInputFile(b"id,name\n", filename="export.csv"), caption="Export")
     assert document.document.file_name == "export.csv"
     first, second = shown(standin)
-    assert (first.kind, first.file.data, first.caption) == ("photo", b"\x89PNG chart",
-                                                            "Joins per day")
+    assert (first.kind, first.file.data, first.caption) == ("photo", PNG, "Joins per day")
+    # aiogram uploads every file as application/octet-stream: the bytes say what it is
+    assert (first.file.mime_type, second_type(standin)) == ("image/png", "text/csv")
     assert (second.kind, second.file.data, second.file.filename) == (
         "document", b"id,name\n", "export.csv")
     await refused(bot.edit_message_text("x", chat_id=CHAT, message_id=photo.message_id),
@@ -232,3 +238,12 @@ def test_the_updates_built_are_what_aiogram_reads_from_telegram():
     assert (query.callback_query.data, query.callback_query.message.message_id) == ("o:1", 8)
     reply = Update.model_validate(updates.message_update(3, 9, LISA, "Oui", reply_to=bot_message))
     assert reply.message.reply_to_message.text == "Card" and not reply.message.entities
+
+
+async def test_an_update_stays_until_a_later_call_confirms_it(api):
+    standin, bot = api
+    standin.say(LISA, "hello")
+    first = await bot(GetUpdates(timeout=1))
+    again = await bot(GetUpdates(timeout=0))  # no offset: nothing confirmed yet
+    assert [u.update_id for u in again] == [u.update_id for u in first]
+    assert await bot(GetUpdates(offset=first[-1].update_id + 1, timeout=0)) == []

@@ -38,6 +38,22 @@ class StoredFile:
         return hashlib.blake2b(self.data, digest_size=8).hexdigest()
 
 
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+          (b"GIF8", "image/gif"), (b"%PDF-", "application/pdf"))
+
+
+def sniffed_type(stored: StoredFile) -> str:
+    """What the bytes are: aiogram uploads every file as application/octet-stream."""
+    for magic, mime in _MAGIC:
+        if stored.data.startswith(magic):
+            return mime
+    if stored.mime_type and stored.mime_type != "application/octet-stream":
+        return stored.mime_type
+    if stored.filename.endswith(".csv"):
+        return "text/csv"
+    return "application/octet-stream"
+
+
 @dataclass
 class ShownMessage:
     """A message as it stands in a chat now. `text` is what a person reads (a photo's is

@@ -17,6 +17,7 @@ from bot.standin.chats import (
     StoredFile,
     bot_user,
     scope_key,
+    sniffed_type,
     wire_message,
 )
 from bot.standin.telegram_html import (
@@ -166,8 +167,8 @@ class BotApi:
             raise BadRequest(f"Bad Request: there is no {kind} in the request")
         files: dict[str, StoredFile] = params.get("_files") or {}
         stored = files.get(kind) or StoredFile(
-            upload if isinstance(upload, bytes) else b"", f"{kind}.bin",
-            "image/png" if kind == "photo" else "application/octet-stream")
+            upload if isinstance(upload, bytes) else b"", f"{kind}.bin", "")
+        stored = StoredFile(stored.data, stored.filename, sniffed_type(stored))
         label = "[photo] " if kind == "photo" else f"[document {stored.filename}] "
         shown = self._store(ShownMessage(
             next(self._ids), chat_id, label + caption, markup, entities=entities, kind=kind,
