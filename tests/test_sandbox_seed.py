@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from bot.sandbox.seed import CONTACTS, ROOMS, coming_rounds, seed
+from bot.sandbox.seed import ALWAYS_OPEN, CONTACTS, ROOMS, coming_rounds, seed
 from storage.campaigns import active_campaign
 from storage.database import Database
 from storage.driver import SQL
@@ -29,6 +29,7 @@ async def test_the_sandbox_is_the_example_campaign_with_fictional_people(
     campaign = await seed(db)
 
     assert await active_campaign(db) == campaign
+    assert (campaign.calling_start, campaign.calling_end) == ALWAYS_OPEN
     today = frozen_clock.now.astimezone(ZoneInfo(campaign.timezone)).date()
     first, second = (date.fromisoformat(r["date"]) for r in campaign.rounds)
     assert today + timedelta(days=14) <= first < today + timedelta(days=21)

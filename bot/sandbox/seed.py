@@ -57,6 +57,7 @@ FIRST_NAMES = ("Camille", "Léa", "Manon", "Inès", "Chloé", "Sarah", "Nadia", 
 LAST_NAMES = ("Martin", "Bernard", "Dubois", "Petit", "Durand", "Leroy", "Moreau", "Diallo",
               "Benali", "Nguyen", "Garcia", "Roux", "Fournier", "Girard", "Lambert", "Bonnet",
               "Traoré", "Haddad", "Mercier", "Faure", "Rousseau", "Blanc", "Guérin", "Chevalier")
+ALWAYS_OPEN = ("00:00", "23:59")
 ROOMS = (("Saint-Denis", "Bourse du travail, 9-11 rue Genin, 93200 Saint-Denis"),
          ("Lyon", "Local de campagne, 12 cours Gambetta, 69003 Lyon"),
          ("Marseille", "Local de campagne, 4 rue Colbert, 13001 Marseille"))
@@ -97,6 +98,8 @@ async def seed(db: Database, examples: Path = EXAMPLES) -> Campaign:
     zone = ZoneInfo(fields["timezone"])
     now = clock.utcnow()
     fields["rounds"] = coming_rounds(now.astimezone(zone).date())
+    # Open round the clock: someone trying Toile at 22:00 still gets a card.
+    fields["calling_start"], fields["calling_end"] = ALWAYS_OPEN
     campaign, _created = await load_campaign(db, fields)
     with (examples / "stations.csv").open("rb") as stations:
         await import_stations(db, stations)
