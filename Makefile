@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Applies the migrations, then serves Telegram by long polling (SQLite by default).
+# Applies the migrations, then serves Telegram by long polling (SQLite by default);
+# without BOT_TOKEN, the sandbox: Toile in a browser on 127.0.0.1:8080, its own database.
 run: $(STAMP)
 	$(BIN)/toile run
 

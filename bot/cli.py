@@ -76,18 +76,65 @@ def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
 
 @app.command()
 def run() -> None:
-    """Run the bot (long polling, or a webhook when WEBHOOK_URL is set)."""
+    """Run the bot (long polling, or a webhook when WEBHOOK_URL is set); without BOT_TOKEN,
+    the sandbox."""
     from bot.runner import AlreadyRunning, LeaseLost, MissingToken, serve
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_console()
+    settings = get_settings()
+    if not settings.bot_token.strip():
+        _sandbox(settings.sandbox_host, settings.sandbox_port, fresh=False, why="No BOT_TOKEN")
+        return
     try:
-        asyncio.run(serve(get_settings()))
+        asyncio.run(serve(settings))
     except MissingToken as exc:
         print(exc.code, file=sys.stderr)
         raise typer.Exit(2) from None
     except (AlreadyRunning, LeaseLost) as exc:
         print(exc, file=sys.stderr)
+        raise typer.Exit(3) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (SANDBOX_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SANDBOX_PORT).")] = None,
+    fresh: Annotated[bool, typer.Option(help="Start from a new sandbox database.")] = False,
+) -> None:
+    """Try Toile in a browser, without Telegram: a stand-in Bot API and a chat page for a
+    small cast, on the sandbox's own database."""
+    _log_to_console()
+    settings = get_settings()
+    _sandbox(host or settings.sandbox_host,
+             settings.sandbox_port if port is None else port, fresh=fresh, why="Sandbox")
+
+
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _sandbox(host: str, port: int, *, fresh: bool, why: str) -> None:
+    from bot.runner import AlreadyRunning
+    from bot.sandbox.run import DEFAULT_FILE, Sandbox, SandboxError, run_sandbox
+
+    def ready(sandbox: Sandbox) -> None:
+        typer.echo(f"{why}: starting the sandbox on {sandbox.url} — nothing leaves this "
+                   "machine.\n"
+                   f"Open it in a browser; its data is in {DEFAULT_FILE} (\"Start again\" "
+                   "resets it). Ctrl-C stops it. To run the real bot, see .env.example.")
+
+    try:
+        asyncio.run(run_sandbox(get_settings(), host=host, port=port, fresh=fresh,
+                                ready=ready))
+    except (SandboxError, AlreadyRunning) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(3) from None
+    except OSError as exc:  # the port is taken, most often
+        typer.echo(f"The sandbox cannot listen on {host}:{port}: {exc.strerror}. "
+                   "Another one running? Choose another port with SANDBOX_PORT.", err=True)
         raise typer.Exit(3) from None
     except KeyboardInterrupt:
         pass

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
+    # The sandbox (no BOT_TOKEN, or `toile sandbox`): its page and Bot API stand-in. Loopback
+    # only unless told otherwise: anyone who reaches it can act as any of its cast.
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(default=8080, ge=0, le=65535)
     # Messages a second the deliverer sends (nudges, reminders, broadcasts). Telegram allows
     # about 30 to different chats; more only with paid broadcasts.
     send_rate: float = Field(default=25.0, gt=0)

@@ -30,10 +30,13 @@ def toile(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_run_without_a_token_says_how_to_get_one(toile):
+def test_the_sandbox_never_runs_on_the_real_database(toile, tmp_path, monkeypatch):
+    # "Start again" deletes the sandbox's file: a DATABASE_URL naming it is refused.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'toile-sandbox.db'}")
+    get_settings.cache_clear()
     result = toile("run")
-    assert result.exit_code == 2
-    assert "BOT_TOKEN is not set" in result.output and "@BotFather" in result.output
+    assert result.exit_code == 3
+    assert "never runs on the real database" in result.output
 
 
 def test_campaign_import_export_round_trip(toile, tmp_path):
