@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.config import get_settings
+from bot.sandbox.command import sandbox, start_sandbox
 from storage.audit import audit_entries
 from storage.campaigns import (
     CampaignFileError,
@@ -51,6 +52,7 @@ proxies_app = typer.Typer(help="Vote proxies: needs, offers, matches.", no_args_
 stations_app = typer.Typer(help="Polling stations: each commune's official list.",
                            no_args_is_help=True)
 shifts_app = typer.Typer(help="Phoning shifts.", no_args_is_help=True)
+app.command()(sandbox)
 for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "contacts"),
                   (organizers_app, "organizers"), (volunteers_app, "volunteers"),
                   (web_app, "web"), (proxies_app, "proxies"), (stations_app, "stations"),
@@ -83,7 +85,8 @@ def run() -> None:
     _log_to_console()
     settings = get_settings()
     if not settings.bot_token.strip():
-        _sandbox(settings.sandbox_host, settings.sandbox_port, fresh=False, why="No BOT_TOKEN")
+        start_sandbox(settings.sandbox_host, settings.sandbox_port, fresh=False,
+                      why="No BOT_TOKEN")
         return
     try:
         asyncio.run(serve(settings))
@@ -97,47 +100,9 @@ def run() -> None:
         pass
 
 
-@app.command()
-def sandbox(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (SANDBOX_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (SANDBOX_PORT).")] = None,
-    fresh: Annotated[bool, typer.Option(help="Start from a new sandbox database.")] = False,
-) -> None:
-    """Try Toile in a browser, without Telegram: a stand-in Bot API and a chat page for a
-    small cast, on the sandbox's own database."""
-    _log_to_console()
-    settings = get_settings()
-    _sandbox(host or settings.sandbox_host,
-             settings.sandbox_port if port is None else port, fresh=fresh, why="Sandbox")
-
-
 def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def _sandbox(host: str, port: int, *, fresh: bool, why: str) -> None:
-    from bot.runner import AlreadyRunning
-    from bot.sandbox.run import DEFAULT_FILE, Sandbox, SandboxError, run_sandbox
-
-    def ready(sandbox: Sandbox) -> None:
-        typer.echo(f"{why}: starting the sandbox on {sandbox.url} — nothing leaves this "
-                   "machine.\n"
-                   f"Open it in a browser; its data is in {DEFAULT_FILE} (\"Start again\" "
-                   "resets it). Ctrl-C stops it. To run the real bot, see .env.example.")
-
-    try:
-        asyncio.run(run_sandbox(get_settings(), host=host, port=port, fresh=fresh,
-                                ready=ready))
-    except (SandboxError, AlreadyRunning) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(3) from None
-    except OSError as exc:  # the port is taken, most often
-        typer.echo(f"The sandbox cannot listen on {host}:{port}: {exc.strerror}. "
-                   "Another one running? Choose another port with SANDBOX_PORT.", err=True)
-        raise typer.Exit(3) from None
-    except KeyboardInterrupt:
-        pass
 
 
 @db_app.command("upgrade")
