@@ -103,6 +103,8 @@ def run() -> None:
 def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every tick's "Running job"/"executed successfully" would bury what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @db_app.command("upgrade")

@@ -23,6 +23,7 @@ def sandbox(
     small cast, on the sandbox's own database."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # no line per tick
     settings = get_settings()
     start_sandbox(host or settings.sandbox_host,
                   settings.sandbox_port if port is None else port, fresh=fresh, why="Sandbox")
