@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from bot.config import get_settings
-
-if TYPE_CHECKING:
-    from bot.sandbox.run import Sandbox
 
 
 def sandbox(
@@ -34,15 +31,15 @@ def start_sandbox(host: str, port: int, *, fresh: bool, why: str) -> None:
     from bot.runner import AlreadyRunning
     from bot.sandbox.run import DEFAULT_FILE, SandboxError, run_sandbox
 
-    def ready(sandbox: Sandbox) -> None:
-        typer.echo(f"{why}: starting the sandbox on {sandbox.url} — nothing leaves this "
+    def listening(url: str) -> None:
+        typer.echo(f"{why}: starting the sandbox on {url} — nothing leaves this "
                    "machine.\n"
                    f"Open it in a browser; its data is in {DEFAULT_FILE} (\"Start again\" "
                    "resets it). Ctrl-C stops it. To run the real bot, see .env.example.")
 
     try:
         asyncio.run(run_sandbox(get_settings(), host=host, port=port, fresh=fresh,
-                                ready=ready))
+                                listening=listening))
     except (SandboxError, AlreadyRunning) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(3) from None

@@ -155,8 +155,11 @@ class Sandbox:
 
 async def run_sandbox(base: Settings, *, host: str = "127.0.0.1", port: int = 8080,
                       file: Path = DEFAULT_FILE, fresh: bool = False,
+                      listening: Callable[[str], None] | None = None,
                       ready: Callable[[Sandbox], None] | None = None) -> None:
-    """Serve the page and the stand-in, and run the bot until it stops (Ctrl-C)."""
+    """Serve the page and the stand-in, and run the bot until it stops (Ctrl-C). `listening`
+    hears the page's address as soon as it is served, `ready` the sandbox once its bot
+    runs."""
     if _same_file(base.database_url, file):  # "Start again" deletes the sandbox's file
         raise SandboxError(f"DATABASE_URL names {file}, the sandbox's own file: the sandbox "
                            "never runs on the real database. Choose another DATABASE_URL.")
@@ -175,6 +178,8 @@ async def run_sandbox(base: Settings, *, host: str = "127.0.0.1", port: int = 80
         sandbox.settings = sandbox_settings(base, host, bound, file)
     sandbox.url = f"http://{host}:{bound}"
     try:
+        if listening is not None:  # said at once: a first start migrates and seeds for seconds
+            listening(sandbox.url)
         await sandbox.prepare(fresh=fresh)
         sandbox.start_bot()
         if ready is not None:
