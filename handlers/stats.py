@@ -29,7 +29,9 @@ async def stats_command(message: Message, db: Database, campaigns: CampaignCache
         _("📊 <b>Today</b>: {today} calls ({morning} this morning, {afternoon} this "
           "afternoon)").format(today=number(stats.today), morning=number(stats.morning),
                                afternoon=number(stats.afternoon)),
-        _("Contacts left in the queue: {n}").format(n=number(stats.queue_left)),
+        _("Contacts left in the queue: {n}").format(n=number(stats.queue_left)) + (
+            _(" ({n} of them waiting for calling hours where they live)").format(
+                n=number(stats.waiting_local_hours)) if stats.waiting_local_hours else ""),
         _("Volunteers active now: {n}").format(n=stats.active_volunteers),
         _("Proxies matched: {n} · new supporters today: {m}").format(
             n=stats.proxies_matched, m=stats.new_supporters),

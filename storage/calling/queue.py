@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import clock
+from storage.calling.hours import open_zones
 from storage.calling.rules import QueueRules
 from storage.database import Database
 from storage.driver import SQL
@@ -62,16 +63,21 @@ WAKE_DUE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
     f"AND status = {OPEN} AND campaign_id = :campaign_id AND due_at <= :now "
     "ORDER BY due_at, id LIMIT 500 {for_update})")
-CLAIM = SQL.of(
+# Only contacts whose zone is open now (storage.calling.hours), written first so that SQLite
+# tests it on the queue index, before reading the row.
+_CLAIM = (
     "UPDATE contact SET held_by = :volunteer_id, lease_expires_at = :expires_at, "
     "lease_seq = lease_seq + 1 WHERE id = (SELECT id FROM contact "
-    f"WHERE campaign_id = :campaign_id AND status = {OPEN} AND NOT waiting AND due_at <= :now "
-    "AND (held_by IS NULL OR lease_expires_at <= :now) "
+    f"WHERE campaign_id = :campaign_id AND status = {OPEN} AND NOT waiting AND {{zone_open}} "
+    "AND due_at <= :now AND (held_by IS NULL OR lease_expires_at <= :now) "
     # Belt and braces: a number put on the list mid-import is never handed out.
     "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
     "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
     f"AND status = {OPEN} AND (held_by IS NULL OR lease_expires_at <= :now) "
     f"RETURNING {columns(Card, contact_id='id', already_held='FALSE')}")
+CLAIM = SQL.dialects(
+    _CLAIM.replace("{zone_open}", "instr(:open_zones, '|' || zone || '|') > 0"),
+    _CLAIM.replace("{zone_open}", "zone = ANY(:open_zones::text[])"))
 # PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
 SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
 
@@ -91,9 +97,11 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
                             now=now)
         if held is not None:
             return _READ_CARD(held)
+        zones = open_zones(rules.calling_start, rules.calling_end, now)
         claimed = await tx.one(CLAIM, volunteer_id=volunteer_id,
                                expires_at=now + timedelta(minutes=rules.lease_minutes),
-                               campaign_id=rules.campaign_id, now=now)
+                               campaign_id=rules.campaign_id, now=now,
+                               open_zones=zones.param(db.is_sqlite))
         return _READ_CARD(claimed) if claimed is not None else None
 
 

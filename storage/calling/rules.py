@@ -17,13 +17,17 @@ class QueueRules:
     max_attempts: int = 3
     skip_limit_per_hour: int = 10
     card_limit_per_hour: int = 40
+    # Calling hours, applied in each contact's own zone (storage.calling.hours).
+    calling_start: str = "09:00"
+    calling_end: str = "21:00"
 
     @classmethod
     def of(cls, campaign: Campaign) -> QueueRules:
         assert campaign.id is not None
         return cls(campaign.id, campaign.lease_minutes, campaign.retry_delay_minutes,
                    campaign.max_attempts, campaign.skip_limit_per_hour,
-                   campaign.card_limit_per_hour)
+                   campaign.card_limit_per_hour, campaign.calling_start,
+                   campaign.calling_end)
 
     @property
     def dnc_at_once_per_hour(self) -> int:

@@ -29,13 +29,14 @@ from storage.csv_input import ImportFailed
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import EPOCH, Campaign, ContactStatus
-from storage.phones import PhoneNormaliser
+from storage.phones import CAMPAIGN_ZONE, Parsed, PhoneNormaliser
 
 ALL_DO_NOT_CALL = SQL.of("SELECT phone FROM do_not_call")
 COUNT = SQL.of("SELECT count(*) FROM contact WHERE campaign_id = :campaign_id")
 # Merge: what the database knows stays; what it lacked is filled in. Re-importing the same
 # file therefore changes nothing. A duplicate keeps the better (smaller) priority.
-_UPSERTED = ("campaign_id", *FIELDS, "priority", "source", "due_at")
+# A known number keeps its zone (zone is not in the update list).
+_UPSERTED = ("campaign_id", *FIELDS, "priority", "source", "due_at", "zone")
 UPSERT = SQL.of(
     f"INSERT INTO contact ({', '.join(_UPSERTED)}, status, attempts, lease_seq) "
     f"VALUES ({', '.join(':' + name for name in _UPSERTED)}, '{ContactStatus.OPEN}', 0, 0) "
@@ -74,17 +75,22 @@ class _Merger:
     """Turns normalised rows into the next batch to upsert: do-not-call filtered out,
     duplicates (in the file, or already known) merged, queue priority set."""
 
-    def __init__(self, report: ImportReport, targets: dict[str, int], do_not_call: set[str]):
+    def __init__(self, report: ImportReport, targets: dict[str, int], do_not_call: set[str],
+                 campaign_zone: str):
         self.report, self.targets, self.do_not_call = report, targets, do_not_call
+        self.campaign_zone = campaign_zone
         self.seen: set[str] = set()
 
-    def batch(self, chunk: Chunk, phones: list[str | None]) -> dict[str, dict[str, Any]]:
+    def batch(self, chunk: Chunk, parsed: list[Parsed]) -> dict[str, dict[str, Any]]:
         batch: dict[str, dict[str, Any]] = {}
-        for line, record, raw, phone in zip(chunk.lines, chunk.records, chunk.raw_phones, phones,
-                                            strict=True):
-            if phone is None:
+        for line, record, raw, number in zip(chunk.lines, chunk.records, chunk.raw_phones,
+                                             parsed, strict=True):
+            if number is None:
                 self.report.rejects.append(Reject(line, "invalid phone number", raw[:40]))
                 continue
+            phone, zone = number
+            # The campaign's own zone is stored as such: it follows the campaign file.
+            record["zone"] = CAMPAIGN_ZONE if zone == self.campaign_zone else zone
             if phone in self.do_not_call:
                 self.report.do_not_call += 1
                 continue
@@ -112,11 +118,12 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
         async with db.fast_write(long=True) as tx, PhoneNormaliser(parallel) as normaliser:
             do_not_call = {phone for (phone,) in await tx.all(ALL_DO_NOT_CALL)}
             before = await _count(tx, campaign)
-            merger = _Merger(report, target_priorities(campaign), do_not_call)
+            merger = _Merger(report, target_priorities(campaign), do_not_call,
+                             campaign.timezone)
             every_row = {"campaign_id": campaign.id, "source": source_label,
                          "due_at": tx.value(EPOCH)}
 
-            async def flush(chunk: Chunk, phones: asyncio.Future[list[str | None]]) -> None:
+            async def flush(chunk: Chunk, phones: asyncio.Future[list[Parsed]]) -> None:
                 batch = merger.batch(chunk, await phones)
                 if batch:
                     await tx.many(UPSERT, [record | every_row for record in batch.values()])
@@ -125,7 +132,7 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
 
             # A pipeline: while the numbers of one chunk are parsed (in a second process for
             # big files), the previous chunk is written and the next one read.
-            waiting: tuple[Chunk, asyncio.Future[list[str | None]]] | None = None
+            waiting: tuple[Chunk, asyncio.Future[list[Parsed]]] | None = None
             try:
                 for chunk in chunks(rows(text, report), report):
                     parsing = normaliser.submit(chunk.raw_phones, chunk.records)

@@ -15,6 +15,8 @@ UNTARGETED_PRIORITY = 1_000_000
 # The partial indexes' conditions: open contacts in the queue, and those waiting a retry.
 QUEUED = f"status = '{ContactStatus.OPEN}' AND NOT waiting"
 WAITING = f"waiting AND status = '{ContactStatus.OPEN}'"
+# Queued contacts with a clock of their own (storage.phones.zone_for), counted by zone.
+QUEUED_ELSEWHERE = f"zone <> '' AND {QUEUED}"
 
 
 class Contact(SQLModel, table=True):
@@ -24,12 +26,17 @@ class Contact(SQLModel, table=True):
         UniqueConstraint("campaign_id", "phone", name="uq_contact_campaign_phone"),
         # The queue: an ordered walk over open contacts, no temp B-tree for ORDER BY. Those
         # waiting for their retry time are left out: otherwise the walk stepped over every
-        # unanswered number of the day to reach the next fresh one.
+        # unanswered number of the day to reach the next fresh one. The zone closes the key:
+        # on SQLite a contact whose local hours are closed is stepped over on the index,
+        # without reading its row.
         Index(
             "ix_contact_queue",
-            "campaign_id", "priority", "attempts", "id",
+            "campaign_id", "priority", "attempts", "id", "zone",
             sqlite_where=text(QUEUED), postgresql_where=text(QUEUED),
         ),
+        # /stats counts those waiting for their local hours off it (a few per cent).
+        Index("ix_contact_elsewhere", "campaign_id", "zone",
+              sqlite_where=text(QUEUED_ELSEWHERE), postgresql_where=text(QUEUED_ELSEWHERE)),
         # Where waiting contacts are woken once due (storage.calling.WAKE_DUE) and counted;
         # one done or on the do-not-call list while it waited leaves it.
         Index("ix_contact_waiting", "campaign_id", "due_at",
@@ -46,6 +53,9 @@ class Contact(SQLModel, table=True):
     constituency: str | None = None
     commune: str | None = None
     postal_code: str | None = None
+    # The contact's IANA time zone, or '' for the campaign's own: they are handed out only
+    # while the campaign's calling hours are open there (storage.calling.hours).
+    zone: str = Field(default="", max_length=40)
     polling_station: str | None = None
     tags: str | None = None
     source: str | None = None
