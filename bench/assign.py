@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import aiosqlite
 import asyncpg
@@ -56,6 +57,7 @@ from bench._common import (
 )
 from storage.calling import QueueRules, Recorded, assign_next_contact, record_outcome
 from storage.calling.guard import CARDS_SEEN
+from storage.calling.hours import ZONES_QUEUED, OpenZones, open_zones
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.database import Database
 from storage.migrate import upgrade
@@ -136,10 +138,13 @@ CARD = ("id, lease_seq, phone, first_name, last_name, constituency, commune, sou
 HELD_SQL = (f"SELECT {CARD} FROM contact WHERE held_by = ? AND campaign_id = ? "
             "AND lease_expires_at > ? AND status = 'open' LIMIT 1")
 FREE = "(held_by IS NULL OR lease_expires_at <= ?)"
+# The zones open now (storage.calling.hours), as each driver takes the list.
+ZONE_OPEN = {"sqlite": "instr(?, '|' || zone || '|') > 0", "postgres": "zone = ANY(?::text[])"}
 CLAIM_SQL = (
     "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
     "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
-    f"AND NOT waiting AND due_at <= ? AND {FREE} ORDER BY priority, attempts, id "
+    f"AND NOT waiting AND {{zone_open}} AND due_at <= ? AND {FREE} "
+    "ORDER BY priority, attempts, id "
     f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
 WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
             "waiting AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at, id "
@@ -189,6 +194,26 @@ def numbered(sql: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
 
 
+class BareZones:
+    """The zones open now among the queue's, read once a minute with storage's statement, as
+    storage.calling.hours does."""
+
+    def __init__(self, rules: QueueRules) -> None:
+        self.rules = rules
+        self.minute: datetime | None = None
+        self.zones = OpenZones(frozenset(), "", [])
+
+    async def get(self, fetch: Callable[[], Awaitable[Any]], now: datetime) -> OpenZones:
+        minute = now.replace(second=0, microsecond=0)
+        if minute != self.minute:
+            present = {zone for (zone,) in await fetch()} | {""}
+            every = open_zones(self.rules.calling_start, self.rules.calling_end, now)
+            zones = sorted(every.zones & present)
+            self.zones = OpenZones(frozenset(zones), "|" + "|".join(zones) + "|", zones)
+            self.minute = minute
+        return self.zones
+
+
 class BareSqlite:
     """aiosqlite directly, with the storage layer's discipline: an in-process lock around
     write transactions, BEGIN IMMEDIATE, the same pragmas, a lazily grown connection pool."""
@@ -198,8 +223,9 @@ class BareSqlite:
         self.lock = asyncio.Lock()
         self.idle: list[aiosqlite.Connection] = []
         self.opened: list[aiosqlite.Connection] = []
-        self.claim_sql = CLAIM_SQL.format(lock="")
+        self.claim_sql = CLAIM_SQL.format(lock="", zone_open=ZONE_OPEN["sqlite"])
         self.wake_sql = WAKE_SQL.format(lock="")
+        self.zones = BareZones(rules)
 
     async def _connect(self) -> aiosqlite.Connection:
         if len(self.opened) >= self.max_connections:
@@ -240,8 +266,10 @@ class BareSqlite:
                 row = next(iter(held))
                 return Claimed(row[0], row[1], True)
             await con.execute(self.wake_sql, (self.rules.campaign_id, at))
+            zones = (await self.zones.get(lambda: con.execute_fetchall(
+                ZONES_QUEUED.sqlite, (self.rules.campaign_id,)), now)).sqlite
             rows = await con.execute_fetchall(
-                self.claim_sql, (volunteer_id, lease, self.rules.campaign_id, at, at, at))
+                self.claim_sql, (volunteer_id, lease, self.rules.campaign_id, zones, at, at, at))
             row = next(iter(rows), None)
             return None if row is None else Claimed(row[0], row[1], False)
 
@@ -271,8 +299,10 @@ class BarePostgres:
     def __init__(self, pool: asyncpg.Pool, rules: QueueRules) -> None:
         self.pool, self.rules = pool, rules
         self.held_sql = numbered(HELD_SQL)
-        self.claim_sql = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
+        self.claim_sql = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED",
+                                                   zone_open=ZONE_OPEN["postgres"]))
         self.wake_sql = numbered(WAKE_SQL.format(lock=" FOR UPDATE"))
+        self.zones = BareZones(rules)
         self.insert_call_sql = numbered(INSERT_CALL_SQL)
         self.insert_dnc_sql = numbered(INSERT_DNC_SQL)
         self.dnc_contacts_sql = numbered(DNC_CONTACTS_SQL)
@@ -287,8 +317,10 @@ class BarePostgres:
                                           now)
                 if held is not None:
                     return Claimed(held[0], held[1], True)
+                zones = (await self.zones.get(lambda: con.fetch(
+                    ZONES_QUEUED.postgres, self.rules.campaign_id), now)).postgres
                 row = await con.fetchrow(self.claim_sql, volunteer_id, lease,
-                                         self.rules.campaign_id, now, now, now)
+                                         self.rules.campaign_id, zones, now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)
 
     async def record(self, volunteer_id: int, contact_id: int, lease_seq: int,
@@ -514,7 +546,17 @@ async def prove_postgres(result: LoopResult, database: str) -> Proof:
 
 CONTACT_COLUMNS = ("campaign_id", "phone", "first_name", "last_name", "constituency", "commune",
                    "postal_code", "source", "priority", "status", "attempts", "due_at",
-                   "lease_seq")
+                   "lease_seq", "zone")
+# Contacts with a clock of their own (storage.phones.zone_for), spread over the priorities as
+# the others are, so that the claim meets those whose local hours are closed: country code,
+# postal code, zone and share of the file (5 % in all).
+ELSEWHERE = (
+    ("590", "97110", "America/Guadeloupe", 0.012), ("596", "97200", "America/Martinique", 0.01),
+    ("594", "97300", "America/Cayenne", 0.006), ("262", "97400", "Indian/Reunion", 0.012),
+    ("262", "97600", "Indian/Mayotte", 0.004), ("687", None, "Pacific/Noumea", 0.003),
+    ("1", None, "America/New_York", 0.003),
+)
+assert abs(sum(share for *_rest, share in ELSEWHERE) - 0.05) < 1e-9
 
 
 def contact_records(count: int, campaign_id: int, targets: list[str], due_at: Any,
@@ -526,10 +568,33 @@ def contact_records(count: int, campaign_id: int, targets: list[str], due_at: An
     for i in range(count):
         place = draw_place(rng)
         priority = rank.get(place.constituency.casefold(), UNTARGETED_PRIORITY)
-        records.append((campaign_id, f"+336{i:08d}", rng.choice(FIRST_NAMES),
+        phone, postal_code, zone = f"+336{i:08d}", place.postal_code, ""
+        draw = rng.random()
+        for country, postal, where, share in ELSEWHERE:
+            if draw < share:
+                phone, postal_code, zone = f"+{country}6{i:08d}", postal or "", where
+                break
+            draw -= share
+        records.append((campaign_id, phone, rng.choice(FIRST_NAMES),
                         rng.choice(LAST_NAMES), place.constituency, place.commune,
-                        place.postal_code, "bench", priority, "open", 0, due_at, 0))
+                        postal_code, "bench", priority, "open", 0, due_at, 0, zone))
     return records
+
+
+def morning_hours(timezone: str, now: datetime) -> dict[str, str]:
+    """Calling hours that open this hour in the campaign's zone, as at 09:00 in Paris: the
+    contacts west of it (Antilles, Guyane, New York) wait for theirs, whatever the time of
+    the run, and the claim meets them (the bench's clock is the real one)."""
+    hour = now.astimezone(ZoneInfo(timezone)).hour
+    return {"calling_start": f"{hour:02d}:00", "calling_end": f"{min(hour + 12, 23):02d}:59"}
+
+
+def closed_share(rules: QueueRules, now: datetime) -> str:
+    """Which of those zones are outside calling hours now, and their share of the file."""
+    zones = open_zones(rules.calling_start, rules.calling_end, now).zones
+    closed = [(where, share) for _c, _p, where, share in ELSEWHERE if where not in zones]
+    return (f"{sum(share for _w, share in closed):.1%} of contacts outside their calling hours "
+            f"now ({', '.join(where for where, _s in closed) or 'none'})")
 
 
 async def load_campaign_rules(url: str) -> tuple[QueueRules, list[str]]:
@@ -539,7 +604,8 @@ async def load_campaign_rules(url: str) -> tuple[QueueRules, list[str]]:
         # The clock does not stand still here, but each volunteer goes through hundreds of
         # cards in a loop, where the harvest guard would pause them after 40: raised, so the
         # loops measure calls (the guard's count still runs at every record, in both loops).
-        rules = replace(QueueRules.of(campaign), card_limit_per_hour=1_000_000)
+        rules = replace(QueueRules.of(campaign), card_limit_per_hour=1_000_000,
+                        **morning_hours(campaign.timezone, datetime.now(UTC)))
         return rules, list(campaign.target_constituencies)
     finally:
         await db.dispose()
@@ -586,12 +652,15 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         con.close()
         del records
         print(f"sqlite: {settings.contacts:,} contacts loaded in "
-              f"{time.perf_counter() - start:.1f} s")
+              f"{time.perf_counter() - start:.1f} s"
+              f"; {closed_share(rules, datetime.now(UTC))}")
         if settings.explain:
             with sqlite3.connect(template) as con:
                 now = sqlite_time(datetime.now(UTC))
-                claim = CLAIM_SQL.format(lock="")
-                for sql, params in ((claim, (1, now, rules.campaign_id, now, now, now)),
+                claim = CLAIM_SQL.format(lock="", zone_open=ZONE_OPEN["sqlite"])
+                zones = open_zones(rules.calling_start, rules.calling_end, datetime.now(UTC))
+                for sql, params in ((claim, (1, now, rules.campaign_id, zones.sqlite, now, now,
+                                             now)),
                                     (DNC_CONTACTS_SQL, ("+33600000000",))):
                     plan = con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
                     print("  plan:", sql[:60], "...", " | ".join(row[-1] for row in plan))
@@ -642,8 +711,11 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
             await con.execute("VACUUM ANALYZE")
             if settings.explain:
                 now = datetime.now(UTC)
-                claim = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED"))
-                for sql, params in ((claim, (1, now, rules.campaign_id, now, now, now)),
+                claim = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED",
+                                                  zone_open=ZONE_OPEN["postgres"]))
+                zones = open_zones(rules.calling_start, rules.calling_end, now)
+                for sql, params in ((claim, (1, now, rules.campaign_id, zones.postgres, now, now,
+                                             now)),
                                     (numbered(DNC_CONTACTS_SQL), ("+33600000000",))):
                     plan = await con.fetch("EXPLAIN " + sql, *params)
                     print("  plan:", sql[:60], "...",
@@ -652,7 +724,8 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
             await con.close()
         await seal_pg_template(PG_TEMPLATE)
         print(f"postgres: {settings.contacts:,} contacts loaded in "
-              f"{time.perf_counter() - start:.1f} s")
+              f"{time.perf_counter() - start:.1f} s"
+              f"; {closed_share(rules, datetime.now(UTC))}")
 
         results = []
         await recreate_pg_database(storage_db, template=PG_TEMPLATE)

@@ -12,7 +12,8 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
@@ -24,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.driver import SQL, InlineSqliteTx, PostgresTx, SqliteTx, Tx
+
+if TYPE_CHECKING:
+    from storage.calling.hours import OpenZones
 
 _IMMEDIATE = "toile_immediate"
 INLINE_BUSY_MS = 20
@@ -51,6 +55,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._writer: Any = None  # SQLite: the hot path's connections (see fast_write)
         self._inline: dict[str, sqlite3.Connection] = {}
+        # storage.calling.hours: per campaign, the minute and the zones of its queue open then.
+        self.zone_cache: dict[int, tuple[datetime, OpenZones]] = {}
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         else:

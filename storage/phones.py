@@ -67,6 +67,8 @@ def zone_for(number: phonenumbers.PhoneNumber, postal_code: str | None) -> str:
     by_postal_code = region_for(postal_code, "")
     if by_postal_code:
         return OVERSEAS_ZONES[by_postal_code]
+    if number.country_code == 33:  # the metropole, most of any French list: no lookup
+        return "Europe/Paris"
     region = phonenumbers.region_code_for_number(number)
     if region in OVERSEAS_ZONES:
         return OVERSEAS_ZONES[region]

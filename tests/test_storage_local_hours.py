@@ -150,3 +150,11 @@ async def test_contacts_imported_before_zones_get_theirs(empty_database_url, fro
         assert (await organizer_stats(db, campaign)).waiting_local_hours == 4
     finally:
         await db.dispose()
+
+
+async def test_a_zone_imported_within_the_minute_is_handed_out(db, campaign, frozen_clock):
+    frozen_clock.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 12:00 in Réunion
+    assert await _names_handed_out(db, campaign) == []  # the zones of the queue: none yet
+    await import_contacts(db, campaign, io.BytesIO(
+        b"telephone,prenom\n+262692301122,Run\n"))
+    assert await _names_handed_out(db, campaign, 11) == ["Run"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import clock
-from storage.calling.hours import open_zones
+from storage.calling.hours import queue_zones_open
 from storage.calling.rules import QueueRules
 from storage.database import Database
 from storage.driver import SQL
@@ -97,7 +97,8 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
                             now=now)
         if held is not None:
             return _READ_CARD(held)
-        zones = open_zones(rules.calling_start, rules.calling_end, now)
+        zones = await queue_zones_open(db, tx, rules.campaign_id, rules.calling_start,
+                                       rules.calling_end, now)
         claimed = await tx.one(CLAIM, volunteer_id=volunteer_id,
                                expires_at=now + timedelta(minutes=rules.lease_minutes),
                                campaign_id=rules.campaign_id, now=now,

@@ -151,6 +151,7 @@ async def _import_once(db: Database, campaign: Campaign, source: IO[bytes], enco
                                  clock.utcnow())
     finally:
         text.detach()
+    db.zone_cache.clear()  # new zones in the queue: the next claim reads them
     return report
 
 
