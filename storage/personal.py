@@ -92,7 +92,7 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
                         also={"lease_expires_at": None}),
         **{c: Rule(How.NOT_A_USERS, why=CONTACTS) for c in (
             "phone first_name last_name constituency commune postal_code polling_station "
-            "tags source").split()},
+            "tags source zone").split()},
     }, not_personal="id campaign_id priority status attempts due_at waiting lease_expires_at "
                     "lease_seq last_outcome follow_up last_called_at"),
     "call": _table({
