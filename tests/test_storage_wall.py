@@ -189,3 +189,15 @@ async def test_a_campaign_loaded_again_without_goals_has_none(db, frozen_clock):
     await load_with_rounds(db)
     again = await load_with_rounds(db, daily_goal=0, room_goals={})
     assert (again.daily_goal, again.room_goals) == (0, {})
+
+
+async def test_another_campaign_loaded_closes_the_old_ones_wall(db, live, frozen_clock):
+    # Calls go to the active campaign only: the old one's screen would show 0 all day.
+    old = await wall_token(db, live, actor_id=900)
+    other = await load_with_rounds(db, name="Législatives partielles")
+    assert await open_wall(db, old) is None
+    new = await wall_token(db, other, actor_id=900)
+    assert new != old and (await open_wall(db, new)).id == other.id
+    again = await load_with_rounds(db)  # the first one active again: its link with it
+    assert again.id == live.id and (await open_wall(db, old)).id == live.id
+    assert await open_wall(db, new) is None

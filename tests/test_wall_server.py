@@ -189,3 +189,14 @@ async def test_no_token_in_any_log_and_a_stop_does_not_wait_for_open_screens(
         assert time.monotonic() - started < 3
         response.close()
     assert caplog.records and not any(token in r.getMessage() for r in caplog.records)
+
+
+async def test_an_open_screen_is_told_when_another_campaign_is_loaded(db, wall, frozen_clock):
+    campaign = await load_with_rounds(db)
+    token = await wall_token(db, campaign, actor_id=900)
+    async with wall.http.get(f"{wall.url}/wall/{token}/events") as response:
+        stream = events(response)
+        await next_figures(stream)
+        await load_with_rounds(db, name="Municipales 2026")  # `toile campaign load`
+        assert await asyncio.wait_for(anext(stream), 5) == ("gone", "{}")
+    assert (await wall.get(f"/wall/{token}"))[0] == 404

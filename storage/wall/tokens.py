@@ -1,7 +1,9 @@
 """The secret in the wall's address: one random token a campaign, made on the first
 `/wall`, replaced by `/wall revoke` (the old address answers 404 at once), and refused
 once the campaign's last round is over. Audited: who opened the room's screen, and who
-closed it. The token itself is never written to the audit log or any log."""
+closed it. A campaign that is no longer the active one (another was loaded) opens no
+wall either: the calls go to the active one, and its screen would show 0 all day. The
+token itself is never written to the audit log or any log."""
 
 from __future__ import annotations
 
@@ -90,9 +92,10 @@ async def revoke_wall(db: Database, campaign: Campaign, actor_id: int | None) ->
 
 
 async def open_wall(db: Database, token: str, now: datetime | None = None) -> Campaign | None:
-    """The campaign whose wall this token opens, or None: unknown, revoked, or the campaign
-    is over. Each stored token is compared in constant time (a handful of rows: one a
-    campaign), so how long the answer takes says nothing of how close a guess came."""
+    """The campaign whose wall this token opens, or None: unknown, revoked, the campaign
+    no longer the active one, or over. Each stored token is compared in constant time (a
+    handful of rows: one a campaign), so how long the answer takes says nothing of how
+    close a guess came."""
     given = token.encode("utf-8", "replace")
     found: int | None = None
     async with db.fast_read() as tx:
@@ -105,4 +108,4 @@ async def open_wall(db: Database, token: str, now: datetime | None = None) -> Ca
     if row is None:
         return None
     campaign = _read_campaign(row)
-    return None if is_over(campaign, now) else campaign
+    return None if not campaign.active or is_over(campaign, now) else campaign
