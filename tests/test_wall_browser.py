@@ -136,3 +136,73 @@ async def test_the_wall_moves_when_a_volunteer_records_a_call(sqlite_db, browser
         await harness.bot.session.close()
         await fake.stop()
     assert not fake.refusals
+
+
+# Who called today, as their Telegram profiles have them: the wall shows a first word only.
+CALLERS = [(211, "<svg/onload=alert``>", 9), (212, "Jean-Pierre Dupont", 8),
+           (213, "Lisa", 7), (214, "Nicolas", 6), (215, "🌻", 5)]
+
+
+async def test_the_top_callers_in_a_browser_no_markup_and_who_leaves_goes_at_once(
+        sqlite_db, browser: Browser, frozen_clock) -> None:
+    from sqlalchemy import text
+
+    from storage.contacts import import_contacts
+
+    db = sqlite_db
+    frozen_clock.now = datetime(2026, 6, 10, 14, 30, tzinfo=UTC)
+    campaign = await load_with_rounds(db)
+    await import_contacts(db, campaign, numbers_csv(1, "Elsewhere"))
+    async with db.write() as session:
+        contact = (await session.execute(text("SELECT max(id) FROM contact"))).scalar_one()
+        seq = 0
+        for uid, _name, calls in CALLERS:
+            for _ in range(calls):
+                seq += 1
+                session.add(Call(contact_id=contact, campaign_id=campaign.id,
+                                 volunteer_id=uid, lease_seq=seq, outcome=Outcome.WILL_VOTE,
+                                 created_at=frozen_clock.now - timedelta(minutes=seq)))
+    harness, fake = await make_harness(db)
+    people = {}
+    for uid, name, _calls in CALLERS:
+        people[name] = await ready_volunteer(db, harness, uid, name, "en")
+        await people[name].send("/start")  # their profile, as Telegram gives it
+    settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
+    runner = await start_web(settings, db, harness.dp["i18n"], port=0, hub=Hub(db))
+    harness.dp["wall_url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    context = await browser.new_context(viewport={"width": 1600, "height": 900})
+    page = await context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    try:
+        organizer = harness.person(ORGANIZER_ID, "Clément", "en")
+        await organizer.send("/wall")
+        await page.goto(LINK.findall(organizer.last().text)[0] + "?lang=en")
+        top = page.locator("#top-list")
+        await page.wait_for_selector("#top-list li b", timeout=5000)
+        names = await top.locator("li").evaluate_all(
+            "items => items.map(i => i.firstChild.textContent)")
+        assert names == ["<svg/onload=alert``>", "Jean-Pierre", "Lisa", "Nicolas", "🌻"]
+        assert await top.locator("svg").count() == 0 and not dialogs  # text, never markup
+        assert "Dupont" not in await page.text_content("body")
+
+        # Lisa leaves the rankings from /me, Nicolas erases himself: off the screen at once.
+        lisa, nicolas = people["Lisa"], people["Nicolas"]
+        await lisa.send("/me")
+        await lisa.press("🏆 Today's callers")
+        await lisa.press("🙈 Leave me out of the rankings")
+        await nicolas.send("/forget")
+        await nicolas.press("🗑 Yes, erase my data")
+        left = time.monotonic()
+        await page.wait_for_function(
+            "() => !/Lisa|Nicolas/.test(document.querySelector('#top-list').textContent)",
+            timeout=5000)
+        print(f"\nthe two left the wall {time.monotonic() - left:.2f} s after they asked")
+        assert int((await page.text_content("#today")).replace("\u202f", "")) == 35
+        await screenshot(page, "wall-callers")
+    finally:
+        await context.close()
+        await runner.cleanup()
+        await harness.bot.session.close()
+        await fake.stop()
+    assert not fake.refusals
