@@ -200,3 +200,31 @@ async def test_an_open_screen_is_told_when_another_campaign_is_loaded(db, wall, 
         await load_with_rounds(db, name="Municipales 2026")  # `toile campaign load`
         assert await asyncio.wait_for(anext(stream), 5) == ("gone", "{}")
     assert (await wall.get(f"/wall/{token}"))[0] == 404
+
+
+async def test_a_malformed_request_with_the_token_in_it_is_logged_without_it(
+        db, frozen_clock, i18n, caplog):
+    # A link pasted with a stray character, a client that does not escape its query, a
+    # broken header: aiohttp refuses them with a 400 and logs the request line it quotes.
+    campaign = await load_with_rounds(db)
+    token = await wall_token(db, campaign, actor_id=900)
+    settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
+    caplog.set_level(logging.DEBUG)
+    runner = await start_web(settings, db, i18n, port=0, hub=Hub(db, tick=0.2))
+    host, port = runner.addresses[0][:2]
+    try:
+        for request in (f"GET /wall/{token}\x7f HTTP/1.1", f"GET /wall/{token} HTTP/9.9",
+                        f"GET /wall/{token}?lang=\xff HTTP/1.1",
+                        f"GET /wall/{token}?room=Saint Denis HTTP/1.1",
+                        f"GET /wall/x HTTP/1.1\r\nReferer: /wall/{token}\x01"):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request.encode("latin-1") + b"\r\n\r\n")
+            assert (await asyncio.wait_for(reader.read(2000), 5)).startswith(b"HTTP/1.")
+            writer.close()
+    finally:
+        await runner.cleanup()
+    records = [r for r in caplog.records if r.name.startswith(("aiohttp", "bot.wall"))]
+    assert any("Error handling request" in r.getMessage() for r in records)
+    formatter = logging.Formatter()
+    for record in records:
+        assert token not in formatter.format(record), record.getMessage()

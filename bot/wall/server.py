@@ -5,7 +5,7 @@
     GET /wall/{token}/figures.json  the latest figures
 
 A wrong, revoked or expired token is a 404 with no figure. No access log: the token is in
-every path, and must never be written down."""
+every path, and must never be written down (nor in the errors logged: bot.wall.logs)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.wall.hub import Feed, Hub, TooManyScreens, encode
+from bot.wall.logs import server_logger
 from bot.wall.page import gone_page, no_room_page, wall_page
 from storage.database import Database
 from storage.models import Campaign
@@ -162,10 +163,11 @@ async def start_web(settings: Settings, db: Database, i18n: I18n | None = None, 
     """Serve the wall on WEB_HOST:WEB_PORT (or `port`; 0: any free one, see
     `runner.addresses`) until `runner.cleanup()`."""
     app = build_app(db, i18n or make_i18n(settings.default_locale), hub)
-    # No access log (the token is in every path); streams end at once on shutdown; a
-    # screen that goes away cancels its handler at once (its place is freed then, not at
-    # the next keep-alive): the handlers only read.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0,
+    # No access log (the token is in every path), and its errors logged without it (see
+    # bot.wall.logs); streams end at once on shutdown; a screen that goes away cancels its
+    # handler at once (its place is freed then, not at the next keep-alive): the handlers
+    # only read.
+    runner = web.AppRunner(app, access_log=None, logger=server_logger(), shutdown_timeout=2.0,
                            handler_cancellation=True)
     await runner.setup()
     try:
