@@ -187,6 +187,8 @@ async def _start_wall(settings: Settings, dp: Dispatcher) -> web.AppRunner | Non
     except OSError as exc:
         log.error("the wall cannot listen on %s:%s (%s): the bot runs without it",
                   settings.web_host, settings.web_port, exc.strerror or exc)
+        # No link then: it would send the screens, token and all, to whatever holds the port.
+        dp["wall_url"] = None
         return None
 
 

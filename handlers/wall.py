@@ -66,7 +66,8 @@ async def wall_command(message: Message, command: CommandObject, db: Database,
     if campaign is None:
         return
     if wall_url is None:
-        await message.answer(_("The wall's web server is off (WEB_PORT=0)."))
+        await message.answer(_("The wall's web server is not running (WEB_PORT=0, or its "
+                               "port was taken at the start: the bot's log says which)."))
         return
     if is_over(campaign):
         await message.answer(_("The campaign's last round is over ({day}): its wall is "

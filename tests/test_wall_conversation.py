@@ -83,4 +83,50 @@ async def test_no_wall_once_the_campaign_is_over_or_the_server_is_off(db, campai
     await load_with_rounds(db)
     harness.dp["wall_url"] = None  # WEB_PORT=0
     await organizer.send("/wall")
-    assert organizer.last().text == "The wall's web server is off (WEB_PORT=0)."
+    assert organizer.last().text == ("The wall's web server is not running (WEB_PORT=0, or "
+                                     "its port was taken at the start: the bot's log says "
+                                     "which).")
+
+
+async def test_no_link_when_the_walls_port_was_taken_at_the_start(tmp_path):
+    # Whatever holds the port would be handed the link, token and all, in its own logs.
+    import asyncio
+    import socket
+    from datetime import date, timedelta
+
+    from bot.config import Settings
+    from bot.runner import serve
+    from storage.database import Database
+    from storage.migrate import upgrade
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_polling_and_ticks import message_update, wait_for
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        # The real clock here: a round a week from today.
+        await load_with_rounds(db, rounds=[{"name": "Premier tour", "date": (
+            date.today() + timedelta(days=7)).isoformat()}])
+    finally:
+        await db.dispose()
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    fake = FakeTelegram()
+    await fake.start()
+    settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url, database_url=url,
+                        organizer_ids=[ORGANIZER_ID], web_port=squatter.getsockname()[1],
+                        _env_file=None)  # type: ignore[call-arg]
+    serving = asyncio.create_task(serve(settings))
+    try:
+        await wait_for(lambda: fake.sent("getUpdates"), 30)
+        fake.updates.put_nowait(message_update(1, ORGANIZER_ID, "/wall"))
+        await wait_for(lambda: fake.chat(ORGANIZER_ID), 10)
+        answer = fake.chat(ORGANIZER_ID)[-1].text
+        assert "/wall/" not in answer and answer.startswith("Le serveur web du mur")
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await fake.stop()
+        squatter.close()
