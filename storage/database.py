@@ -176,11 +176,17 @@ def _refuse_connections_left_in_a_transaction(engine: AsyncEngine) -> None:
     its connection back to the pool still inside its transaction. The next user's BEGIN
     would then be a mere savepoint in it: work that looks committed, is not, and holds its
     row locks until the connection dies. The pool drops such a connection at checkout and
-    hands out another (SQLAlchemy's DisconnectionError protocol)."""
+    hands out another (SQLAlchemy's DisconnectionError protocol).
+
+    So too a connection the server closed (PostgreSQL restarted, its backends cut): the hot
+    path talks to asyncpg itself, where SQLAlchemy never sees the error that would have it
+    dropped, and the pool would hand the dead connection out again and again."""
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         driver = getattr(dbapi_connection, "_connection", None)  # asyncpg.Connection
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("connection closed by the server")
         # asyncpg also remembers a transaction whose BEGIN was cut short (`_top_xact`): the
         # next transaction() would nest in it as a savepoint even if the server has none.
         if driver is not None and (driver.is_in_transaction()

@@ -228,3 +228,46 @@ async def test_a_malformed_request_with_the_token_in_it_is_logged_without_it(
     formatter = logging.Formatter()
     for record in records:
         assert token not in formatter.format(record), record.getMessage()
+
+
+async def test_the_database_away_a_moment_the_screen_keeps_its_figures_and_moves_again(
+        postgres_url, frozen_clock, i18n):
+    # PostgreSQL restarted, or its connections cut: each pooled connection is closed by the
+    # server. (SQLite is a file: it has no such moment.)
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import make_postgres
+
+    db = await make_postgres(postgres_url)
+    name = make_url(postgres_url).database
+    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
+    hub = Hub(db, tick=0.2)
+    runner = await start_web(settings, db, i18n, port=0, hub=hub)
+    host, port = runner.addresses[0][:2]
+    try:
+        campaign = await load_with_rounds(db)
+        await import_contacts(db, campaign, numbers_csv(5))
+        token = await wall_token(db, campaign, actor_id=900)
+        rules = QueueRules.of(campaign)
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://{host}:{port}/wall/{token}/events") as response:
+            stream = events(response)
+            await next_figures(stream)
+            await call(db, rules, 1)
+            assert (await next_figures(stream))["today"] == 1
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1", name)
+            computed = hub.computations
+            await asyncio.sleep(1.0)  # ticks fail meanwhile: the screen hears nothing
+            assert hub.computations == computed and hub.feeds[token].figures
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await call(db, rules, 1)  # the volunteers' calls go through again
+            assert (await next_figures(stream))["today"] == 2
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+        await runner.cleanup()
+        await db.dispose()
