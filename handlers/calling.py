@@ -37,11 +37,13 @@ from storage.campaign_cache import CampaignCache
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
 from storage.models import RELEASE_OUTCOMES, Outcome, ProxyKind, VolunteerStatus
+from storage.silence import silence_at
 from storage.stats import milestone_reached
 from storage.users import Person, mark_trained
 from ui.filters import MenuButton, PrivateChat
 from ui.keyboards import outcome_label
 from ui.notify import acknowledge, not_modified, send_safely
+from ui.silence import calling_closed_text
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,9 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
     if not user.trained:
         await bot.send_message(chat_id, training_text(campaign.script, user.first_name),
                                reply_markup=ready_keyboard())
+        return
+    if (silence := silence_at(campaign)) is not None:
+        await bot.send_message(chat_id, calling_closed_text(campaign, silence))
         return
     window = calling_window(campaign)
     if not window.is_open:

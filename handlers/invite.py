@@ -3,6 +3,7 @@ pledge, and the messages the deliverer sends for it (nudges, the eve-of-round re
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -15,8 +16,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.outbox import Delivery, NoticeKind
+from storage.silence import silence_at
 from storage.users import Person, get_user
 from storage.web import (
     GOAL,
@@ -33,6 +36,7 @@ from storage.web import (
 from ui.filters import MenuButton, PrivateChat
 from ui.notify import acknowledge, edit_in_place
 from ui.renderers import Renderers
+from ui.silence import silence_line
 
 
 class InviteCB(CallbackData, prefix="web"):
@@ -98,7 +102,15 @@ async def invite_message(bot: Bot, db: Database, user: Person) -> tuple[str, dic
     return text, {"reply_markup": InlineKeyboardMarkup(inline_keyboard=rows)}
 
 
-async def invite(message: Message, bot: Bot, db: Database, user: Person) -> None:
+async def invite(message: Message, bot: Bot, db: Database, user: Person,
+                 campaigns: CampaignCache) -> None:
+    campaign = await campaigns.get()
+    if campaign is not None and (silence := silence_at(campaign)) is not None:
+        # An invitation to pass on is campaign material: none is handed out in the silence.
+        await message.answer(_("🤫 Invitations wait until the polls close: the campaign is "
+                               "silent from midnight on the eve of the vote (Code électoral, "
+                               "art. L49).") + "\n\n" + silence_line(campaign, silence))
+        return
     text, kwargs = await invite_message(bot, db, user)
     await message.answer(text, **kwargs)
 
@@ -168,8 +180,9 @@ async def pledge_written(message: Message, db: Database, user: Person, state: FS
     await state.set_state(None)
     campaign = await campaigns.get()
     rounds = [r["name"] for r in (campaign.rounds if campaign else [])]
-    when = (_("the day before each round ({rounds})").format(rounds=escape(", ".join(rounds)))
-            if rounds else _("the day before the vote"))
+    # Two days before: the eve is in the electoral silence (storage.silence).
+    when = (_("two days before each round ({rounds})").format(rounds=escape(", ".join(rounds)))
+            if rounds else _("two days before the vote"))
     await message.answer(_(
         "🗳 Thank you! I will remind you {when}: {names}.").format(
         when=when, names=escape(", ".join(names))))
@@ -207,8 +220,9 @@ def make_renderers(bot: Bot, db: Database) -> Renderers:
         names = await pledge_names(db, user.id)
         if not names:
             return None
-        text = _("🗳 Tomorrow is the {round}. Remind {names} to vote!").format(
+        text = _("🗳 The {round} is on {day}. Remind {names} to vote!").format(
             round=escape(delivery.params.get("name", "")),
+            day=date.fromisoformat(delivery.params["round"]).strftime("%d/%m"),
             names=escape(_(" and ").join((", ".join(names[:-1]), names[-1]))))
         markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=_("✅ Done, I reminded them"),

@@ -14,10 +14,12 @@ from handlers.web import number
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Outcome
+from storage.silence import next_silence, silence_at
 from storage.stats import organizer_stats
 from ui.charts import calls_per_hour_png
 from ui.filters import active_campaign
 from ui.keyboards import outcome_label
+from ui.silence import silence_line
 
 
 async def stats_command(message: Message, db: Database, campaigns: CampaignCache) -> None:
@@ -40,6 +42,10 @@ async def stats_command(message: Message, db: Database, campaigns: CampaignCache
         lines.append(_("By room: {rooms}").format(rooms=", ".join(
             f"{escape(room if room != 'remote' else _('remote'))} {number(n)}"
             for room, n in sorted(stats.by_room.items(), key=lambda kv: -kv[1]))))
+    if (silence := next_silence(campaign)) is not None:
+        lines.append(silence_line(campaign, silence) + (" " + _(
+            "Now: campaign messages wait for its end and the phone bank is closed.")
+            if silence_at(campaign) is not None else ""))
     if stats.by_outcome:
         lines.append(_("By outcome: {outcomes}").format(outcomes=", ".join(
             f"{outcome_label(Outcome(o))} {number(n)}"

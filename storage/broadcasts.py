@@ -14,6 +14,7 @@ from typing import Any
 
 from storage import clock
 from storage.audit import write_audit_in
+from storage.campaigns import active_campaign
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import (
@@ -27,6 +28,7 @@ from storage.models import (
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.rows import columns, reader
 from storage.shifts import shift_view
+from storage.silence import silence_at
 
 MAX_TEXT = 4096  # Telegram's limit for a message's text
 
@@ -158,8 +160,12 @@ async def start_due(db: Database, now: datetime | None = None) -> list[int]:
 
     Its status, its rows and its total change in one transaction: whoever looks (the
     progress tick of this process or another) sees it scheduled without rows, or sending
-    with all of them, never sending with rows missing, which would read as done."""
+    with all of them, never sending with rows missing, which would read as done.
+
+    During an electoral silence nothing starts: what is due waits for its end."""
     now = now or clock.utcnow()
+    if silence_at(await active_campaign(db), now) is not None:
+        return []
     async with db.fast_read() as tx:
         due = [_DUE_ROW(row) for row in await tx.all(_DUE, now=now)]
     started = []

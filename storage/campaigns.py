@@ -177,7 +177,8 @@ def _parse_queue(queue: dict[str, Any]) -> dict[str, int]:
 
 
 def _parse_rounds(raw: Any) -> list[dict[str, str]]:
-    """[[rounds]] name = "Premier tour", date = 2024-06-30 (a TOML date or a string)."""
+    """[[rounds]] name = "Premier tour", date = 2024-06-30 (a TOML date or a string), and
+    polls_close = "20:00" (the default): when that round's electoral silence ends."""
     if not isinstance(raw, list):
         raise CampaignFileError("election rounds are [[rounds]] tables")
     rounds = []
@@ -193,7 +194,11 @@ def _parse_rounds(raw: Any) -> list[dict[str, str]]:
                 f"got {entry.get('date')!r}") from exc
         if not name:
             raise CampaignFileError(f"round {i} needs a name")
-        rounds.append({"name": name, "date": day.isoformat()})
+        close = _parse_hhmm(entry.get("polls_close", "20:00"), f"round {i}: polls_close")
+        if close < "08:00":  # the polls open at 08:00 (Code électoral, art. R41)
+            raise CampaignFileError(f"round {i}: polls_close must be 08:00 or later, "
+                                    f"such as 20:00, got {close}")
+        rounds.append({"name": name, "date": day.isoformat(), "polls_close": close})
     dates = [r["date"] for r in rounds]
     if dates != sorted(set(dates)):
         raise CampaignFileError("rounds must be in date order, each on its own date")

@@ -66,6 +66,10 @@ class NoticeKind(StrEnum):
 # Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
 # part of something the person asked for.
 UNSUBSCRIBABLE = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER, NoticeKind.BROADCAST})
+# Campaign messages: none goes during an electoral silence (storage.silence); queued, they
+# wait for its end. What two people agreed on (a proxy, a shift, a relayed answer) goes on.
+CAMPAIGN_MESSAGES = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER,
+                               NoticeKind.BROADCAST, NoticeKind.WEB_JOINED})
 # Messages to a group chat (the organizers' group, ORGANIZER_CHAT_ID), not to a person: a
 # group has a negative id and no users row, so nothing of a person's is checked for it.
 TO_GROUPS = frozenset({NoticeKind.RELAY_QUESTION, NoticeKind.RELAY_UNDELIVERED})
@@ -153,27 +157,32 @@ async def to_organizers(tx: Tx, key: str, kind: NoticeKind, params: Mapping[str,
             for (oid,) in await tx.all(REACHABLE_ORGANIZERS)]
 
 
-# `quiet_hours` rows wait while messaging hours are closed; the others go at any time.
+def _kinds(kinds: frozenset[NoticeKind]) -> str:
+    return ", ".join(f"'{kind.value}'" for kind in sorted(kinds))
+
+
+# `quiet_hours` rows wait while messaging hours are closed, campaign messages while the
+# electoral silence lasts; the others go at any time.
 _CLAIM = SQL.of(
     f"UPDATE outbox SET status = {CLAIMED}, claimed_at = :now, attempts = attempts + 1 "
     f"WHERE id IN (SELECT id FROM outbox WHERE status = {PENDING} AND due_at <= :now "
-    "AND (NOT quiet_hours OR :messaging_open) ORDER BY due_at, id LIMIT :limit {lock}) "
+    "AND (NOT quiet_hours OR :messaging_open) "
+    f"AND (NOT :silent OR kind NOT IN ({_kinds(CAMPAIGN_MESSAGES)})) "
+    "ORDER BY due_at, id LIMIT :limit {lock}) "
     f"RETURNING {columns(Delivery)}")
 _DELIVERY = reader(Delivery)
 
 
-async def claim_due(db: Database, limit: int, *, messaging_open: bool,
+async def claim_due(db: Database, limit: int, *, messaging_open: bool, silent: bool = False,
                     now: datetime | None = None) -> list[Delivery]:
+    """Due rows to send; `silent`: an electoral silence is on, campaign messages wait."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
-        rows = await tx.all(_CLAIM, now=now, messaging_open=messaging_open, limit=limit)
+        rows = await tx.all(_CLAIM, now=now, messaging_open=messaging_open, silent=silent,
+                            limit=limit)
     deliveries = [_DELIVERY(row) for row in rows]
     deliveries.sort(key=lambda d: d.id)  # RETURNING gives no order
     return deliveries
-
-
-def _kinds(kinds: frozenset[NoticeKind]) -> str:
-    return ", ".join(f"'{kind.value}'" for kind in sorted(kinds))
 
 
 # The recipient is read again in the very statement that lets the message go: a /stop, a

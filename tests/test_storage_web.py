@@ -218,15 +218,18 @@ async def test_a_second_planner_at_the_same_moment_queues_nothing_twice(db, camp
     assert sorted(keys) == sorted(f"nudge:{uid}:1" for uid in range(1, 41))
 
 
-async def test_pledge_reminders_are_queued_the_day_before_each_round_once(db, campaign,
-                                                                          frozen_clock):
+async def test_pledge_reminders_are_queued_two_days_before_each_round_once(db, campaign,
+                                                                           frozen_clock):
+    """The eve is in the electoral silence: the reminder goes the day before it."""
     await join(db, 1, "Camille")
     await save_pledge(db, 1, ["Fabrice", "Élodie", "Nicolas"])
-    frozen_clock.now = datetime(2024, 6, 28, 10, 0, tzinfo=UTC)  # two days before
+    frozen_clock.now = datetime(2024, 6, 27, 10, 0, tzinfo=UTC)  # three days before
     await plan_pledge_reminders(db, campaign)
     assert await outbox_rows(db, "pledge_reminder") == []
-    frozen_clock.now = datetime(2024, 6, 29, 10, 0, tzinfo=UTC)
+    frozen_clock.now = datetime(2024, 6, 28, 10, 0, tzinfo=UTC)  # Friday, two days before
     await plan_pledge_reminders(db, campaign)
+    await plan_pledge_reminders(db, campaign)
+    frozen_clock.now = datetime(2024, 6, 29, 10, 0, tzinfo=UTC)  # the eve: silence
     await plan_pledge_reminders(db, campaign)
     rows = await outbox_rows(db, "pledge_reminder")
     assert [(r.key, r.params) for r in rows] == [

@@ -158,17 +158,18 @@ async def test_a_pledge_to_remind_three_people_and_the_reminder_on_the_eve(db, c
     await camille.send("Fabrice, ⁰⁶ ¹² ³⁴ ⁵⁶ ⁷⁸, Nicolas")  # digits that are not ASCII
     assert "no phone numbers" in camille.last().text
     await camille.send("Fabrice, Élodie et Nicolas")
-    assert camille.last().text == ("🗳 Thank you! I will remind you the day before each round "
+    assert camille.last().text == ("🗳 Thank you! I will remind you two days before each round "
                                    "(Premier tour, Second tour): Fabrice, Élodie, Nicolas.")
     await camille.send("hello")  # the pledge is done: back to normal
     assert "didn't understand" in camille.last().text
 
-    frozen_clock.now = datetime(2024, 6, 29, 9, 0, tzinfo=UTC)  # 11:00, the eve of round one
+    # 11:00 on Friday: the last day before the silence of the eve
+    frozen_clock.now = datetime(2024, 6, 28, 9, 0, tzinfo=UTC)
     await deliver_all(harness)
     await deliver_all(harness)  # a second tick sends nothing twice
-    reminders = [m for m in camille.chat() if "Tomorrow" in m.text]
+    reminders = [m for m in camille.chat() if "Remind" in m.text]
     assert [m.text for m in reminders] == [
-        "🗳 Tomorrow is the Premier tour. Remind Fabrice, Élodie and Nicolas to vote!"]
+        "🗳 The Premier tour is on 30/06. Remind Fabrice, Élodie and Nicolas to vote!"]
     done = reminders[0].buttons()[0]["callback_data"]
     await camille.press("Done, I reminded them")
     assert "Done, thank you" in camille.chat()[-1].text

@@ -31,8 +31,10 @@ from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import Audience, Campaign
 from storage.shifts import coming_shifts, shift_view
+from storage.silence import Silence, next_silence, silence_at
 from storage.users import Person
 from ui.notify import acknowledge, edit_in_place
+from ui.silence import silence_line
 
 DATA = "broadcast"
 
@@ -40,7 +42,7 @@ DATA = "broadcast"
 class ComposeCB(CallbackData, prefix="bc"):
     """Ids only, never a room's name (free text, which may hold the separator)."""
 
-    action: str  # audience | join | now | later | cancel
+    action: str  # audience | join | now | later | after (the silence's end) | cancel
     audience: str = ""  # everyone | volunteers | under3 | room | shift
     shift: int = 0  # "room": a shift in that room; "shift" and "join": the shift; 0: none
 
@@ -130,9 +132,14 @@ async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state:
         await _join_chosen(query.message, callback_data, state, db, campaign, data)
     elif action == "later":
         await state.set_state(Compose.when)
-        await query.message.answer(_("When? (such as 18/06 09:00)"))
+        ahead = next_silence(campaign)
+        await query.message.answer(_("When? (such as 18/06 09:00)") + (
+            "\n\n" + silence_line(campaign, ahead) if ahead else ""))
     elif action == "now":
         await _create(query.message, state, db, campaigns, user, None)
+    elif action == "after" and "after" in data:
+        await _create(query.message, state, db, campaigns, user,
+                      datetime.fromisoformat(data["after"]))
 
 
 async def _audience_chosen(message: Message, callback_data: ComposeCB, state: FSMContext,
@@ -203,6 +210,9 @@ async def _create(message: Message, state: FSMContext, db: Database, campaigns: 
     campaign = await campaigns.get()
     if campaign is None or "audience" not in data:
         return
+    if (silence := silence_at(campaign, when or clock.utcnow())) is not None:
+        await _offer_after(message, state, campaign, silence, data)
+        return
     try:
         broadcast = await create_broadcast(
             db, text=data["text"], visible_length=data["length"], footer=footer(campaign.name),
@@ -222,3 +232,22 @@ async def _create(message: Message, state: FSMContext, db: Database, campaigns: 
     await set_progress_message(db, broadcast.id or 0, status.chat.id, status.message_id)
     if when is None:
         await start_due(db)
+
+
+async def _offer_after(message: Message, state: FSMContext, campaign: Campaign,
+                       silence: Silence, data: dict[str, Any]) -> None:
+    """A broadcast is a campaign message: none goes during the silence. The first time it
+    may go is offered instead."""
+    data["after"] = silence.ends_at.isoformat()
+    await state.set_state(Compose.when)  # another time written works as well
+    await state.update_data({DATA: data})
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🕒 Send on {end:%d/%m} at {end:%H:%M}").format(
+        end=local_time(campaign, silence.ends_at)), callback_data=ComposeCB(action="after"))
+    builder.button(text=_("Cancel"), callback_data=ComposeCB(action="cancel"))
+    builder.adjust(1)
+    await message.answer(_("🤫 That falls in the electoral silence: no campaign message "
+                           "goes out then (Code électoral, art. L49).") + "\n\n"
+                         + silence_line(campaign, silence) + "\n\n"
+                         + _("Send it when the polls close, or write another time."),
+                         reply_markup=builder.as_markup())

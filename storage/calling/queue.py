@@ -17,6 +17,7 @@ from storage.database import Database
 from storage.driver import SQL
 from storage.models import ContactStatus
 from storage.rows import columns, reader
+from storage.silence import silence_in
 
 # `status = 'open'` is written out as the partial queue index has it: SQLite uses the index
 # only when the query repeats its condition word for word.
@@ -84,8 +85,11 @@ SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
 
 async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int,
                               now: datetime | None = None) -> Card | None:
-    """The volunteer's held contact if they have one, else the next free one, or None."""
+    """The volunteer's held contact if they have one, else the next free one, or None;
+    None during an electoral silence (the phone bank says why: handlers.calling)."""
     now = now or clock.utcnow()
+    if silence_in(rules.silences, now) is not None:
+        return None
     # The wake-up is committed before the claim: inside the claim's transaction, the rows it
     # wakes would stay locked and unseen by the other volunteers until this claim ends, and
     # those claiming meanwhile would be told nobody is left.

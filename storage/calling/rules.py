@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.models import Campaign
+from storage.silence import Silence, silences
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class QueueRules:
     # Calling hours, applied in each contact's own zone (storage.calling.hours).
     calling_start: str = "09:00"
     calling_end: str = "21:00"
+    silences: tuple[Silence, ...] = ()  # no card is handed out during them
 
     @classmethod
     def of(cls, campaign: Campaign) -> QueueRules:
@@ -27,7 +29,7 @@ class QueueRules:
         return cls(campaign.id, campaign.lease_minutes, campaign.retry_delay_minutes,
                    campaign.max_attempts, campaign.skip_limit_per_hour,
                    campaign.card_limit_per_hour, campaign.calling_start,
-                   campaign.calling_end)
+                   campaign.calling_end, tuple(silences(campaign)))
 
     @property
     def dnc_at_once_per_hour(self) -> int:

@@ -22,7 +22,8 @@ from storage.web.pledges import (
     parse_pledge_names,
     plan_pledge_reminders,
     pledge_names,
-    round_tomorrow,
+    reminder_stale,
+    round_to_remind,
     save_pledge,
 )
 
@@ -31,5 +32,5 @@ __all__ = [
     "Attribution", "PledgeError", "Progress", "WebStats", "attribute_referral",
     "confirm_pledge_round", "growth_days", "invite_code", "new_invite_code",
     "parse_pledge_names", "plan_nudges", "plan_pledge_reminders", "pledge_names", "progress",
-    "round_tomorrow", "save_pledge", "set_leaderboard_opt_out", "web_stats",
+    "reminder_stale", "round_to_remind", "save_pledge", "set_leaderboard_opt_out", "web_stats",
 ]

@@ -14,6 +14,7 @@ from storage.driver import SQL
 from storage.models import Campaign
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.rows import columns, reader
+from storage.silence import silence_at
 from storage.web.links import GOAL
 
 MAX_NUDGES = 3
@@ -42,10 +43,12 @@ NEVER = datetime(1970, 1, 2, tzinfo=ZoneInfo("UTC"))  # a join date no one has
 async def plan_nudges(db: Database, campaign: Campaign, now: datetime | None = None) -> int:
     """Queue today's nudges: a supporter short of three gets the n-th nudge `nudge_days[n]`
     days after joining, at most one a day. Each is an outbox row keyed by person and number,
-    counted on the person in the same transaction: planning twice queues nothing twice."""
+    counted on the person in the same transaction: planning twice queues nothing twice.
+    Nothing is planned during an electoral silence: the nudges due wait for its end."""
     now = now or clock.utcnow()
     days = list(campaign.nudge_days or [])
-    if not days:
+    if not days or silence_at(campaign, now):  # a nudge is a campaign message: none in it
+        return 0
         return 0
     # A list shorter than three: the later nudges are never due.
     first, second, third = ([now - timedelta(days=d) for d in days] + [NEVER] * MAX_NUDGES)[

@@ -1,5 +1,5 @@
 """The vote-tripling pledge: three first names a supporter will remind to vote, and the
-reminder the day before each round."""
+reminder two days before each round, the last day before its electoral silence."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from storage.driver import SQL
 from storage.models import Campaign
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.rows import columns, reader
+from storage.silence import silences
 from storage.web.links import GOAL
 
 MAX_NAME = 40
@@ -91,19 +92,29 @@ _PLEDGERS = SQL.of(
     "WHERE NOT u.stopped AND NOT u.blocked AND NOT u.forgotten")
 
 
-def round_tomorrow(campaign: Campaign, now: datetime | None = None) -> dict[str, str] | None:
-    """The election round that takes place tomorrow (campaign time), if any."""
+def round_to_remind(campaign: Campaign, now: datetime | None = None) -> dict[str, str] | None:
+    """The round whose reminder is due today: the one in two days (campaign time). The eve
+    itself is in the electoral silence (storage.silence), when the campaign says nothing."""
     local_today = (now or clock.utcnow()).astimezone(ZoneInfo(campaign.timezone)).date()
-    tomorrow = (local_today + timedelta(days=1)).isoformat()
-    return next((r for r in campaign.rounds or [] if r["date"] == tomorrow), None)
+    day = (local_today + timedelta(days=2)).isoformat()
+    return next((r for r in campaign.rounds or [] if r["date"] == day), None)
+
+
+def reminder_stale(campaign: Campaign | None, round_date: str,
+                   now: datetime | None = None) -> bool:
+    """A pledge reminder not sent before its round's silence began is dropped: it cannot
+    go during the silence, and after it the vote is over."""
+    began = next((s.starts_at for s in silences(campaign)
+                  if s.round_date.isoformat() == round_date), None)
+    return began is not None and (now or clock.utcnow()) >= began
 
 
 async def plan_pledge_reminders(db: Database, campaign: Campaign,
                                 now: datetime | None = None) -> int:
-    """The day before a round, one reminder per pledge (keyed by person and round, so
+    """Two days before a round, one reminder per pledge (keyed by person and round, so
     planning again adds nothing). Returns the pledges considered."""
     now = now or clock.utcnow()
-    election_round = round_tomorrow(campaign, now)
+    election_round = round_to_remind(campaign, now)
     if election_round is None:
         return 0
     params = {"round": election_round["date"], "name": election_round["name"]}
