@@ -32,7 +32,7 @@ from storage.campaigns import messaging_window
 from storage.database import Database
 from storage.models import Campaign
 from storage.outbox import CAMPAIGN_MESSAGES, TO_GROUPS, UNSUBSCRIBABLE, Delivery, NoticeKind
-from storage.silence import silence_at
+from storage.silence import Silence, silence_in, silences
 from storage.users import Person, get_users, group_chat, mark_blocked
 from storage.web import reminder_stale
 from ui.i18n import pick_locale
@@ -148,12 +148,13 @@ class Deliverer:
     async def _round(self, sends: asyncio.TaskGroup) -> int:
         """Claim due rows (a tenth of a second's worth), pace their sends into `sends`."""
         campaign = await self.campaigns.get()
+        periods = silences(campaign)  # once a round: asked again before each send
         # Small rounds: claiming a second's worth at 1,000 a second held the event loop for
         # 25 ms at once, long enough to make the pace slip.
         batch = await outbox.claim_due(
             self.db, max(1, math.ceil(self.rate * self.ROUND_SECONDS)),
             messaging_open=campaign is None or messaging_window(campaign).is_open,
-            silent=silence_at(campaign) is not None)
+            silent=silence_in(periods) is not None)
         # The recipients in one read, for their language and an early skip; whether a row
         # may still go is decided again right before its API call (outbox.mark_sending).
         people = await get_users(self.db, [delivery.chat_id for delivery in batch])
@@ -163,7 +164,7 @@ class Deliverer:
                 if not window.is_open:
                     await outbox.put_back(self.db, delivery, window.opens_at)
                     continue
-            if not await self._lawful(delivery, campaign):
+            if not await self._lawful(delivery, campaign, periods):
                 continue
             message = await self._render(delivery, self._recipient(delivery, people))
             if message is None:
@@ -183,14 +184,15 @@ class Deliverer:
             task.add_done_callback(lambda _task: self.in_flight.release())
         return len(batch)
 
-    async def _lawful(self, delivery: Delivery, campaign: Campaign | None) -> bool:
+    async def _lawful(self, delivery: Delivery, campaign: Campaign | None,
+                      periods: list[Silence]) -> bool:
         """A campaign message whose electoral silence began after its claim waits for the
         silence's end; a pledge reminder its round's silence overtook is stale, dropped."""
         if delivery.kind == NoticeKind.PLEDGE_REMINDER and reminder_stale(
                 campaign, str(delivery.params.get("round", ""))):
             await outbox.mark_skipped(self.db, delivery, "stale: its round's silence began")
             return False
-        silence = silence_at(campaign) if delivery.kind in CAMPAIGN_MESSAGES else None
+        silence = silence_in(periods) if delivery.kind in CAMPAIGN_MESSAGES else None
         if silence is not None:
             await outbox.put_back(self.db, delivery, silence.ends_at)
             return False
