@@ -53,7 +53,11 @@ async def test_toile_run_without_a_token_starts_the_sandbox_on_its_own_database(
                 assert page.status == 200 and page.content_type == "text/html"
             async with http.get(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe") as me:
                 assert (await me.json())["result"]["username"] == BOT_USERNAME
-        assert (tmp_path / "toile-sandbox.db").exists()
+        # Said as soon as the page is served: the first start then migrates and seeds.
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "toile-sandbox.db").exists():
+            assert time.monotonic() < deadline, "the sandbox made no database of its own"
+            await asyncio.sleep(0.1)
         assert not (tmp_path / "toile.db").exists()
     finally:
         if process.returncode is None:
