@@ -206,3 +206,42 @@ async def test_the_top_callers_in_a_browser_no_markup_and_who_leaves_goes_at_onc
         await harness.bot.session.close()
         await fake.stop()
     assert not fake.refusals
+
+
+async def test_a_rooms_own_screen_in_english(sqlite_db, browser: Browser, frozen_clock) -> None:
+    db = sqlite_db
+    frozen_clock.now = datetime(2026, 6, 10, 14, 30, tzinfo=UTC)
+    campaign = await load_with_rounds(db)
+    await a_busy_day(db, campaign, frozen_clock.now)
+    from storage.wall.tokens import wall_token
+
+    token = await wall_token(db, campaign, actor_id=ORGANIZER_ID)
+    settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
+    from ui.i18n import make_i18n
+
+    runner = await start_web(settings, db, make_i18n("fr"), port=0, hub=Hub(db))
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}/wall/{token}"
+    context = await browser.new_context(viewport={"width": 1280, "height": 720})
+    page = await context.new_page()
+    try:
+        await page.goto(base + "?room=Lyon&lang=en")
+        await page.locator("#today").wait_for(state="visible", timeout=5000)
+        lyon = sum(DAY[1][2].values())
+        assert await page.text_content("#today") == str(lyon)
+        assert await page.text_content("#today-label") == "calls today"
+        assert await page.text_content(".room-name") == "Lyon"
+        assert "goal: 600" in await page.text_content("#goal")
+        # No other room's bar: the whole campaign's, for the room to see its share.
+        total = sum(sum(hours.values()) for _n, _r, hours in DAY)
+        assert await page.text_content("#rooms") == f"the whole campaign{total:,} / 2,000".replace(
+            ",", "\u202f")
+        assert await page.text_content("#tiles-title") == "the whole campaign"
+        print(f"\nscreenshot: {await screenshot(page, 'wall-room')}")
+        await page.goto(base + "?room=Bordeaux&lang=en")
+        assert "No room called “Bordeaux” here." in await page.text_content("body")
+        await page.click("text=Marseille")
+        await page.locator("#today").wait_for(state="visible", timeout=5000)
+        assert await page.text_content(".room-name") == "Marseille"
+    finally:
+        await context.close()
+        await runner.cleanup()

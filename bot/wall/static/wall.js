@@ -40,7 +40,11 @@
     $("said-yes-label").textContent = T.said_yes;
     $("said-yes-note").textContent = T.said_yes_note;
     $("chart-title").textContent = T.per_hour + (room ? " · " + roomName(room) : "");
-    $("top-title").textContent = T.top + (room ? " · " + T.whole_campaign : "");
+    $("top-title").textContent = T.top;
+    if (room) {  // what follows is the campaign's, not the room's: say so
+      $("tiles-title").textContent = T.whole_campaign;
+      $("tiles-title").hidden = false;
+    }
   }
 
   function drawCount(f) {
@@ -62,15 +66,17 @@
     }
   }
 
+  // Each room's bar; on a room's own screen, the whole campaign's instead.
   function drawRooms(f) {
     const box = $("rooms");
     box.replaceChildren();
-    if (room) { box.hidden = true; return; }
-    const top = Math.max(1, ...f.rooms.map((r) => Math.max(r.goal, r.today)));
-    f.rooms.forEach((r) => {
+    const rows = room ? [{ label: T.whole_campaign, today: f.today, goal: f.goal }]
+      : f.rooms.map((r) => ({ label: roomName(r.name), today: r.today, goal: r.goal }));
+    const top = Math.max(1, ...rows.map((r) => Math.max(r.goal, r.today)));
+    rows.forEach((r) => {
       const item = el("div", "room");
       const line = el("div", "line");
-      line.appendChild(el("span", "", roomName(r.name)));
+      line.appendChild(el("span", "", r.label));
       const count = el("b", "", number(r.today));
       if (r.goal) count.appendChild(el("small", "", " / " + number(r.goal)));
       line.appendChild(count);
