@@ -17,6 +17,7 @@ async def test_a_person_who_writes_after_a_restart_is_answered(tmp_path):
     fake = FakeTelegram()
     await fake.start()
     settings = Settings(bot_token="42:TEST", telegram_api_url=fake.url, organizer_ids=[900],
+                        web_port=0,  # no wall: its port is not this test's to take
                         database_url=f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}",
                         _env_file=None)  # type: ignore[call-arg]
     try:
