@@ -1,7 +1,7 @@
 """Benchmark: does a room full of wall screens slow the bot down?
 
     .venv/bin/python bench/wall.py [--screens 50] [--volunteers 50] [--rounds 10]
-        [--seconds 6] [--warmup 1.5] [--contacts 30000]
+        [--seconds 6] [--warmup 1.5] [--contacts 30000] [--calls-today 200000]
 
 One Toile process serves both, as `toile run` does: the bot (long polling against the fake
 Bot API on loopback) and the wall's web server. Volunteers loop /call -> outcome as in
@@ -26,10 +26,12 @@ import multiprocessing
 import random
 import shutil
 import socket
+import sqlite3
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from multiprocessing.connection import Connection
 
 import aiohttp
@@ -55,6 +57,7 @@ from bot.wall.hub import Hub
 from bot.wall.server import start_web
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.database import Database
+from storage.driver import sqlite_value
 from storage.users import sync_organizers
 from storage.wall.tokens import wall_token
 from tests.conversation import ORGANIZER_ID
@@ -184,9 +187,41 @@ async def prepare(workdir: Path, args: argparse.Namespace,
         fields.update(card_limit_per_hour=CARD_LIMIT, rounds=ROUNDS)
         campaign, _ = await load_campaign(db, fields)
         token = await wall_token(db, campaign, actor_id=ORGANIZER_ID)
-        return db.url.render_as_string(hide_password=False), token
+        url = db.url.render_as_string(hide_password=False)
     finally:
         await db.dispose()
+    if args.calls_today:
+        await asyncio.to_thread(busy_day, workdir / "toile.db", campaign.id or 0,
+                                args.calls_today)
+    return url, token
+
+
+CALLERS = 600  # a busy day's callers, besides the bench's volunteers
+
+
+def busy_day(path: Path, campaign_id: int, calls: int) -> None:
+    """`calls` calls made since this morning by CALLERS others, in the three rooms and
+    remote, as the phone bank writes them: what the wall counts at every tick."""
+    rng = random.Random(5)
+    callers = range(300_000, 300_000 + CALLERS)
+    morning = FROZEN_NOW - timedelta(hours=1)  # 09:00 in Paris
+    with sqlite3.connect(path) as con:
+        contact = con.execute("SELECT min(id) FROM contact").fetchone()[0]
+        con.executemany(
+            "INSERT INTO users (id, first_name, language_code, is_organizer, volunteer_status, "
+            "trained, blocked, stopped, generation, recruits, leaderboard_opt_out, nudges_sent, "
+            "forgotten, organizer_by_config, organizer_by_cli, created_at) VALUES "
+            "(?, ?, 'fr', 0, 'approved', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, ?)",
+            [(c, f"Appelant {c}", sqlite_value(morning)) for c in callers])
+        con.executemany(
+            "INSERT INTO call (contact_id, campaign_id, volunteer_id, lease_seq, outcome, "
+            "created_at, room) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(contact, campaign_id, rng.choice(callers), -1 - i,
+              rng.choice(("no_answer", "voicemail", "will_vote", "undecided")),
+              sqlite_value(morning + timedelta(seconds=3600 * i / calls)),
+              rng.choice(("Saint-Denis", "Lyon", "Marseille", None))) for i in range(calls)])
+        con.execute("ANALYZE")
+    con.close()
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -211,7 +246,8 @@ async def main_async(args: argparse.Namespace) -> None:
         process.start()
         if await receive(conn) != "ready":
             raise RuntimeError("the Toile process did not start")
-        print(f"{args.contacts:,} contacts, {args.volunteers} volunteers; the bot and the wall "
+        print(f"{args.contacts:,} contacts, {args.calls_today:,} calls earlier today by "
+              f"{CALLERS} others, {args.volunteers} volunteers; the bot and the wall "
               f"in one process (wall on 127.0.0.1:{port}); {args.rounds} rounds of "
               f"{args.warmup:g} s warm-up + {args.seconds:g} s measured, alternating "
               f"no screen / {args.screens} screens")
@@ -299,6 +335,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.5,
                         help="unmeasured, per round (the screens connect meanwhile)")
     parser.add_argument("--contacts", type=int, default=30_000)
+    parser.add_argument("--calls-today", type=int, default=200_000,
+                        help="calls made earlier today by others, which the wall counts "
+                             "(a busy day: 200,000)")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="how long a person waits for an answer before giving up")
     args = parser.parse_args()

@@ -3,7 +3,8 @@
 One feed per token in use: its task computes the campaign's figures every `tick` seconds
 while at least one screen listens, and stops when the last one leaves. Each screen waits
 for the next version and writes the same encoded bytes: 200 screens cost one computation
-a tick and 200 small writes, not 200 queries. A token that stops opening its campaign
+a tick and 200 small writes, not 200 queries. The day's top callers, the dearest figure,
+are read every RANKING_SECONDS only. A token that stops opening its campaign
 (revoked, the campaign over) ends its feed, and its screens are told."""
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from dataclasses import dataclass, field
 
 from storage.database import Database
 from storage.models import Campaign
-from storage.wall.figures import wall_figures
+from storage.wall.figures import Caller, top_callers, wall_figures
 from storage.wall.tokens import open_wall
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 2.0
+# A busy database ticks less often (the figures take a tenth of the time at most), but
+# never so seldom that a call would take more than 5 s to show.
+LONGEST_TICK = 3.5
+# The day's top callers are the dearest figure and move slowly: read every 30 s.
+RANKING_SECONDS = 30.0
 MAX_SCREENS = 500  # a campaign's rooms and then some; each is a socket and a coroutine
 
 
@@ -40,6 +46,8 @@ class Feed:
     figures: bytes = b""  # the latest figures, JSON
     event: bytes = b""  # the same, as one server-sent event
     gone: bool = False  # the token no longer opens the campaign
+    top: list[Caller] | None = None  # the top callers, read at `top_at`
+    top_at: float = 0.0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     running: bool = False
 
@@ -58,9 +66,11 @@ def encode(name: str, data: object) -> bytes:
 
 class Hub:
     def __init__(self, db: Database, *, tick: float = TICK_SECONDS,
-                 max_screens: int = MAX_SCREENS) -> None:
+                 max_screens: int = MAX_SCREENS,
+                 ranking_seconds: float = RANKING_SECONDS) -> None:
         self.db = db
         self.tick = tick
+        self.ranking_seconds = ranking_seconds
         self.max_screens = max_screens
         self.feeds: dict[str, Feed] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -99,8 +109,8 @@ class Hub:
                 if feed.gone:
                     return
                 spent = time.monotonic() - started
-                # A slow database ticks less often: the figures never take half the time.
-                await asyncio.sleep(max(self.tick - spent, spent))
+                period = min(max(self.tick, spent * 10), max(self.tick, LONGEST_TICK))
+                await asyncio.sleep(max(period - spent, 0.0))
         finally:
             feed.running = False
             if self.feeds.get(feed.token) is feed and (not feed.screens or feed.gone):
@@ -114,7 +124,9 @@ class Hub:
                 feed.gone = True
                 feed.publish()
                 return
-            figures = await wall_figures(self.db, campaign)
+            if feed.top is None or time.monotonic() - feed.top_at >= self.ranking_seconds:
+                feed.top, feed.top_at = await top_callers(self.db, campaign), time.monotonic()
+            figures = await wall_figures(self.db, campaign, top=feed.top)
         except Exception:  # the database away a moment: the screens keep the last figures
             log.warning("could not compute the wall's figures", exc_info=True)
             return
