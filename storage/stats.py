@@ -253,6 +253,7 @@ class CallerRanking:
     top: list[tuple[int, str, int]]  # place (shared by a tie), first name, calls today
     my_rank: int | None  # None: no call today, or left out of the rankings
     my_calls: int
+    top_ids: tuple[int, ...] = ()  # who `top` names, in its order (never shown)
 
 
 @dataclass(frozen=True)
@@ -288,4 +289,5 @@ async def callers_today(db: Database, campaign: Campaign, volunteer_id: int, siz
         ranked.append((rank, caller.volunteer_id, caller.first_name or "", caller.calls))
     mine = next((r for r in ranked if r[1] == volunteer_id), None)
     return CallerRanking([(rank, name, calls) for rank, _u, name, calls in ranked[:size]],
-                         mine[0] if mine else None, mine[3] if mine else 0)
+                         mine[0] if mine else None, mine[3] if mine else 0,
+                         tuple(volunteer for _r, volunteer, _n, _c in ranked[:size]))

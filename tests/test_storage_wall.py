@@ -201,3 +201,29 @@ async def test_another_campaign_loaded_closes_the_old_ones_wall(db, live, frozen
     again = await load_with_rounds(db)  # the first one active again: its link with it
     assert again.id == live.id and (await open_wall(db, old)).id == live.id
     assert await open_wall(db, new) is None
+
+
+async def test_a_reading_of_the_top_callers_no_longer_holds_once_someone_it_names_leaves(
+        db, live, frozen_clock):
+    from storage.forget import forget_person
+    from storage.wall.figures import top_callers, top_still_holds
+
+    await import_contacts(db, live, numbers_csv(20))
+    rules = QueueRules.of(live)
+    for uid, first in ((1, "Amina"), (2, "Jean"), (3, "Eve")):
+        await ensure_user(db, Profile(uid, first, None, None, "fr"))
+        await call(db, rules, uid)
+    top = await top_callers(db, live)
+    assert [c.name for c in top.callers] == ["Amina", "Jean", "Eve"]
+    assert await top_still_holds(db, live, top)
+    await call(db, rules, 2)  # more calls: the reading may wait for its time
+    assert await top_still_holds(db, live, top)
+    await set_leaderboard_opt_out(db, 3, True)
+    assert not await top_still_holds(db, live, top)
+    top = await top_callers(db, live)
+    await forget_person(db, 1)
+    assert not await top_still_holds(db, live, top)
+    top = await top_callers(db, live)
+    assert [c.name for c in top.callers] == ["Jean"] and await top_still_holds(db, live, top)
+    frozen_clock.advance(days=1)  # midnight: yesterday's callers are not today's
+    assert not await top_still_holds(db, live, top)

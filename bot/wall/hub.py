@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from storage.database import Database
 from storage.models import Campaign
-from storage.wall.figures import Caller, top_callers, wall_figures
+from storage.wall.figures import TopCallers, top_callers, top_still_holds, wall_figures
 from storage.wall.tokens import open_wall
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Feed:
     figures: bytes = b""  # the latest figures, JSON
     event: bytes = b""  # the same, as one server-sent event
     gone: bool = False  # the token no longer opens the campaign
-    top: list[Caller] | None = None  # the top callers, read at `top_at`
+    top: TopCallers | None = None  # the top callers, read at `top_at`
     top_at: float = 0.0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     running: bool = False
@@ -124,7 +124,10 @@ class Hub:
                 feed.gone = True
                 feed.publish()
                 return
-            if feed.top is None or time.monotonic() - feed.top_at >= self.ranking_seconds:
+            # Read again at its time, at midnight, or when someone it names has left the
+            # rankings or erased themselves: they leave the screen within a tick.
+            if (feed.top is None or time.monotonic() - feed.top_at >= self.ranking_seconds
+                    or not await top_still_holds(self.db, campaign, feed.top)):
                 feed.top, feed.top_at = await top_callers(self.db, campaign), time.monotonic()
             figures = await wall_figures(self.db, campaign, top=feed.top)
         except Exception:  # the database away a moment: the screens keep the last figures

@@ -119,16 +119,54 @@ async def wall_rooms(db: Database, campaign: Campaign,
     return _room_order(campaign, rooms - {REMOTE})
 
 
+@dataclass(frozen=True)
+class TopCallers:
+    """The top callers as read at one moment: whom they name is kept, never shown, so
+    that a reading kept a while can be checked against whoever has left since."""
+
+    callers: list[Caller]
+    day: str  # the campaign's date they were read on
+    volunteer_ids: tuple[int, ...]
+
+
+# Those of the named still in the rankings: by primary key, TOP_CALLERS lookups at most.
+_STILL_RANKED = SQL.of(
+    "SELECT count(*) FROM users WHERE NOT leaderboard_opt_out AND NOT forgotten AND id IN ("
+    + ", ".join(f":v{i}" for i in range(TOP_CALLERS)) + ")")
+
+
 async def top_callers(db: Database, campaign: Campaign,
-                      now: datetime | None = None) -> list[Caller]:
+                      now: datetime | None = None) -> TopCallers:
     """The day's top callers, as the wall names them. The dearest of the figures (60-260 ms
     on SQLite over a busy day's 200,000 calls): the hub reads it less often."""
+    now = now or clock.utcnow()
     ranking = await callers_today(db, campaign, 0, size=TOP_CALLERS, now=now)
-    return [Caller(place, shown_name(name), n) for place, name, n in ranking.top]
+    return TopCallers([Caller(place, shown_name(name), n) for place, name, n in ranking.top],
+                      _local_day(campaign, now), ranking.top_ids)
+
+
+async def top_still_holds(db: Database, campaign: Campaign, top: TopCallers,
+                          now: datetime | None = None) -> bool:
+    """Whether a reading of the top callers may still be shown: the same day, and nobody it
+    names has left the rankings or been erased since (they leave the screen at once)."""
+    if top.day != _local_day(campaign, now or clock.utcnow()):
+        return False
+    if not top.volunteer_ids:
+        return True
+    slots = {f"v{i}": 0 for i in range(TOP_CALLERS)}  # 0: nobody's id
+    slots.update({f"v{i}": uid for i, uid in enumerate(top.volunteer_ids)})
+    async with db.fast_read() as tx:
+        row = await tx.one(_STILL_RANKED, **slots)
+    assert row is not None  # an aggregate always answers
+    return int(row[0]) == len(set(top.volunteer_ids))
+
+
+def _local_day(campaign: Campaign, now: datetime) -> str:
+    return now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()
 
 
 async def wall_figures(db: Database, campaign: Campaign, now: datetime | None = None,
-                       top: list[Caller] | None = None) -> WallFigures:
+                       top: TopCallers | None = None) -> WallFigures:
     """The wall's figures now; `top`, the top callers read a moment ago, if given."""
     now = now or clock.utcnow()
     # Long: a busy day's 200,000 calls and the whole web are counted, off the event loop.
@@ -159,4 +197,4 @@ async def wall_figures(db: Database, campaign: Campaign, now: datetime | None = 
         supporters_today=int(web.today), supporters_total=int(web.supporters),
         calls_milestone=calls.today // CALLS_MILESTONE * CALLS_MILESTONE,
         proxies_milestone=proxies_total // PROXIES_MILESTONE * PROXIES_MILESTONE,
-        top=top)
+        top=top.callers)
