@@ -40,11 +40,13 @@ from handlers import (
     forget,
     invite,
     me,
+    practice,
     proxy,
     relay,
     shifts,
     start,
     stats,
+    trust,
     wall,
     web,
 )
@@ -98,7 +100,8 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
     dp.update.outer_middleware(PersonMiddleware(db))
     LanguageMiddleware(i18n).setup(dp)
     # The phone bank first: most updates are its taps, and each router passed costs a little.
-    features = [calling.build_router(), start.build_router(), access.build_router(),
+    features = [calling.build_router(), practice.build_router(), start.build_router(),
+                access.build_router(), trust.build_router(),
                 me.build_router(), forget.build_router(), invite.build_router(),
                 proxy.build_router(), shifts.build_router(), broadcast.build_router(),
                 stats.build_router(), relay.build_router(), web.build_router(),
@@ -117,7 +120,7 @@ def progress_editor(dp: Dispatcher, bot: Bot) -> ProgressEditor:
 
 
 def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
-    by_feature = {"access": access.make_renderers(dp["db"]),
+    by_feature = {"access": access.make_renderers(dp["db"]), "trust": trust.make_renderers(),
                   "invite": invite.make_renderers(bot, dp["db"]),
                   "proxy": proxy.make_renderers(bot, dp["db"], dp["campaigns"]),
                   "shifts": shifts.make_renderers(dp["db"], dp["campaigns"]),
@@ -130,7 +133,8 @@ def build_deliverer(dp: Dispatcher, bot: Bot, settings: Settings) -> Deliverer:
                      rate=settings.send_rate, paid_broadcasts=settings.allow_paid_broadcast)
 
 
-USER_COMMANDS = ("call", "shifts", "invite", "proxy", "ask", "me", "help", "stop", "forget")
+USER_COMMANDS = ("call", "practice", "shifts", "invite", "proxy", "ask", "me", "help", "stop",
+                 "forget")
 ORGANIZER_COMMANDS = ("stats", "broadcast", "newshift", "volunteers", "web", "proxies", "wall")
 
 
@@ -139,6 +143,7 @@ def _descriptions(i18n: I18n, locale: str) -> dict[str, str]:
 
         return {
             "call": _("Your next contact to call"),
+            "practice": _("A practice call, with a fictional contact"),
             "invite": _("Your link to bring three people"),
             "proxy": _("Vote proxies: give or carry a vote"),
             "shifts": _("Phoning shifts: join one"),

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot.cli_db import with_db as _with_db
+from bot.cli_volunteers import volunteers_app
 from bot.config import get_settings
 from bot.sandbox.command import sandbox, start_sandbox
 from storage.audit import audit_entries
@@ -36,7 +38,7 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Campaign, Shift
 from storage.stations import StationReport, import_stations
-from storage.users import decide_volunteer, get_user, set_organizer
+from storage.users import get_user, set_organizer
 
 app = typer.Typer(help="Toile: a Telegram bot for volunteer election campaigns.",
                   no_args_is_help=True, add_completion=False)
@@ -45,7 +47,6 @@ campaign_app = typer.Typer(help="Campaigns: name, calling hours, script, targets
                            no_args_is_help=True)
 contacts_app = typer.Typer(help="The contact list.", no_args_is_help=True)
 organizers_app = typer.Typer(help="Who organizes.", no_args_is_help=True)
-volunteers_app = typer.Typer(help="Who may call.", no_args_is_help=True)
 web_app = typer.Typer(help="The spider's web: supporters and who brought whom.",
                       no_args_is_help=True)
 proxies_app = typer.Typer(help="Vote proxies: needs, offers, matches.", no_args_is_help=True)
@@ -60,20 +61,6 @@ for sub, name in ((db_app, "db"), (campaign_app, "campaign"), (contacts_app, "co
     app.add_typer(sub, name=name)
 
 T = TypeVar("T")
-
-
-def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    settings = get_settings()
-    upgrade(settings.database_url)
-
-    async def main() -> T:
-        db = Database(settings.database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
 
 
 @app.command()
@@ -241,20 +228,6 @@ def organizers_remove(telegram_id: int) -> None:
                    "out of it and restart the bot.")
         return
     typer.echo(f"{telegram_id} is no longer an organizer.")
-
-
-@volunteers_app.command("approve")
-def volunteers_approve(telegram_id: int) -> None:
-    """Let a Telegram user make calls (the running bot tells them)."""
-    decision = _with_db(lambda db: decide_volunteer(db, telegram_id, True, actor_id=None))
-    if not decision.changed:
-        typer.echo(f"{telegram_id} was already approved.")
-        return
-    # The word to them was queued with the approval; the running bot's deliverer sends it.
-    known = decision.user is not None and bool(decision.user.first_name)
-    typer.echo(f"{telegram_id} is approved" + (
-        "; the bot tells them on Telegram." if known else
-        " (not told on Telegram: they have not opened the bot yet)."))
 
 
 @app.command("audit")

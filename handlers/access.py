@@ -23,6 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.calling import withdraw_cards
 from handlers.cards import CallFlowCB
 from handlers.doors import organizer_router, personal_data_router
+from handlers.trust import trust_button, untrusted_list
 from storage.calling import PauseReason
 from storage.database import Database
 from storage.dnc_holds import decide_hold, hold_view
@@ -52,6 +53,9 @@ def decision_keyboard(user_id: int, resume: bool = False) -> InlineKeyboardMarku
                    callback_data=VolunteerDecisionCB(user_id=user_id, approve=True))
     builder.button(text=_("❌ Decline"),
                    callback_data=VolunteerDecisionCB(user_id=user_id, approve=False))
+    if not resume:  # someone the organizer knows calls without a limit from the start
+        builder.add(trust_button(user_id, approve=True))
+        builder.adjust(2, 1)
     return builder.as_markup()
 
 
@@ -114,9 +118,13 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
     else:
         text = _("❌ {who} declined by {organizer}.").format(who=name,
                                                            organizer=escape(user.first_name))
+    markup = None
+    if volunteer is not None and decision.changed and callback_data.approve and (
+            not volunteer.trusted and not volunteer.is_organizer):
+        markup = InlineKeyboardMarkup(inline_keyboard=[[trust_button(volunteer.id)]])
     if query.message is not None and isinstance(query.message, Message):
         with suppress(TelegramAPIError):
-            await query.message.edit_text(text)
+            await query.message.edit_text(text, reply_markup=markup)
     if decision.changed and not callback_data.approve:
         # Their card went back to the queue with the decision; its number leaves the chat.
         await withdraw_cards(bot, fsm_storage, callback_data.user_id)
@@ -126,12 +134,14 @@ async def volunteers(message: Message, db: Database) -> None:
     waiting = await pending_volunteers(db)
     if not waiting:
         await message.answer(_("Nobody is waiting for approval."))
-        return
     for person in waiting:
         paused = person.volunteer_status == VolunteerStatus.PAUSED
         label = _("⏸ {who} (paused)") if paused else _("🙋 {who} (waiting)")
         await message.answer(label.format(who=describe(person)),
                              reply_markup=decision_keyboard(person.id, resume=paused))
+    if (untrusted := await untrusted_list(db)) is not None:
+        text, keyboard = untrusted
+        await message.answer(text, reply_markup=keyboard)
 
 
 async def hold_decided(query: CallbackQuery, callback_data: DncHoldCB, db: Database,

@@ -32,7 +32,14 @@ from handlers.cards import (
     recorded_text,
 )
 from handlers.proxy import start_for_contact
-from storage.calling import QueueRules, Recorded, assign_next_contact, held_card, record_outcome
+from storage.calling import (
+    CardLimitReached,
+    QueueRules,
+    Recorded,
+    assign_next_contact,
+    held_card,
+    record_outcome,
+)
 from storage.campaign_cache import CampaignCache
 from storage.campaigns import call_back_time, calling_window
 from storage.database import Database
@@ -44,6 +51,7 @@ from ui.filters import MenuButton, PrivateChat
 from ui.keyboards import outcome_label
 from ui.notify import acknowledge, not_modified, send_safely
 from ui.silence import calling_closed_text
+from ui.trust import card_limit_text
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +66,11 @@ def may_call(user: Person, is_organizer: bool) -> bool:
     return is_organizer or user.volunteer_status == VolunteerStatus.APPROVED
 
 
+def trusted(user: Person, is_organizer: bool) -> bool:
+    """Free of the cards-an-hour limit of new callers; organizers are trusted."""
+    return user.trusted or is_organizer
+
+
 async def call_command(message: Message, bot: Bot, db: Database, campaigns: CampaignCache,
                        user: Person, is_organizer: bool, state: FSMContext) -> None:
     await next_contact(message.chat.id, bot, db, campaigns, user, is_organizer, state)
@@ -67,7 +80,11 @@ async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot,
                       campaigns: CampaignCache, user: Person, is_organizer: bool,
                       state: FSMContext) -> None:
     await acknowledge(query)
-    if callback_data.action == "ready" and may_call(user, is_organizer):
+    campaign = await campaigns.get()
+    required = campaign.practice_calls_required if campaign else 0
+    # A "ready" press trains only once the practice the campaign asks for is done.
+    if (callback_data.action == "ready" and may_call(user, is_organizer)
+            and user.practice_calls >= required):
         await mark_trained(db, user.id)
         user = replace(user, trained=True)
         if isinstance(query.message, Message):
@@ -87,8 +104,10 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
         await _explain_no_access(bot, chat_id, user)
         return
     if not user.trained:
+        required = campaign.practice_calls_required
         await bot.send_message(chat_id, training_text(campaign.script, user.first_name),
-                               reply_markup=ready_keyboard())
+                               reply_markup=ready_keyboard(
+                                   practice_first=user.practice_calls < required))
         return
     if (silence := silence_at(campaign)) is not None:
         await bot.send_message(chat_id, calling_closed_text(campaign, silence))
@@ -101,7 +120,12 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
             end=campaign.calling_end, start=campaign.calling_start,
             day=window.opens_at.strftime("%d/%m")))
         return
-    card = await assign_next_contact(db, QueueRules.of(campaign), user.id)
+    try:
+        card = await assign_next_contact(db, QueueRules.of(campaign), user.id,
+                                         trusted=trusted(user, is_organizer))
+    except CardLimitReached as limit:
+        await bot.send_message(chat_id, card_limit_text(campaign, limit.until, limit.daily))
+        return
     if card is None:
         await bot.send_message(chat_id, _(
             "🎉 Nobody left to call right now. Thank you! Try again a little later."),
@@ -147,7 +171,9 @@ def training_text(script: str, volunteer_name: str) -> str:
         "⛔ and never called again.\n"
         "4. After the call, tap the outcome. The number disappears from the chat and the "
         "next contact is one tap away.\n\n"
-        "You hold one contact at a time. If you can't call now, tap ⏭ to give it back."
+        "You hold one contact at a time. If you can't call now, tap ⏭ to give it back.\n\n"
+        "🎓 A practice call with a fictional contact lets you try every button first: "
+        "nothing of it is recorded. /practice brings one back any time."
     ) + "\n\n" + _(
         "Your first name and your count of the day appear in the callers' ranking that "
         "other callers see under /me; the button there takes you out of it."
@@ -251,7 +277,7 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
     if campaign is None:
         return
     result = await record_outcome(db, QueueRules.of(campaign), user.id, contact_id, seq, outcome,
-                                  call_back_at=call_back_at)
+                                  call_back_at=call_back_at, trusted=trusted(user, is_organizer))
     if result.status is Recorded.ALREADY:
         await _edit_card(query, _("This call was already recorded. Nothing changed."),
                          reply_markup=next_call_keyboard())

@@ -89,7 +89,7 @@ class TalkingPointCB(CallbackData, prefix="tp"):
 
 
 class CallFlowCB(CallbackData, prefix="call"):
-    action: str  # "next" | "ready" | "ask"
+    action: str  # "next" | "ready" | "ask" | "practice"
 
 
 CARD_LAYOUT: tuple[tuple[Outcome, ...], ...] = (
@@ -163,9 +163,16 @@ def next_call_keyboard() -> InlineKeyboardMarkup:
         text=_("📞 Next call"), callback_data=CallFlowCB(action="next").pack())]])
 
 
-def ready_keyboard() -> InlineKeyboardMarkup:
+def ready_keyboard(practice_first: bool = False) -> InlineKeyboardMarkup:
+    """Under the training card: a practice call, and the first real one unless the
+    campaign asks for practice first."""
+    practice = [InlineKeyboardButton(text=_("🎓 A practice call"),
+                                     callback_data=CallFlowCB(action="practice").pack())]
+    if practice_first:
+        return InlineKeyboardMarkup(inline_keyboard=[practice])
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=_("I'm ready: give me a contact"), callback_data=CallFlowCB(action="ready").pack())]])
+        text=_("I'm ready: give me a contact"), callback_data=CallFlowCB(action="ready").pack())],
+        practice])
 
 
 def ask_to_call_keyboard() -> InlineKeyboardMarkup:

@@ -18,6 +18,7 @@ from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import UNTARGETED_PRIORITY, Campaign
 from storage.rows import columns, fields, reader
+from storage.training import parse_training
 from storage.wall.goals import parse_wall
 
 
@@ -94,6 +95,7 @@ def parse_campaign_file(path: Path, default_timezone: str = "Europe/Paris") -> d
     fields.update(_parse_web(_table(data, "web")))
     try:
         fields.update(parse_wall(_table(data, "wall")))
+        fields.update(parse_training(_table(data, "practice"), _table(data, "trust")))
     except ValueError as exc:
         raise CampaignFileError(str(exc)) from exc
     return fields

@@ -220,10 +220,11 @@ _GIVE_UP_KEY = SQL.of("UPDATE users SET rejoin_key = NULL WHERE rejoin_key = :ke
 _ANONYMOUS_NODE = SQL.of(
     "INSERT INTO users (id, first_name, is_organizer, organizer_by_config, organizer_by_cli, "
     "volunteer_status, trained, blocked, stopped, created_at, referred_by, generation, "
-    "recruits, leaderboard_opt_out, nudges_sent, forgotten, rejoin_key) "
+    "recruits, leaderboard_opt_out, nudges_sent, forgotten, rejoin_key, trusted, "
+    "practice_calls) "
     f"SELECT CAST(:anonymous AS BIGINT), '', FALSE, FALSE, FALSE, '{VolunteerStatus.NONE}', "
     "FALSE, FALSE, TRUE, created_at, referred_by, generation, recruits, FALSE, 3, TRUE, "
-    "CAST(:key AS VARCHAR) FROM users WHERE id = :user_id")
+    "CAST(:key AS VARCHAR), FALSE, 0 FROM users WHERE id = :user_id")
 _RECRUITS_TO_THE_NODE = SQL.of("UPDATE users SET referred_by = :anonymous "
                                "WHERE referred_by = :user_id")
 _DROP_PERSON = SQL.of("DELETE FROM users WHERE id = :user_id")

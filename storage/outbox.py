@@ -34,6 +34,7 @@ class NoticeKind(StrEnum):
     VOLUNTEER_DECISION = "volunteer_decision"
     VOLUNTEER_PAUSED = "volunteer_paused"
     CALLING_PAUSED = "calling_paused"
+    TRUSTED = "trusted"
     DNC_HELD = "dnc_held"
     NUDGE = "nudge"
     PLEDGE_REMINDER = "pledge_reminder"

@@ -78,12 +78,13 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
         with_row="first_name last_name username language_code is_organizer volunteer_status "
                  "trained blocked stopped approved_at paused_at invite_code "
                  "leaderboard_opt_out nudges_sent last_nudge_at organizer_by_config "
-                 "organizer_by_cli"),
+                 "organizer_by_cli trusted practice_calls"),
     "campaign": _table({}, not_personal=(
         "id name timezone calling_start calling_end script talking_points "
         "target_constituencies retry_delay_minutes max_attempts lease_minutes "
-        "skip_limit_per_hour card_limit_per_hour rounds nudge_days messaging_start "
-        "messaging_end proxy_capacity daily_goal room_goals active created_at")),
+        "skip_limit_per_hour card_limit_per_hour practice_calls_required "
+        "untrusted_cards_per_hour untrusted_cards_per_day calls_to_trust rounds nudge_days "
+        "messaging_start messaging_end proxy_capacity daily_goal room_goals active created_at")),
     # The wall's secret address: it opens figures that name nobody but first names of
     # those who did not leave the rankings, who are counted when the page is drawn.
     "wall_token": _table({}, not_personal="campaign_id token created_at"),

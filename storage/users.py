@@ -52,6 +52,8 @@ class Person:
     recruits: int
     leaderboard_opt_out: bool
     nudges_sent: int
+    trusted: bool = False
+    practice_calls: int = 0
 
 
 def group_chat(chat_id: int) -> Person:
@@ -69,6 +71,7 @@ SELECT_PERSON = SQL.of(f"SELECT {columns(Person)} FROM users WHERE id = :id")
 _SELECT_PERSON_FOR_UPDATE = replace(SELECT_PERSON,
                                     postgres=SELECT_PERSON.postgres + " FOR UPDATE")
 _PERSON = reader(Person)
+person_of = _PERSON  # a row selected with columns(Person), as a Person
 
 
 async def get_user(db: Database, user_id: int) -> Person | None:
@@ -124,10 +127,11 @@ async def ensure_user(db: Database, profile: Profile) -> Person:
 _CREATE = SQL.of(
     "INSERT INTO users (id, first_name, last_name, username, language_code, is_organizer, "
     "volunteer_status, trained, blocked, stopped, created_at, generation, recruits, "
-    "leaderboard_opt_out, nudges_sent, forgotten, organizer_by_config, organizer_by_cli) "
+    "leaderboard_opt_out, nudges_sent, forgotten, organizer_by_config, organizer_by_cli, "
+    "trusted, practice_calls) "
     "VALUES (:id, :first_name, :last_name, :username, :language_code, FALSE, "
     f"'{VolunteerStatus.NONE}', FALSE, FALSE, FALSE, :now, 0, 0, FALSE, 0, FALSE, FALSE, "
-    "FALSE) ON CONFLICT (id) DO NOTHING")
+    "FALSE, FALSE, 0) ON CONFLICT (id) DO NOTHING")
 _REFRESH = SQL.of("UPDATE users SET first_name = :first_name, last_name = :last_name, "
                   "username = :username, language_code = :language_code, blocked = FALSE "
                   "WHERE id = :id")

@@ -54,7 +54,14 @@ async def test_newcomer_asks_is_approved_and_makes_a_first_call(db, campaign, ha
     assert "smile: it can be heard" in camille.last().text
     assert "je m'appelle Camille" in camille.last().text  # the script, to read beforehand
     assert numbers_in(camille) == []  # the training card comes first, no contact yet
-    await camille.press("I'm ready")
+    # The campaign asks for one practice call before real ones: a fictional contact.
+    await camille.press("A practice call")
+    practice = camille.last()
+    assert "Practice call" in practice.text and "+3319900" in practice.text
+    await camille.press("No answer")
+    assert "Back in the queue in 2 hours, 3 tries at most" in card_after(camille, practice).text
+    assert numbers_in(camille) == []
+    await camille.press("My first real call")
     card = camille.last()
     assert "+33612345678" in card.text  # the first target constituency comes first
     assert "Fabrice" in card.text and "Seine-Saint-Denis 1" in card.text

@@ -18,7 +18,9 @@ from storage.calling.queue import (
     held_card,
 )
 from storage.calling.rules import QueueRules
+from storage.calling.trust import CardLimitReached, trust_in
 
-__all__ = ["CLAIM", "WAKE_DUE", "Card", "ExpiredLease", "PauseReason", "QueueRules",
-           "RecordResult", "Recorded", "assign_next_contact", "current_card", "expire_leases",
-           "held_card", "pause_volunteer", "record_outcome", "take_cards_back"]
+__all__ = ["CLAIM", "WAKE_DUE", "Card", "CardLimitReached", "ExpiredLease", "PauseReason",
+           "QueueRules", "RecordResult", "Recorded", "assign_next_contact", "current_card",
+           "expire_leases", "held_card", "pause_volunteer", "record_outcome", "take_cards_back",
+           "trust_in"]

@@ -17,6 +17,7 @@ from storage.calling.calls import BY_ITS_LEASE, ClosedContact, insert_call, neve
 from storage.calling.guard import hold, pause_if_harvesting, too_hasty
 from storage.calling.queue import OPEN
 from storage.calling.rules import QueueRules
+from storage.calling.trust import trust_if_earned
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import (
@@ -43,6 +44,7 @@ class RecordResult:
     contact_first_name: str | None = None
     volunteer_paused: bool = False
     hold_id: int | None = None
+    trusted_now: bool = False  # this call brought trust (storage.calling.trust)
 
 
 _LET_GO = "UPDATE contact SET held_by = NULL, lease_expires_at = NULL"
@@ -80,8 +82,9 @@ def _record_statement(rules: QueueRules, outcome: Outcome, call_back_at: datetim
 
 async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, contact_id: int,
                          lease_seq: int, outcome: Outcome, call_back_at: datetime | None = None,
-                         now: datetime | None = None) -> RecordResult:
-    """Record a call's outcome (or a skip) for the card (contact_id, lease_seq)."""
+                         now: datetime | None = None, *, trusted: bool = True) -> RecordResult:
+    """Record a call's outcome (or a skip) for the card (contact_id, lease_seq). A call
+    of a volunteer not yet `trusted` may bring trust (storage.calling.trust)."""
     now = now or clock.utcnow()
     async with db.fast_write() as tx:
         if outcome is Outcome.DO_NOT_CALL:
@@ -103,7 +106,10 @@ async def record_outcome(db: Database, rules: QueueRules, volunteer_id: int, con
         if outcome is Outcome.DO_NOT_CALL:
             await never_call_again(tx, contact.phone, added_by=volunteer_id, now=now)
         paused = await pause_if_harvesting(tx, rules, volunteer_id, now)
-        return RecordResult(Recorded.RECORDED, contact.first_name, paused)
+        trusted_now = (not trusted and not paused and outcome not in RELEASE_OUTCOMES
+                       and await trust_if_earned(tx, rules, volunteer_id, now))
+        return RecordResult(Recorded.RECORDED, contact.first_name, paused,
+                            trusted_now=trusted_now)
 
 
 _ABANDONED = f"'{Outcome.ABANDONED}'"

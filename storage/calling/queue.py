@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from storage import clock
 from storage.calling.hours import queue_zones_open
 from storage.calling.rules import QueueRules
+from storage.calling.trust import check_allowance
 from storage.database import Database
 from storage.driver import SQL
 from storage.models import ContactStatus
@@ -84,9 +85,11 @@ SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
 
 
 async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int,
-                              now: datetime | None = None) -> Card | None:
+                              now: datetime | None = None, *,
+                              trusted: bool = True) -> Card | None:
     """The volunteer's held contact if they have one, else the next free one, or None;
-    None during an electoral silence (the phone bank says why: handlers.calling)."""
+    None during an electoral silence (the phone bank says why: handlers.calling). Raises
+    CardLimitReached for a volunteer not `trusted` who had their cards for now."""
     now = now or clock.utcnow()
     if silence_in(rules.silences, now) is not None:
         return None
@@ -101,6 +104,8 @@ async def assign_next_contact(db: Database, rules: QueueRules, volunteer_id: int
                             now=now)
         if held is not None:
             return _READ_CARD(held)
+        if not trusted:
+            await check_allowance(tx, rules, volunteer_id, now)
         zones = await queue_zones_open(db, tx, rules.campaign_id, rules.calling_start,
                                        rules.calling_end, now)
         claimed = await tx.one(CLAIM, volunteer_id=volunteer_id,

@@ -22,6 +22,10 @@ class QueueRules:
     calling_start: str = "09:00"
     calling_end: str = "21:00"
     silences: tuple[Silence, ...] = ()  # no card is handed out during them
+    # Graduated trust (storage.calling.trust).
+    untrusted_cards_per_hour: int = 20
+    untrusted_cards_per_day: int = 60
+    calls_to_trust: int = 40
 
     @classmethod
     def of(cls, campaign: Campaign) -> QueueRules:
@@ -29,7 +33,9 @@ class QueueRules:
         return cls(campaign.id, campaign.lease_minutes, campaign.retry_delay_minutes,
                    campaign.max_attempts, campaign.skip_limit_per_hour,
                    campaign.card_limit_per_hour, campaign.calling_start,
-                   campaign.calling_end, tuple(silences(campaign)))
+                   campaign.calling_end, tuple(silences(campaign)),
+                   campaign.untrusted_cards_per_hour, campaign.untrusted_cards_per_day,
+                   campaign.calls_to_trust)
 
     @property
     def dnc_at_once_per_hour(self) -> int:

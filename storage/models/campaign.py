@@ -26,6 +26,13 @@ class Campaign(SQLModel, table=True):
     skip_limit_per_hour: int = 10
     # The harvest guard: more cards than this in an hour (calls take minutes) pauses.
     card_limit_per_hour: int = 40
+    # Practice cards a new volunteer makes before real ones (0: practice is optional).
+    practice_calls_required: int = 1
+    # Graduated trust: cards a volunteer not yet trusted gets an hour and a day, and the
+    # recorded calls without a pause after which trust comes by itself.
+    untrusted_cards_per_hour: int = 20
+    untrusted_cards_per_day: int = 60
+    calls_to_trust: int = 40
     # Election rounds: [{"name": "Premier tour", "date": "2024-06-30"}, ...]
     rounds: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
     # Days after joining when a supporter short of three recruits is nudged.

@@ -36,6 +36,11 @@ class User(SQLModel, table=True):
     organizer_by_cli: bool = False
     volunteer_status: str = Field(default=VolunteerStatus.NONE, max_length=16)
     trained: bool = False
+    # Graduated trust: cards an hour and a day are limited until an organizer trusts them
+    # or enough calls in a row without a pause do (storage/trust.py).
+    trusted: bool = False
+    # Practice cards done (a fictional contact, nothing in the queue: handlers/practice.py).
+    practice_calls: int = 0
     blocked: bool = False  # the person blocked the bot (403): send nothing more
     stopped: bool = False  # /stop: no broadcasts
     created_at: datetime = Field(default_factory=utcnow)
