@@ -80,11 +80,9 @@ async def next_button(query: CallbackQuery, callback_data: CallFlowCB, bot: Bot,
                       campaigns: CampaignCache, user: Person, is_organizer: bool,
                       state: FSMContext) -> None:
     await acknowledge(query)
-    campaign = await campaigns.get()
-    required = campaign.practice_calls_required if campaign else 0
     # A "ready" press trains only once the practice the campaign asks for is done.
     if (callback_data.action == "ready" and may_call(user, is_organizer)
-            and user.practice_calls >= required):
+            and not await _practice_due(campaigns, user, is_organizer)):
         await mark_trained(db, user.id)
         user = replace(user, trained=True)
         if isinstance(query.message, Message):
@@ -104,10 +102,9 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
         await _explain_no_access(bot, chat_id, user)
         return
     if not user.trained:
-        required = campaign.practice_calls_required
         await bot.send_message(chat_id, training_text(campaign.script, user.first_name),
-                               reply_markup=ready_keyboard(
-                                   practice_first=user.practice_calls < required))
+                               reply_markup=ready_keyboard(practice_first=await _practice_due(
+                                   campaigns, user, is_organizer)))
         return
     if (silence := silence_at(campaign)) is not None:
         await bot.send_message(chat_id, calling_closed_text(campaign, silence))
@@ -145,6 +142,14 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
     shown = (await state.get_data()).get(CARD_MESSAGES, [])
     await state.update_data(
         {CARD_MESSAGES: [m for m in shown if m not in removed] + [sent.message_id]})
+
+
+async def _practice_due(campaigns: CampaignCache, user: Person, is_organizer: bool) -> bool:
+    """Practice calls still asked of this volunteer before real ones. Organizers, who write
+    the script and train the others, may practise but need not."""
+    campaign = await campaigns.get()
+    required = campaign.practice_calls_required if campaign else 0
+    return not is_organizer and user.practice_calls < required
 
 
 async def _explain_no_access(bot: Bot, chat_id: int, user: Person) -> None:

@@ -19,7 +19,6 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 
 from handlers.calling import may_call
 from handlers.cards import CARD_LAYOUT, CallFlowCB, card_text
@@ -95,18 +94,19 @@ def _when_keyboard(seen: int) -> InlineKeyboardMarkup:
 
 
 def _duration(minutes: int) -> str:
+    if minutes == 60:
+        return _("1 hour")
     if minutes % 60 == 0:
-        hours = minutes // 60
-        return ngettext("{n} hour", "{n} hours", hours).format(n=hours)
-    return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+        return _("{n} hours").format(n=minutes // 60)
+    return _("1 minute") if minutes == 1 else _("{n} minutes").format(n=minutes)
 
 
 def what_it_does(outcome: Outcome, rules: QueueRules) -> str:
     """What the outcome does in the real queue, from the campaign's own rules."""
     if outcome in (Outcome.NO_ANSWER, Outcome.VOICEMAIL):
-        return ngettext(
-            "Back in the queue in {delay}, {n} try at most.",
-            "Back in the queue in {delay}, {n} tries at most.", rules.max_attempts).format(
+        if rules.max_attempts == 1:
+            return _("Not called again: this campaign tries each number once.")
+        return _("Back in the queue in {delay}, {n} tries at most.").format(
             delay=_duration(rules.retry_delay_minutes), n=rules.max_attempts)
     if outcome is Outcome.CALL_BACK:
         return _("The contact comes back at the time you choose, for whoever calls then.")
@@ -206,9 +206,8 @@ async def _explain(query: CallbackQuery, seen: int, outcome: Outcome, db: Databa
              _("On a real card, the number leaves the chat once you tap the outcome.")]
     if not practiced.trained:
         left = campaign.practice_calls_required - practiced.done
-        lines.append(ngettext("One more practice call before your first real one.",
-                              "{n} more practice calls before your first real one.",
-                              left).format(n=left))
+        lines.append(_("One more practice call before your first real one.") if left == 1
+                     else _("{n} more practice calls before your first real one.").format(n=left))
     elif not ready:
         lines.append(_("You're ready: you can make real calls once an organizer approves you."))
     await _redraw(query, "\n\n".join(lines), reply_markup=_after_keyboard(ready))

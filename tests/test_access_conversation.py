@@ -119,7 +119,9 @@ async def lisa_holds_a_card_and_is_declined(db, harness, *, deletable: bool = Tr
     await organizer.press("Approve")
     await deliver(harness)
     await lisa.send("/call")
-    await lisa.press("I'm ready")
+    await lisa.press("A practice call")  # the practice the campaign asks for, first
+    await lisa.press("No answer")
+    await lisa.press("My first real call")
     card = lisa.last()
     assert "+33612345678" in card.text
     if not deletable:

@@ -1,6 +1,6 @@
 """Someone trying Toile for the first time, in the sandbox `make run` starts without a token:
-Lisa asks to call, Clément approves, Lisa calls and records "No answer", the number leaves
-her chat and the next card comes; Fabrice opens Lisa's link and Lisa is told."""
+Lisa asks to call, Clément approves, Lisa makes a practice call, then calls and records
+"No answer", the number leaves her chat and the next card comes; Fabrice opens Lisa's link and Lisa is told."""
 
 from __future__ import annotations
 
@@ -54,13 +54,22 @@ async def test_a_newcomer_runs_the_campaign_from_the_page(running: Sandbox, page
     await expect(chat).to_contain_text("Votre demande est transmise", timeout=WAIT)
 
     await tab(page, CLEMENT)
-    await chat.locator(".ibutton", has_text="Valider").click(timeout=WAIT)
+    await chat.locator(".ibutton", has_text="✅ Valider").click(timeout=WAIT)
 
     await tab(page, LISA)
     await expect(chat).to_contain_text("Vous êtes validé·e", timeout=WAIT)
     await write(page, "/call")
-    await chat.locator(".ibutton", has_text="Je suis prêt").click(timeout=WAIT)  # training
+    # The training card, then a practice call with a fictional contact, as the campaign asks.
+    await chat.locator(".ibutton", has_text="Un appel d'entraînement").click(timeout=WAIT)
     card = chat.locator(".row:not(.mine)", has=page.locator(".ibutton", has_text="Pas de réponse"))
+    await expect(card).to_have_count(1, timeout=WAIT)
+    await expect(card).to_contain_text("Appel d'entraînement")
+    practice = FICTION_NUMBER.search(await card.inner_text())
+    assert practice, await card.inner_text()
+    await card.locator(".ibutton", has_text="Pas de réponse").click()
+    await expect(chat).to_contain_text("De retour dans la file dans 2 heures", timeout=WAIT)
+    await expect(chat).not_to_contain_text(practice.group(0), timeout=WAIT)
+    await chat.locator(".ibutton", has_text="Mon premier vrai appel").click(timeout=WAIT)
     await expect(card).to_have_count(1, timeout=WAIT)
     first = FICTION_NUMBER.search(await card.inner_text())
     assert first, await card.inner_text()  # the contact's number, and only a fictional one
