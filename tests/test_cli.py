@@ -105,11 +105,32 @@ def test_organizers_and_volunteers_from_the_terminal(toile, tmp_path):
     assert "volunteers.approve" in toile("audit").output
 
 
+def test_trusting_from_the_terminal_approves_first_and_is_audited(toile, tmp_path):
+    from storage.database import Database
+    from storage.users import get_user
+
+    result = toile("volunteers", "trust", "101")
+    assert "101 is trusted and approved" in result.output, result.output
+    assert "already trusted" in toile("volunteers", "trust", "101").output
+
+    async def check():
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'toile.db'}")
+        try:
+            return await get_user(db, 101)
+        finally:
+            await db.dispose()
+
+    volunteer = asyncio.run(check())
+    assert volunteer.trusted and volunteer.volunteer_status == "approved"
+    assert "volunteers.trust user=101" in toile("audit").output
+
+
 def test_every_command_has_help(toile):
     for args in (["--help"], ["run", "--help"], ["db", "upgrade", "--help"],
                  ["campaign", "load", "--help"], ["contacts", "import", "--help"],
                  ["contacts", "export", "--help"], ["organizers", "add", "--help"],
-                 ["volunteers", "approve", "--help"], ["stations", "import", "--help"]):
+                 ["volunteers", "approve", "--help"], ["volunteers", "trust", "--help"],
+                 ["stations", "import", "--help"]):
         result = toile(*args)
         assert result.exit_code == 0 and "Usage" in result.output, args
 
