@@ -19,7 +19,7 @@ from storage.outbox import Notice, NoticeKind, queue_in
 from storage.rows import reader
 
 
-class CardLimitReached(Exception):  # noqa: N818 (a state, not an error)
+class CardLimitReached(Exception):  # a state, not an error: no "Error" in its name
     """The volunteer is not trusted yet and had their cards for the hour or the day."""
 
     def __init__(self, until: datetime, daily: bool) -> None:
