@@ -90,8 +90,12 @@ async def run(round_trips: int, profile: str | None) -> None:
         await asyncio.to_thread(upgrade, url)
         # Forty round trips per volunteer reach the harvest guard's 40 cards an hour (the
         # clock stands still): a longer run would measure pauses, not calls.
+        # New callers' limits too; trust never comes: every card takes the untrusted path.
         campaign, _ = await load_campaign(db, {**parse_campaign_file(CAMPAIGN_FILE),
-                                               "card_limit_per_hour": CARD_LIMIT})
+                                               "card_limit_per_hour": CARD_LIMIT,
+                                               "untrusted_cards_per_hour": CARD_LIMIT,
+                                               "untrusted_cards_per_day": CARD_LIMIT,
+                                               "calls_to_trust": CARD_LIMIT})
         rows = ["telephone;prenom;circonscription"] + [
             f"0{612_000_000 + i};P{i};Rhône 3" for i in range(round_trips + 1000)]
         await import_contacts(db, campaign, io.BytesIO("\n".join(rows).encode()),

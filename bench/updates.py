@@ -408,6 +408,10 @@ async def prepare_database(path: Path, contacts: int, volunteers: list[int]) -> 
     # The clock stands still, so every card of the run falls in the same hour: the harvest
     # guard would pause each volunteer after the campaign's 40.
     fields["card_limit_per_hour"] = CARD_LIMIT
+    # New callers' limits likewise; trust never comes, so each card takes the untrusted
+    # path (the limit's count at the claim, trust's count at the record), the heavier one.
+    fields.update(untrusted_cards_per_hour=CARD_LIMIT, untrusted_cards_per_day=CARD_LIMIT,
+                  calls_to_trust=CARD_LIMIT)
     campaign, _ = await load_campaign(db, fields)
     csv_path = path.with_name("contacts.csv")
     write_contacts_csv(csv_path, contacts, seed=11)

@@ -45,6 +45,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
     text = _(
         "<b>What I can do</b>\n"
         "/call: your next contact to call\n"
+        "/practice: a practice call, with a fictional contact\n"
         "/me: your calls, today and in total, and today's callers\n"
         "/invite: your link to bring three people\n"
         "/proxy: give your vote to someone, or carry someone's vote\n"
@@ -56,7 +57,7 @@ async def help_command(message: Message, is_organizer: bool) -> None:
     if is_organizer:
         text += "\n\n" + _(
             "<b>Organizers</b>\n"
-            "/volunteers: requests waiting for approval, paused volunteers\n"
+            "/volunteers: requests waiting for approval, paused volunteers, callers to trust\n"
             "/web: the spider's web, in numbers and in a picture\n"
             "/proxies: vote proxies, and those to follow up by phone\n"
             "/stats: today's counts, with a chart\n"
