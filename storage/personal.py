@@ -55,7 +55,7 @@ ORGANIZERS_AUDIT = "the audit log of who did what: shifts, broadcasts and organi
 
 # Outbox params hold ids, never names (renderers read names when they send): the person's id
 # under one of these keys is replaced by their anonymous id.
-PERSON_PARAMS = ("user", "recruit", "volunteer")
+PERSON_PARAMS = ("user", "recruit", "volunteer", "caller")
 
 PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     "users": _table({
@@ -96,6 +96,14 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
             "tags source zone").split()},
     }, not_personal="id campaign_id priority status attempts due_at waiting lease_expires_at "
                     "lease_seq last_outcome follow_up last_called_at"),
+    "contact_link": _table({
+        "volunteer_id": Rule(How.ANONYMOUS, why="the volunteer who sent it: the join stays "
+                                                "counted for the campaign's calls"),
+        "used_by": Rule(How.ANONYMOUS, why="who opened it: the link stays used (nobody else "
+                                           "can take it) and the call stays counted"),
+        "contact_id": Rule(How.NOT_A_USERS, why=CONTACTS),
+    }, not_personal="id campaign_id created_at expires_at used_at",
+        with_row="code"),
     "call": _table({
         "volunteer_id": Rule(How.ANONYMOUS, why="the calls stay counted for the campaign"),
     }, not_personal="id contact_id campaign_id lease_seq outcome created_at room"),

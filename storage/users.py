@@ -289,20 +289,30 @@ async def request_to_call(db: Database, user_id: int) -> Decision:
     """Ask to make calls. `changed` is true only for the request that made it pending, so
     two quick presses alert the organizers once; the alert to each organizer and the word
     to the person are queued with the request."""
-    now = clock.utcnow()
     async with db.fast_write() as tx:
-        changed = await tx.run(_ASK, id=user_id) == 1
+        changed = await ask_to_call_in(tx, user_id)
         row = await tx.one(SELECT_PERSON, id=user_id)
         if row is None:
             raise LookupError(user_id)
-        if changed:
-            key = f"vol-request:{user_id}:{secrets.token_hex(6)}"
-            rows = await to_organizers(tx, key, NoticeKind.VOLUNTEER_REQUEST,
-                                       {"volunteer": user_id})
-            rows.append(Notice(key, NoticeKind.VOLUNTEER_REQUEST_SENT, user_id, {}, False))
-            await queue_in(tx, rows, due_at=now)
     person = _PERSON(row)
     return Decision(changed, person.volunteer_status, person)
+
+
+async def ask_to_call_in(tx: Tx, user_id: int, caller_id: int | None = None) -> bool:
+    """The request, in the caller's transaction: the organizers' alert (naming the
+    volunteer whose call it came from, if any) and, asked by the person themselves, their
+    word, queued with it. False if they were pending, approved or paused already."""
+    if await tx.run(_ASK, id=user_id) != 1:
+        return False
+    key = f"vol-request:{user_id}:{secrets.token_hex(6)}"
+    params: dict[str, int] = {"volunteer": user_id}
+    if caller_id is not None:
+        params["caller"] = caller_id
+    rows = await to_organizers(tx, key, NoticeKind.VOLUNTEER_REQUEST, params)
+    if caller_id is None:
+        rows.append(Notice(key, NoticeKind.VOLUNTEER_REQUEST_SENT, user_id, {}, False))
+    await queue_in(tx, rows, due_at=clock.utcnow())
+    return True
 
 
 async def decide_volunteer(db: Database, user_id: int, approve: bool, *,

@@ -31,7 +31,7 @@ pytest_plugins = ["tests.browser"]
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
     "TOILE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/toile_tests")
-TABLES = ("wall_token", "dnc_hold", "call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
+TABLES = ("contact_link", "wall_token", "dnc_hold", "call", "contact", "do_not_call", "audit_log", "campaign", "users", "outbox", "pledge",
           "pledge_round", "proxy_slot", "proxy_match", "proxy_request", "polling_station",
           "relay", "shift_signup", "broadcast", "shift", "instance_lease")
 

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from storage.broadcasts import create_broadcast, set_progress_message, start_due
 from storage.calling import QueueRules, assign_next_contact, record_outcome
 from storage.contacts import import_contacts
+from storage.contacts.links import join_through_call, link_to_send
 from storage.dnc_holds import decide_hold
 from storage.models import (
     AuditLog,
@@ -78,10 +79,18 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
     await decide_volunteer(db, z.id, True, actor_id=ORGANIZER)
     await import_contacts(db, campaign, numbers_csv(5))
     rules = QueueRules.of(campaign)
+    # Contact links last until the last round: this one's are still ahead.
+    ongoing = campaign.model_copy(update={"rounds": [{"name": "1", "date": "2099-06-14"}]})
     for outcome in (Outcome.WILL_VOTE, Outcome.DO_NOT_CALL):
         card = await assign_next_contact(db, rules, z.id)
         clock.advance(minutes=1)  # a conversation
         await record_outcome(db, rules, z.id, card.contact_id, card.lease_seq, outcome)
+        if outcome is Outcome.WILL_VOTE:  # the link sent after the call
+            await link_to_send(db, ongoing, z.id, card.contact_id, card.lease_seq)
+    card = await assign_next_contact(db, rules, ZOE)  # Zoé's call: z opens her link
+    sent = await link_to_send(db, ongoing, ZOE, card.contact_id, card.lease_seq)
+    assert sent is not None and await join_through_call(db, z.id, sent.code)
+    await record_outcome(db, rules, ZOE, card.contact_id, card.lease_seq, Outcome.WILL_VOTE)
     card = await assign_next_contact(db, rules, z.id)  # a ⛔ too hasty: held for organizers
     await record_outcome(db, rules, z.id, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
     held = await assign_next_contact(db, rules, z.id)

@@ -5,7 +5,14 @@ what Alembic and the migration tests compare against.
 Datetimes are aware UTC (SQLModel's UTCDateTime): SQLite stores them without an offset,
 PostgreSQL as timestamptz, and both read back the same."""
 
-from storage.models.calling import UNTARGETED_PRIORITY, Call, Contact, DncHold, DoNotCall
+from storage.models.calling import (
+    UNTARGETED_PRIORITY,
+    Call,
+    Contact,
+    ContactLink,
+    DncHold,
+    DoNotCall,
+)
 from storage.models.campaign import Campaign, PollingStation, WallToken
 from storage.models.defaults import EPOCH, utcnow
 from storage.models.enums import (
@@ -35,7 +42,7 @@ from storage.models.shifts import Broadcast, Shift, ShiftSignup
 __all__ = [
     "CALL_OUTCOMES", "EPOCH", "FOLLOW_UP_OUTCOMES", "LIVE_MATCH", "RELEASE_OUTCOMES",
     "RETRY_OUTCOMES", "UNTARGETED_PRIORITY", "Audience", "AuditLog", "Broadcast",
-    "BroadcastStatus", "Call", "Campaign", "Contact", "ContactStatus", "DncHold",
+    "BroadcastStatus", "Call", "Campaign", "Contact", "ContactLink", "ContactStatus", "DncHold",
     "DncHoldStatus", "DoNotCall", "InstanceLease", "Outbox", "OutboxStatus", "Outcome",
     "Pledge", "PledgeRound", "PollingStation", "ProxyKind", "ProxyMatch", "ProxyMatchStatus",
     "ProxyRequest", "ProxyRequestStatus", "ProxySlot", "Relay", "Shift", "ShiftSignup",

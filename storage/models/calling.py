@@ -128,3 +128,23 @@ class DncHold(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     decided_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     decided_at: datetime | None = None
+
+
+class ContactLink(SQLModel, table=True):
+    """A personal link a volunteer sends a contact after a call (`t.me/<bot>?start=<code>`):
+    a random code, one per contact, used by one person, refused after the campaign's last
+    round. Opened, it links the contact to the person on Telegram (used_by)."""
+
+    __tablename__ = "contact_link"
+    __table_args__ = (Index("ix_contact_link_volunteer", "volunteer_id", "used_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    contact_id: int = Field(foreign_key="contact.id", unique=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    # Who sent it: the person opening it counts as their recruit.
+    volunteer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    used_at: datetime | None = None

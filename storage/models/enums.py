@@ -19,6 +19,7 @@ class ContactStatus(StrEnum):
     DONE = "done"
     DO_NOT_CALL = "dnc"
     HELD = "held"  # a "do not call" pressed too fast, waiting for an organizer
+    JOINED = "joined"  # opened the link a volunteer sent: on Telegram now, out of the queue
 
 
 class Outcome(StrEnum):

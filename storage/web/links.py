@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from storage.database import Database
-from storage.driver import SQL
+from storage.driver import SQL, Tx
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.personal import rejoin_key
 from storage.rows import columns, reader
@@ -108,25 +108,41 @@ async def attribute_referral(db: Database, new_user_id: int, payload: str, *,
         row = await tx.one(_REFERRER, code=payload)
         if row is None:
             return None
-        referrer = _REFERRER_ROW(row)
-        if referrer.id == new_user_id or not await tx.run(
-                _ATTACH, referrer=referrer.id, generation=referrer.generation + 1,
-                id=new_user_id):
-            return None
-        if rejoin_secret is not None:
-            node = await tx.one(_FORGOTTEN_NODE, referrer=referrer.id,
-                                key=rejoin_key(rejoin_secret, new_user_id, referrer.id))
-            if node is not None:
-                forgotten = _NODE_ROW(node)
-                await tx.run(_DETACH_NODE if forgotten.recruits else _DROP_NODE,
-                             id=forgotten.id)
-                (recruits,) = await tx.one(_RECRUITS, id=referrer.id) or (0,)
-                return Attribution(referrer.id, int(recruits), counted=False)
-        (recruits,) = await tx.one(_COUNT_RECRUIT, id=referrer.id) or (0,)
-        # Keyed by the count, not by the newcomer: an outbox key names its recipient only.
-        await queue_in(tx, [Notice(f"web-joined:{referrer.id}:{recruits}",
-                                   NoticeKind.WEB_JOINED, referrer.id,
-                                   {"recruit": new_user_id, "n": int(recruits)})])
+        return await attach_in(tx, _REFERRER_ROW(row), new_user_id, rejoin_secret)
+
+
+_REFERRER_BY_ID = SQL.of(f"SELECT {columns(Referrer)} FROM users WHERE id = :id "
+                         "AND NOT forgotten")
+
+
+async def referrer_of(tx: Tx, user_id: int) -> Referrer | None:
+    """Someone who can bring people (not an erased node)."""
+    row = await tx.one(_REFERRER_BY_ID, id=user_id)
+    return None if row is None else _REFERRER_ROW(row)
+
+
+async def attach_in(tx: Tx, referrer: Referrer, new_user_id: int,
+                    rejoin_secret: bytes | None) -> Attribution | None:
+    """`new_user_id` joins the web under `referrer`, in the caller's transaction: counted
+    and the referrer told, or (a rejoin of someone forgotten) put back in their node."""
+    if referrer.id == new_user_id or not await tx.run(
+            _ATTACH, referrer=referrer.id, generation=referrer.generation + 1,
+            id=new_user_id):
+        return None
+    if rejoin_secret is not None:
+        node = await tx.one(_FORGOTTEN_NODE, referrer=referrer.id,
+                            key=rejoin_key(rejoin_secret, new_user_id, referrer.id))
+        if node is not None:
+            forgotten = _NODE_ROW(node)
+            await tx.run(_DETACH_NODE if forgotten.recruits else _DROP_NODE,
+                         id=forgotten.id)
+            (recruits,) = await tx.one(_RECRUITS, id=referrer.id) or (0,)
+            return Attribution(referrer.id, int(recruits), counted=False)
+    (recruits,) = await tx.one(_COUNT_RECRUIT, id=referrer.id) or (0,)
+    # Keyed by the count, not by the newcomer: an outbox key names its recipient only.
+    await queue_in(tx, [Notice(f"web-joined:{referrer.id}:{recruits}",
+                               NoticeKind.WEB_JOINED, referrer.id,
+                               {"recruit": new_user_id, "n": int(recruits)})])
     return Attribution(referrer.id, int(recruits))
 
 
