@@ -34,6 +34,7 @@ from bot.session import JsonSession
 from handlers import (
     access,
     broadcast,
+    callees,
     calling,
     doors,
     errors,
@@ -105,7 +106,7 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
                 me.build_router(), forget.build_router(), invite.build_router(),
                 proxy.build_router(), shifts.build_router(), broadcast.build_router(),
                 stats.build_router(), relay.build_router(), web.build_router(),
-                wall.build_router()]
+                wall.build_router(), callees.build_router()]
     # Whoever knocks at a door not theirs: the refusal, then the pointer to a private chat
     # (handlers/doors.py), both read from the features' organizer and personal-data routers.
     dp.include_routers(*features, doors.build_refusal_router(features),

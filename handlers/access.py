@@ -20,11 +20,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.callees import would_volunteer_text
 from handlers.calling import withdraw_cards
 from handlers.cards import CallFlowCB
 from handlers.doors import organizer_router, personal_data_router
 from handlers.trust import trust_button, untrusted_list
 from storage.calling import PauseReason
+from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.dnc_holds import decide_hold, hold_view
 from storage.models import VolunteerStatus
@@ -130,7 +132,7 @@ async def decide(query: CallbackQuery, callback_data: VolunteerDecisionCB, bot: 
         await withdraw_cards(bot, fsm_storage, callback_data.user_id)
 
 
-async def volunteers(message: Message, db: Database) -> None:
+async def volunteers(message: Message, db: Database, campaigns: CampaignCache) -> None:
     waiting = await pending_volunteers(db)
     if not waiting:
         await message.answer(_("Nobody is waiting for approval."))
@@ -142,6 +144,10 @@ async def volunteers(message: Message, db: Database) -> None:
     if (untrusted := await untrusted_list(db)) is not None:
         text, keyboard = untrusted
         await message.answer(text, reply_markup=keyboard)
+    # In a private chat only (the router's door): callees' numbers, to call them back.
+    callees = await would_volunteer_text(db, campaigns)
+    if callees:
+        await message.answer(callees)
 
 
 async def hold_decided(query: CallbackQuery, callback_data: DncHoldCB, db: Database,
@@ -194,6 +200,16 @@ def pause_notice(reason: str) -> str:
              "paused. An organizer will get back to you.")
 
 
+async def request_text(db: Database, volunteer: Person, caller_id: object) -> str:
+    """The organizers' alert; a request made on a call names who made the call."""
+    if caller_id is None:
+        return _("🙋 {who} would like to make calls.").format(who=describe(volunteer))
+    caller = await get_user(db, int(str(caller_id)))
+    return _("🙋 {who} would like to make calls (after a call with {caller}).").format(
+        who=describe(volunteer), caller=escape(caller.first_name)
+        if caller and not caller.forgotten else _("a volunteer"))
+
+
 def make_renderers(db: Database) -> Renderers:
     """The outbox's messages of this feature, drawn when their turn comes: one whose moment
     has passed (an alert already answered, a pause already lifted) is not sent."""
@@ -206,7 +222,7 @@ def make_renderers(db: Database) -> Renderers:
         volunteer = await volunteer_of(delivery, VolunteerStatus.PENDING)
         if volunteer is None:
             return None
-        return (_("🙋 {who} would like to make calls.").format(who=describe(volunteer)),
+        return (await request_text(db, volunteer, delivery.params.get("caller")),
                 {"reply_markup": decision_keyboard(volunteer.id)})
 
     async def request_sent(_delivery: Delivery, user: Person) -> Rendered:

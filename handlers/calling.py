@@ -16,6 +16,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.callees import LINK_MESSAGES, delete_link_messages, drop_link_numbers
 from handlers.cards import (
     CallBackWhenCB,
     CallFlowCB,
@@ -30,6 +31,7 @@ from handlers.cards import (
     next_call_keyboard,
     ready_keyboard,
     recorded_text,
+    send_link_button,
 )
 from handlers.proxy import start_for_contact
 from storage.calling import (
@@ -60,6 +62,9 @@ CARD_MESSAGES = "card_messages"  # FSM key: the chat messages that show the held
 
 # The proxy outcomes lead the volunteer through the proxy questions for the person.
 PROXY_OUTCOMES = {Outcome.NEEDS_PROXY: ProxyKind.NEED, Outcome.CAN_CARRY_PROXY: ProxyKind.OFFER}
+# Once recorded, the card keeps "Send Fabrice the link" for those who said yes to something.
+LINK_OUTCOMES = frozenset({Outcome.WILL_VOTE, Outcome.UNDECIDED, Outcome.NEEDS_PROXY,
+                           Outcome.CAN_CARRY_PROXY, Outcome.WANTS_TO_VOLUNTEER})
 
 
 def may_call(user: Person, is_organizer: bool) -> bool:
@@ -130,14 +135,18 @@ async def next_contact(chat_id: int, bot: Bot, db: Database, campaigns: Campaign
         return
     # Any card still on screen higher up (the same contact, or one whose lease ran out) is
     # removed: one card, one place, one number.
-    removed = list((await state.get_data()).get(CARD_MESSAGES, []))
+    data = await state.get_data()
+    removed = list(data.get(CARD_MESSAGES, []))
     for message_id in removed:
         with suppress(TelegramAPIError):
             await bot.delete_message(chat_id, message_id)
+    if data.get(LINK_MESSAGES):  # a ready message of a card left behind: its number goes
+        await drop_link_numbers(bot, chat_id, state)
     sent = await bot.send_message(
         chat_id, card_text(card, campaign, user.first_name),
         reply_markup=card_keyboard(card.contact_id, card.lease_seq,
-                                   [p["title"] for p in campaign.talking_points]))
+                                   [p["title"] for p in campaign.talking_points],
+                                   card.first_name))
     # Re-read: a double tap may have shown the card twice meanwhile; keep both to delete.
     shown = (await state.get_data()).get(CARD_MESSAGES, [])
     await state.update_data(
@@ -232,6 +241,7 @@ async def withdraw_cards(bot: Bot, fsm_storage: BaseStorage, volunteer_id: int) 
         with suppress(TelegramAPIError):
             await bot.delete_message(volunteer_id, message_id)
     await state.update_data({CARD_MESSAGES: []})
+    await delete_link_messages(bot, volunteer_id, state)
 
 
 async def call_back_menu(query: CallbackQuery, callback_data: OutcomeCB) -> None:
@@ -263,7 +273,8 @@ async def call_back_chosen(query: CallbackQuery, callback_data: CallBackWhenCB, 
         if card is not None and isinstance(query.message, Message):
             with suppress(TelegramAPIError):
                 await query.message.edit_reply_markup(reply_markup=card_keyboard(
-                    card.contact_id, card.lease_seq, [p["title"] for p in campaign.talking_points]))
+                    card.contact_id, card.lease_seq, [p["title"] for p in campaign.talking_points],
+                    card.first_name))
         return
     try:
         when = call_back_time(campaign, callback_data.when)
@@ -283,6 +294,8 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
         return
     result = await record_outcome(db, QueueRules.of(campaign), user.id, contact_id, seq, outcome,
                                   call_back_at=call_back_at, trusted=trusted(user, is_organizer))
+    if result.status is not Recorded.NOT_YOURS:  # the number leaves the ready messages too
+        await drop_link_numbers(bot, query.from_user.id, state)
     if result.status is Recorded.ALREADY:
         await _edit_card(query, _("This call was already recorded. Nothing changed."),
                          reply_markup=next_call_keyboard())
@@ -318,7 +331,11 @@ async def _record(query: CallbackQuery, contact_id: int, seq: int, outcome: Outc
             name=contact_name(result.contact_first_name))
     else:
         text = recorded_text(result.contact_first_name, outcome_label(outcome))
-    await _edit_card(query, text, reply_markup=next_call_keyboard())
+    keyboard = next_call_keyboard()
+    if outcome in LINK_OUTCOMES:  # the link can still be sent: without the number now
+        keyboard.inline_keyboard.insert(0, [send_link_button(contact_id, seq,
+                                                             result.contact_first_name)])
+    await _edit_card(query, text, reply_markup=keyboard)
     if outcome not in RELEASE_OUTCOMES and (reached := await milestone_reached(db, user.id)):
         await send_safely(bot, db, query.from_user.id, _(
             "🎉 That was your call number {n}! Thank you, {name}: every call counts.").format(

@@ -88,6 +88,20 @@ class TalkingPointCB(CallbackData, prefix="tp"):
     index: int
 
 
+class SendLinkCB(CallbackData, prefix="lnk"):
+    """"📨 Send Fabrice the link", on the card and once it is recorded (handlers.callees)."""
+
+    contact_id: int
+    seq: int
+
+
+def send_link_button(contact_id: int, seq: int, first_name: str | None) -> InlineKeyboardButton:
+    label = (_("📨 Send {name} the link").format(name=clip(first_name, 24)) if first_name
+             else _("📨 Send the link"))
+    return InlineKeyboardButton(text=label, callback_data=SendLinkCB(contact_id=contact_id,
+                                                                     seq=seq).pack())
+
+
 class CallFlowCB(CallbackData, prefix="call"):
     action: str  # "next" | "ready" | "ask" | "practice"
 
@@ -136,14 +150,17 @@ def _card_template(locale: str, titles: tuple[str, ...]) -> tuple[tuple[_CardSlo
     return tuple(rows)
 
 
-def card_keyboard(contact_id: int, seq: int, talking_points: list[str]) -> InlineKeyboardMarkup:
+def card_keyboard(contact_id: int, seq: int, talking_points: list[str],
+                  first_name: str | None = None) -> InlineKeyboardMarkup:
     outcome = _last_field_packer(OutcomeCB(contact_id=contact_id, seq=seq,
                                            outcome=Outcome.SKIPPED))
     point = _last_field_packer(TalkingPointCB(contact_id=contact_id, seq=seq, index=0))
     template = _card_template(get_i18n().current_locale, tuple(talking_points))
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [button.model_copy(update={"callback_data": (point if is_point else outcome)(last)})
-         for is_point, last, button in row] for row in template])
+    rows = [[button.model_copy(update={"callback_data": (point if is_point else outcome)(last)})
+             for is_point, last, button in row] for row in template]
+    # Above the skip: the link goes before or after the outcome.
+    rows.insert(len(rows) - 1, [send_link_button(contact_id, seq, first_name)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def call_back_keyboard(contact_id: int, seq: int) -> InlineKeyboardMarkup:

@@ -9,13 +9,14 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
 from handlers.calling import may_call
 from handlers.invite import rankings_note
 from storage.campaign_cache import CampaignCache
+from storage.contacts.links import my_calls_joined
 from storage.database import Database
 from storage.models import CALL_OUTCOMES, Campaign
 from storage.stats import callers_today, calling_streak, volunteer_counts
@@ -46,6 +47,10 @@ async def me(message: Message, db: Database, campaigns: CampaignCache, user: Per
             lines.append(_("{label}: {today} today, {total} in total").format(
                 label=outcome_label(outcome), today=counts.today.get(outcome.value, 0),
                 total=counts.total[outcome.value]))
+    joined = await my_calls_joined(db, user.id)
+    if joined:
+        lines.append(ngettext("🕸 {n} of your calls joined on Telegram.",
+                              "🕸 {n} of your calls joined on Telegram.", joined).format(n=joined))
     streak = await calling_streak(db, campaign, user.id)
     if streak >= 2:
         lines.append(_("🔥 {days} days in a row of calls. Thank you!").format(days=streak))

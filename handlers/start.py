@@ -9,9 +9,11 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.callees import welcome_after_call
 from handlers.calling import may_call
 from handlers.cards import ask_to_call_keyboard
 from handlers.invite import welcome_through_link
+from storage.contacts.links import is_link_code
 from storage.database import Database
 from storage.models import VolunteerStatus
 from storage.users import Person, set_stopped
@@ -25,7 +27,12 @@ async def start(message: Message, command: CommandObject, user: Person, is_organ
         await set_stopped(db, user.id, False)
     # An invite link counts for someone arriving now; any other payload (unknown, malformed,
     # a returning supporter's) gets the plain welcome, never an error.
-    if command.args and is_new_person:
+    # A contact link (sent after a call) takes the same first-update path.
+    asked_to_call = False
+    if command.args and is_new_person and is_link_code(command.args):
+        joined = await welcome_after_call(message, db, rejoin_secret, user, command.args)
+        asked_to_call = joined is not None and joined.asked_to_call
+    elif command.args and is_new_person:
         await welcome_through_link(message, db, rejoin_secret, user, command.args)
     can_call = may_call(user, is_organizer)
     text = _("Hello {name}! 👋 This is the campaign's bot.").format(name=escape(user.first_name))
@@ -35,7 +42,7 @@ async def start(message: Message, command: CommandObject, user: Person, is_organ
         return
     text += "\n\n" + _("Everyone brings three: /invite gives you your own link to share.")
     await message.answer(text, reply_markup=main_menu(False))
-    if user.volunteer_status != VolunteerStatus.PENDING:
+    if user.volunteer_status != VolunteerStatus.PENDING and not asked_to_call:
         await message.answer(_(
             "Would you like to call supporters with us? It takes an hour when you want, "
             "from your phone."), reply_markup=ask_to_call_keyboard())

@@ -37,6 +37,8 @@ async def stats_command(message: Message, db: Database, campaigns: CampaignCache
         _("Volunteers active now: {n}").format(n=stats.active_volunteers),
         _("Proxies matched: {n} · new supporters today: {m}").format(
             n=stats.proxies_matched, m=stats.new_supporters),
+        _("Calls that became supporters: {today} today, {total} in all").format(
+            today=number(stats.calls_joined_today), total=number(stats.calls_joined)),
     ]
     if stats.by_room:
         lines.append(_("By room: {rooms}").format(rooms=", ".join(

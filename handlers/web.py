@@ -30,6 +30,8 @@ def summary(stats: WebStats) -> str:
         _("Came through a link: {n}; recruits per supporter: {r:.2f}").format(
             n=number(stats.recruited), r=stats.branching),
         _("Brought their three: {n}").format(n=number(stats.reached_goal)),
+        _("Came after a call: {n} ({today} today)").format(
+            n=number(stats.from_calls), today=number(stats.from_calls_today)),
         _("Generations: {n}").format(n=stats.depth),
     ]
     growth = list(stats.by_day.items())[-7:]

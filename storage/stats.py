@@ -13,7 +13,7 @@ from storage.calling.hours import open_zones
 from storage.campaigns import local_day_start
 from storage.database import Database
 from storage.driver import SQL, Tx, read_time
-from storage.models import RELEASE_OUTCOMES, Campaign, ContactStatus, ProxyMatchStatus
+from storage.models import EPOCH, RELEASE_OUTCOMES, Campaign, ContactStatus, ProxyMatchStatus
 from storage.rows import reader
 
 # Skips and abandons are cards given back, not calls.
@@ -97,6 +97,8 @@ class OrganizerStats:
     active_volunteers: int
     proxies_matched: int
     new_supporters: int
+    calls_joined_today: int = 0  # calls whose contact opened the link sent after them
+    calls_joined: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,16 @@ _ACTIVE = SQL.of(
 _MATCHED = (ProxyMatchStatus.ACCEPTED, ProxyMatchStatus.CONFIRMED, ProxyMatchStatus.REGISTERED)
 _PROXIES = SQL.of("SELECT count(*) FROM proxy_match WHERE status IN ({})".format(
     ", ".join(f"'{status}'" for status in _MATCHED)))
+_CALLS_JOINED = SQL.of("SELECT count(*) FROM contact_link WHERE campaign_id = :campaign_id "
+                       "AND used_at IS NOT NULL AND used_at >= :since")
+
+
+async def calls_joined_in(tx: Tx, campaign_id: int | None, since: datetime = EPOCH) -> int:
+    """Calls that became supporters on Telegram (the contact opened the link sent after
+    the call) since `since`: /stats, /web and the wall count them one way."""
+    return await _count(tx, _CALLS_JOINED, campaign_id=campaign_id, since=since)
+
+
 _NEW = SQL.of("SELECT count(*) FROM users WHERE created_at >= :since AND id > 0")
 
 
@@ -154,13 +166,16 @@ async def organizer_stats(db: Database, campaign: Campaign,
                               since=now - timedelta(minutes=15))
         proxies = await _count(tx, _PROXIES)
         new = await _count(tx, _NEW, since=day)
+        joined_today = await calls_joined_in(tx, campaign.id, day)
+        joined = await calls_joined_in(tx, campaign.id)
     return OrganizerStats(today=calls.today, morning=calls.morning,
                           afternoon=calls.afternoon, by_outcome=calls.by_outcome,
                           by_room=calls.by_room, by_hour_room=calls.by_hour_room,
                           queue_left=queue,
                           waiting_local_hours=_closed(campaign, elsewhere, now),
                           active_volunteers=active,
-                          proxies_matched=proxies, new_supporters=new)
+                          proxies_matched=proxies, new_supporters=new,
+                          calls_joined_today=joined_today, calls_joined=joined)
 
 
 def _closed(campaign: Campaign, by_zone: list[Sequence[Any]], now: datetime) -> int:

@@ -26,8 +26,17 @@ async def ready_volunteer(db, harness, user_id=101, name="Camille", lang="en"):
     return harness.person(user_id, name, lang)
 
 
+WHATSAPP = re.compile(r"wa\.me/(\d{8,15})")
+
+
 def numbers_in(person) -> list[str]:
-    return [n for m in person.chat() for n in PHONE.findall(m.text)]
+    """Every number in the person's chat: in a message, a button's link (WhatsApp's holds
+    it without its +) or a button's text to copy."""
+    found = [n for m in person.chat() for n in PHONE.findall(m.text)]
+    for button in (b for m in person.chat() for b in m.buttons()):
+        found += WHATSAPP.findall(button.get("url", ""))
+        found += PHONE.findall(str(button.get("copy_text", {}).get("text", "")))
+    return found
 
 
 async def test_newcomer_asks_is_approved_and_makes_a_first_call(db, campaign, harness, frozen_clock):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.cards import CARD_LAYOUT, OutcomeCB, TalkingPointCB, card_keyboard
+from handlers.cards import (
+    CARD_LAYOUT,
+    OutcomeCB,
+    SendLinkCB,
+    TalkingPointCB,
+    card_keyboard,
+    send_link_button,
+)
 from storage.models import Outcome
 from ui.i18n import make_i18n
 from ui.keyboards import outcome_label
@@ -18,6 +25,7 @@ def test_card_payloads_are_aiogram_packs():
     expected = [OutcomeCB(contact_id=contact_id, seq=seq, outcome=o).pack()
                 for row in CARD_LAYOUT for o in row]
     expected += [TalkingPointCB(contact_id=contact_id, seq=seq, index=i).pack() for i in (0, 1)]
+    expected.append(SendLinkCB(contact_id=contact_id, seq=seq).pack())
     expected.append(OutcomeCB(contact_id=contact_id, seq=seq, outcome=Outcome.SKIPPED).pack())
     assert payloads == expected
     assert all(p is not None and len(p.encode()) <= 64 for p in payloads)
@@ -36,6 +44,7 @@ def test_card_keyboard_is_the_one_built_button_by_button_in_each_locale():
                 for row in CARD_LAYOUT]
             expected += [[InlineKeyboardButton(text="💬 " + title, callback_data=TalkingPointCB(
                 contact_id=7, seq=3, index=i).pack())] for i, title in enumerate(points)]
+            expected.append([send_link_button(7, 3, None)])
             expected.append([InlineKeyboardButton(
                 text=outcome_label(Outcome.SKIPPED),
                 callback_data=OutcomeCB(contact_id=7, seq=3, outcome=Outcome.SKIPPED).pack())])

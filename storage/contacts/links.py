@@ -189,16 +189,8 @@ async def _hand_proxy_over(tx: Tx, user_id: int, contact_id: int) -> str | None:
 
 # ---- counts -----------------------------------------------------------------------------------
 
-_JOINED_SINCE = SQL.of("SELECT count(*) FROM contact_link WHERE campaign_id = :campaign_id "
-                       "AND used_at IS NOT NULL AND used_at >= :since")
 _MINE = SQL.of("SELECT count(*) FROM contact_link WHERE volunteer_id = :volunteer_id "
                "AND used_at IS NOT NULL")
-
-
-async def calls_joined_in(tx: Tx, campaign_id: int, since: datetime) -> int:
-    """Calls that became supporters on Telegram since `since`."""
-    (count,) = await tx.one(_JOINED_SINCE, campaign_id=campaign_id, since=since) or (0,)
-    return int(count)
 
 
 async def my_calls_joined(db: Database, volunteer_id: int) -> int:

@@ -14,6 +14,7 @@ from storage.database import Database
 from storage.driver import SQL, Tx, read_time
 from storage.models import Campaign
 from storage.rows import columns, reader
+from storage.stats import calls_joined_in
 from storage.web.links import GOAL
 
 LEADERBOARD_SIZE = 10
@@ -27,6 +28,8 @@ class WebStats:
     depth: int  # the deepest generation (0: only people who came on their own)
     by_day_generation: dict[date, dict[int, int]]  # joins per local day, per generation
     top: list[tuple[str, int]]  # (first name, recruits), opted-out and erased left out
+    from_calls: int = 0  # supporters who came through the link sent after their call
+    from_calls_today: int = 0
 
     @property
     def branching(self) -> float:
@@ -103,6 +106,8 @@ async def web_stats(db: Database, campaign: Campaign, now: datetime | None = Non
         totals = await web_totals(tx, campaign, now)
         hours = [_HOUR_JOINS(row) for row in await tx.all(_BY_HOUR)]
         top = [_LEADER(leader) for leader in await tx.all(_TOP, size=LEADERBOARD_SIZE)]
+        from_calls = await calls_joined_in(tx, campaign.id)
+        from_calls_today = await calls_joined_in(tx, campaign.id, local_day_start(campaign, now))
     by_day: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for joins in hours:
         day = _hour(joins.hour).astimezone(tz).date()
@@ -112,7 +117,8 @@ async def web_stats(db: Database, campaign: Campaign, now: datetime | None = Non
         recruited=int(totals.recruited), reached_goal=int(totals.reached_goal),
         depth=int(totals.depth),
         by_day_generation={day: dict(gens) for day, gens in sorted(by_day.items())},
-        top=[(leader.first_name, int(leader.recruits)) for leader in top])
+        top=[(leader.first_name, int(leader.recruits)) for leader in top],
+        from_calls=from_calls, from_calls_today=from_calls_today)
 
 
 def growth_days(stats: WebStats, days: int = 14) -> list[date]:
