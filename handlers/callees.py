@@ -49,20 +49,22 @@ CAMPAIGN_SHOWN = 60
 
 def ready_message(campaign: str, volunteer: str, contact: str | None, link: str) -> str:
     """What the volunteer sends from their phone: who, why, the link, how to object. Plain
-    text (an SMS), at most what a copy-text button holds."""
-    def draft(campaign_name: str, volunteer_name: str) -> str:
-        greeting = (_("Hello {name},").format(name=clip(contact, 30)) if contact
+    text (an SMS) that a copy-text button holds whole: long names are shortened, never the
+    link nor the way out."""
+    def draft(campaign_name: str, volunteer_name: str, contact_name: str | None) -> str:
+        greeting = (_("Hello {name},").format(name=contact_name) if contact_name
                     else _("Hello,"))
         return " ".join((greeting, _(
-            "this is {volunteer}, volunteer for {campaign}: thank you for our call! As "
-            "promised, the campaign on Telegram: {link} (for you only). Not interested? "
-            "Reply STOP and we won't write again.").format(
+            "it's {volunteer} from {campaign}, thanks for our call! Join us on Telegram: "
+            "{link} (just for you). Not interested? Reply STOP.").format(
             volunteer=volunteer_name, campaign=campaign_name, link=link)))
 
-    text = draft(clip(campaign, CAMPAIGN_SHOWN), clip(volunteer, 30))
-    if len(text) > COPY_TEXT_MAX:  # a long campaign name, a long first name: shorten them
-        text = draft(clip(campaign, 20), clip(volunteer, 12))
-    return text[:COPY_TEXT_MAX]
+    for campaign_shown, name_shown in ((CAMPAIGN_SHOWN, 30), (24, 16), (12, 10)):
+        text = draft(clip(campaign, campaign_shown), clip(volunteer, name_shown),
+                     clip(contact, name_shown) if contact else None)
+        if len(text) <= COPY_TEXT_MAX:
+            return text
+    return draft(clip(campaign, 12), clip(volunteer, 10), None)
 
 
 def whatsapp_url(text: str, phone: str | None) -> str:

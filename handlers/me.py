@@ -9,7 +9,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
@@ -49,8 +49,7 @@ async def me(message: Message, db: Database, campaigns: CampaignCache, user: Per
                 total=counts.total[outcome.value]))
     joined = await my_calls_joined(db, user.id)
     if joined:
-        lines.append(ngettext("🕸 {n} of your calls joined on Telegram.",
-                              "🕸 {n} of your calls joined on Telegram.", joined).format(n=joined))
+        lines.append(_("🕸 {n} of your calls joined on Telegram.").format(n=joined))
     streak = await calling_streak(db, campaign, user.id)
     if streak >= 2:
         lines.append(_("🔥 {days} days in a row of calls. Thank you!").format(days=streak))

@@ -37,7 +37,7 @@ async def lisa_sends_fabrice_the_link(db, campaign, harness):
     assert "A message for Fabrice" in ready.text
     buttons = buttons_of(ready)
     copied = buttons["📋 Copy the message"]["copy_text"]["text"]
-    assert copied.startswith("Hello Fabrice, this is Lisa, volunteer for Législatives 2024")
+    assert copied.startswith("Hello Fabrice, it's Lisa from Législatives 2024, thanks for our call")
     assert "Reply STOP" in copied and len(copied) <= 256
     assert "wa.me/33612345678?text=" in buttons["💬 Send it on WhatsApp"]["url"]
     return lisa, ready, LINK.search(copied).group(1)

@@ -50,3 +50,18 @@ def test_card_keyboard_is_the_one_built_button_by_button_in_each_locale():
                 callback_data=OutcomeCB(contact_id=7, seq=3, outcome=Outcome.SKIPPED).pack())])
             assert card_keyboard(7, 3, points) == InlineKeyboardMarkup(inline_keyboard=expected)
             assert card_keyboard(8, 1, points) != card_keyboard(7, 3, points)
+
+
+def test_the_ready_message_fits_a_copy_button_whole_with_its_link_and_way_out():
+    from handlers.callees import COPY_TEXT_MAX, ready_message
+
+    link = "https://t.me/" + "b" * 32 + "?start=c_" + "X" * 16  # the longest bot name
+    i18n = make_i18n()
+    for locale, way_out in (("fr", "Répondez STOP"), ("en", "Reply STOP")):
+        with i18n.context(), i18n.use_locale(locale):
+            for campaign, volunteer, contact in (("Législatives 2024", "Lisa", "Fabrice"),
+                                                 ("C" * 200, "V" * 64, "F" * 64),
+                                                 ("C" * 200, "V" * 64, None)):
+                text = ready_message(campaign, volunteer, contact, link)
+                assert len(text) <= COPY_TEXT_MAX and link in text and way_out in text
+                assert volunteer[:5] in text and campaign[:5] in text

@@ -17,6 +17,7 @@ from aiogram.types import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
     BufferedInputFile,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -247,3 +248,20 @@ async def test_an_update_stays_until_a_later_call_confirms_it(api):
     again = await bot(GetUpdates(timeout=0))  # no offset: nothing confirmed yet
     assert [u.update_id for u in again] == [u.update_id for u in first]
     assert await bot(GetUpdates(offset=first[-1].update_id + 1, timeout=0)) == []
+
+
+async def test_a_copy_text_button_holds_1_to_256_characters_as_telegram_checks(api):
+    standin, bot = api
+
+    def copy(text: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text="📋 Copy", copy_text=CopyTextButton(text=text))]])
+
+    sent = await bot.send_message(CHAT, "A message to send", reply_markup=copy("é" * 256))
+    assert shown(standin)[0].buttons()[0]["copy_text"] == {"text": "é" * 256}
+    for wrong in ("", "x" * 257):
+        await refused(bot.send_message(CHAT, "x", reply_markup=copy(wrong)),
+                      "Bad Request: BUTTON_COPY_TEXT_INVALID")
+        await refused(bot.edit_message_reply_markup(chat_id=CHAT, message_id=sent.message_id,
+                                                    reply_markup=copy(wrong)),
+                      "Bad Request: BUTTON_COPY_TEXT_INVALID")
