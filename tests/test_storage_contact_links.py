@@ -31,7 +31,10 @@ from storage.models import (
 )
 from storage.outbox import NoticeKind
 from storage.proxies.requests import Requester, create_request
+from storage.stats import organizer_stats
 from storage.users import Profile, ensure_user, get_user, set_organizer
+from storage.wall.figures import wall_figures
+from storage.web import web_stats
 from tests.test_storage_calling import numbers_csv
 from tests.test_storage_proxies import SAINT_DENIS_12
 from tests.test_storage_wall import load_with_rounds
@@ -61,7 +64,7 @@ async def test_the_link_is_the_holders_and_random_and_the_same_when_asked_again(
     card = await lisa_calls(db, campaign)
     link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
     assert link is not None and link.phone == card.phone and not link.joined
-    assert link.code.startswith("c_") and str(card.contact_id) not in link.code[2:4]
+    assert link.code.startswith("c_") and len(link.code) == 18  # 96 random bits, no id
     again = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
     assert again is not None and again.code == link.code
     assert await link_to_send(db, campaign, MARC, card.contact_id, card.lease_seq) is None
@@ -152,3 +155,22 @@ async def test_forgetting_the_callee_and_the_caller_keeps_the_count_and_no_id(
     assert stored.used_by < 0 and stored.volunteer_id < 0
     await ensure_user(db, Profile(MARC, "Marc"))
     assert await join_through_call(db, MARC, link.code) is None
+
+
+async def test_stats_web_and_the_wall_count_calls_that_became_supporters_one_way(
+        db, campaign, frozen_clock):
+    card = await lisa_calls(db, campaign, Outcome.WILL_VOTE)
+    link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
+    before = await wall_figures(db, campaign)
+    await ensure_user(db, Profile(FABRICE, "Fabrice"))
+    await join_through_call(db, FABRICE, link.code)
+    stats, web, wall = (await organizer_stats(db, campaign), await web_stats(db, campaign),
+                        await wall_figures(db, campaign))
+    assert before.calls_joined_today == 0
+    assert (stats.calls_joined_today, stats.calls_joined) == (1, 1)
+    assert (web.from_calls_today, web.from_calls) == (1, 1)
+    assert wall.calls_joined_today == 1 and "calls_joined_today" in wall.as_json()
+    frozen_clock.advance(days=1)
+    assert (await organizer_stats(db, campaign)).calls_joined_today == 0
+    assert (await wall_figures(db, campaign)).calls_joined_today == 0
+    assert (await organizer_stats(db, campaign)).calls_joined == 1

@@ -29,6 +29,7 @@ TEXTS = {
     "proxies_total": N_("{n} in all"),
     "joined": N_("joined today"),
     "web": N_("{n} supporters in the web"),
+    "from_calls": N_("{n} of them after a call"),
     "said_yes": N_("calls ended on a yes"),
     "said_yes_note": N_("will vote, will volunteer, a proxy"),
     "top": N_("Today's top callers"),

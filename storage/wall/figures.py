@@ -19,7 +19,7 @@ from storage.campaigns import local_day_start
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import Campaign, Outcome, ProxyMatchStatus
-from storage.stats import callers_today, day_calls
+from storage.stats import callers_today, calls_joined_in, day_calls
 from storage.web.figures import web_totals
 
 CALLS_MILESTONE = 500  # every 500th call of the day is celebrated on screen
@@ -81,6 +81,7 @@ class WallFigures:
     proxies_total: int
     supporters_today: int
     supporters_total: int
+    calls_joined_today: int  # calls that became supporters: the contact opened their link
     calls_milestone: int  # the last milestone reached today (0: none yet)
     proxies_milestone: int
     top: list[Caller]
@@ -176,6 +177,7 @@ async def wall_figures(db: Database, campaign: Campaign, now: datetime | None = 
         proxies = await tx.one(_PROXIES, day=local_day_start(campaign, now),
                                campaign_id=campaign.id)
         rooms = await _rooms_with_shifts(tx, campaign, now)
+        calls_joined = await calls_joined_in(tx, campaign.id, local_day_start(campaign, now))
     assert proxies is not None  # an aggregate always answers
     proxies_total, proxies_today = (int(n) for n in proxies)
     if top is None:
@@ -195,6 +197,7 @@ async def wall_figures(db: Database, campaign: Campaign, now: datetime | None = 
         said_yes=sum(calls.by_outcome.get(o, 0) for o in YES),
         proxies_today=proxies_today, proxies_total=proxies_total,
         supporters_today=int(web.today), supporters_total=int(web.supporters),
+        calls_joined_today=calls_joined,
         calls_milestone=calls.today // CALLS_MILESTONE * CALLS_MILESTONE,
         proxies_milestone=proxies_total // PROXIES_MILESTONE * PROXIES_MILESTONE,
         top=top.callers)

@@ -91,6 +91,7 @@
     $("proxies-total").textContent = fill(T.proxies_total, { n: number(f.proxies_total) });
     $("joined").textContent = number(f.supporters_today);
     $("web-size").textContent = fill(T.web, { n: number(f.supporters_total) });
+    $("from-calls").textContent = fill(T.from_calls, { n: number(f.calls_joined_today) });
     $("said-yes").textContent = number(f.said_yes);
   }
 
