@@ -12,8 +12,16 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from playwright.async_api import Page
+
 from bot.config import Settings
 from bot.sandbox.run import Sandbox, run_sandbox
+
+
+async def write(page: Page, text: str) -> None:
+    """Type a message in the page's text box and send it, as a person does."""
+    await page.fill("#text", text)
+    await page.press("#text", "Enter")
 
 
 def free_port() -> int:

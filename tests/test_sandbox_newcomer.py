@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from bot.sandbox.run import Sandbox
 from tests.browser import screenshot
-from tests.sandbox_dev import sandbox
+from tests.sandbox_dev import sandbox, write
 
 CLEMENT, LISA, FABRICE = 1001, 1002, 1004
 WAIT = 15_000  # ms
@@ -31,11 +31,6 @@ async def tab(page: Page, person: int) -> None:
     await page.click(f'.tab[data-person="{person}"]')
     await expect(page.locator(f'.tab[data-person="{person}"]')).to_have_attribute(
         "aria-selected", "true")
-
-
-async def write(page: Page, text: str) -> None:
-    await page.fill("#text", text)
-    await page.press("#text", "Enter")
 
 
 async def test_a_newcomer_runs_the_campaign_from_the_page(running: Sandbox, page: Page) -> None:

@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 
 from bot.sandbox.run import Sandbox
 from tests.browser import ARTIFACTS, screenshot
-from tests.sandbox_dev import sandbox
+from tests.sandbox_dev import sandbox, write
 
 CLEMENT, LISA, NICOLAS, FABRICE = 1001, 1002, 1003, 1004
 WAIT = 15_000  # ms: the bot answers within a second; a loaded machine is slower
@@ -39,11 +39,6 @@ async def open_as(page: Page, running: Sandbox, person: int) -> None:
     await page.goto(f"{running.url}/#{person}")
     await expect(page.locator(f'.tab[data-person="{person}"]')).to_have_attribute(
         "aria-selected", "true")
-
-
-async def write(page: Page, text: str) -> None:
-    await page.fill("#text", text)
-    await page.press("#text", "Enter")
 
 
 async def shot(page: Page, name: str) -> None:
