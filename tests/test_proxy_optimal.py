@@ -229,3 +229,28 @@ async def test_what_changes_while_the_plan_is_made_is_respected(db, campaign, fr
             select(ProxyRequest.status).where(ProxyRequest.id == nadia))).scalar_one()
     assert pairs == {(meanwhile["zoe"], sophie), (meanwhile["omar"], meanwhile["ines"])}
     assert nadia_status == "open"  # Sophie is not hers twice: the next pass tries again
+
+
+async def test_a_new_need_takes_a_holder_of_its_own_rounds_before_a_wider_one(
+        db, campaign, frozen_clock):
+    """Matching as it comes stays greedy, but within a tier prefers the holder whose rounds
+    are exactly the need's: Sophie, who can carry both rounds, stays free for a need of
+    both, though she offered first."""
+    sophie = await create_request(db, campaign, ProxyKind.OFFER, Requester("Sophie", user_id=701),
+                                  SAINT_DENIS_12, [ROUND1, ROUND2])
+    frozen_clock.advance(minutes=1)
+    leo = await create_request(db, campaign, ProxyKind.OFFER, Requester("Léo", user_id=702),
+                               SAINT_DENIS_12, [ROUND1])
+    frozen_clock.advance(minutes=1)
+    nadia = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=703),
+                                 SAINT_DENIS_12, [ROUND1])
+    frozen_clock.advance(minutes=1)
+    karim = await create_request(db, campaign, ProxyKind.NEED, Requester("Karim", user_id=704),
+                                 SAINT_DENIS_12, [ROUND1, ROUND2])
+
+    assert await match_need(db, campaign, nadia) is not None
+    assert await match_need(db, campaign, karim) is not None
+    async with db.read() as session:
+        pairs = {tuple(row) for row in await session.execute(
+            select(ProxyMatch.need_id, ProxyMatch.offer_id))}
+    assert pairs == {(nadia, leo), (karim, sophie)}
