@@ -7,8 +7,10 @@
 For each database: a freshly migrated database with the example campaign, the communes'
 polling stations and the needs and offers bulk-loaded with the driver (executemany / COPY);
 then storage.proxies.match_all once (the periodic pass on fresh data), checked against the
-rules; then, with all that in place, new needs one by one (create_request, match_need) and
-new offers (create_request, match_offer), each timed.
+rules and against the reference figures of `proxy_reference` (the maximum, the same-station
+optimum, the greedy pass of old), computed from the same generated data; then, with all
+that in place, new needs one by one (create_request, match_need) and new offers
+(create_request, match_offer), each timed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import cProfile
 import io
 import pstats
 import random
+import resource
 import shutil
 import sqlite3
 import tempfile
@@ -50,6 +53,7 @@ from bench._common import (
     table,
     verdict,
 )
+from bench.proxy_reference import Reference, greedy, reference
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.communes import all_communes
 from storage.database import Database
@@ -70,6 +74,8 @@ from storage.proxies.rules import run_of_dates
 
 PG_DATABASE = "toile_bench_proxies"
 PASS_TARGET_S = 5.0
+MATCHES_TARGET = 0.995  # of the maximum
+STATION_TARGET = 0.95  # of the same-station optimum
 MATCH_NEED_P99_TARGET_MS = 20.0
 # Paris, Lyon and Marseille vote in their arrondissements, which have INSEE codes (and
 # stations) of their own; the whole city would count its people twice.
@@ -338,6 +344,8 @@ class Result:
     open_needs_after: int = 0
     pass_tiers: dict[str, int] = field(default_factory=dict)
     pass_checks: Checks = field(default_factory=Checks)
+    rss_before_mb: float = 0.0  # the bench process's peak RSS before and after the pass
+    rss_after_mb: float = 0.0
     create_need: Latencies = field(default_factory=Latencies)
     need: Latencies = field(default_factory=Latencies)
     create_offer: Latencies = field(default_factory=Latencies)
@@ -478,9 +486,11 @@ async def exercise(database: str, url: str, load: Loader,
               f"{settings.needs:,} needs and {settings.offers:,} offers loaded in "
               f"{result.load_s:.1f} s")
 
+        result.rss_before_mb = peak_rss_mb()
         start = time.perf_counter()
         ids = await match_all(db, campaign)
         result.pass_s = time.perf_counter() - start
+        result.rss_after_mb = peak_rss_mb()
         result.pass_matches = len(ids)
         print(f"{database}: match_all {result.pass_s:.2f} s, {len(ids):,} matches")
         reader = await reader_factory()
@@ -604,7 +614,18 @@ async def bench_postgres(france: France, settings: Settings) -> Result:
 
 # ---- report -----------------------------------------------------------------------------------
 
-def report(results: list[Result], settings: Settings) -> None:
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(results: list[Result], settings: Settings, ref: Reference) -> None:
+    print(f"\nreference, from the generated requests: the most matches possible "
+          f"{ref.maximum:,} (closed form); the most same-station matches among them "
+          f"{ref.station_optimum:,} (an integer program of its own); the greedy pass of old "
+          f"on the same data {ref.greedy_matches:,} = {ref.greedy_matches / ref.maximum:.2%} "
+          f"of the maximum, {ref.greedy_tiers.get('station', 0):,} same-station = "
+          f"{ref.greedy_tiers.get('station', 0) / max(1, ref.station_optimum):.2%}, tiers "
+          f"{ref.greedy_tiers}")
     print("\nfull pass: storage.proxies.match_all once on the fresh data; tiers read from the "
           "data (same station, else commune, constituency, department)")
     print(table(
@@ -613,7 +634,9 @@ def report(results: list[Result], settings: Settings) -> None:
           *(f"{r.pass_tiers.get(t, 0):,}" for t in TIERS), r.pass_checks.total)
          for r in results]))
     for r in results:
-        print(f"  {r.database} checks after the pass: {vars(r.pass_checks)}")
+        print(f"  {r.database} checks after the pass: {vars(r.pass_checks)}; peak RSS of the "
+              f"bench process {r.rss_before_mb:,.0f} MB before the pass, "
+              f"{r.rss_after_mb:,.0f} MB after")
     print(f"\nincremental: {settings.new_needs} new needs, then {settings.new_offers} new "
           "offers, one at a time, with the pass's data in place")
     rows = []
@@ -634,6 +657,13 @@ def report(results: list[Result], settings: Settings) -> None:
         _p50, p99, _max = r.need.figures()
         _p50, offer_p99, _max = r.offer.figures()
         clean = r.pass_checks.total == r.final_checks.total == 0
+        share = r.pass_matches / max(1, ref.maximum)
+        station = r.pass_tiers.get("station", 0) / max(1, ref.station_optimum)
+        print(f"{r.database}: matches {r.pass_matches:,} / maximum {ref.maximum:,} = "
+              f"{share:.2%} (target >= {MATCHES_TARGET:.1%}) {verdict(share >= MATCHES_TARGET)}; "
+              f"same station {r.pass_tiers.get('station', 0):,} / optimum "
+              f"{ref.station_optimum:,} = {station:.2%} (target >= {STATION_TARGET:.0%}) "
+              f"{verdict(station >= STATION_TARGET)}")
         print(f"{r.database}: full pass {r.pass_s:.2f} s (target <= {PASS_TARGET_S:g} s) "
               f"{verdict(r.pass_s <= PASS_TARGET_S)}; match_need p99 {p99:.2f} ms "
               f"(target <= {MATCH_NEED_P99_TARGET_MS:g} ms) "
@@ -655,7 +685,14 @@ async def main_async(databases: list[str], settings: Settings) -> None:
     for database in databases:
         bench = bench_sqlite if database == "sqlite" else bench_postgres
         results.append(await bench(france, settings))
-    report(results, settings)
+    requests = bulk_requests(france, settings.needs, settings.offers, settings.seed,
+                             datetime.now(UTC))
+    fields = parse_campaign_file(CAMPAIGN_FILE)
+    capacity = int(fields["proxy_capacity"])
+    ref = reference(requests, capacity)
+    dates = [r["date"] for r in fields["rounds"]]
+    ref.greedy_matches, ref.greedy_tiers = greedy(requests, dates, capacity)
+    report(results, settings, ref)
 
 
 def main() -> None:

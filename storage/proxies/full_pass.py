@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx
-from storage.models import Campaign
+from storage.models import Campaign, ProxyKind
 from storage.proxies.matching import SERIALIZE, free_slot, next_match_ids
 from storage.proxies.notices import Proposed, queue_proposals
 from storage.proxies.optimal import Department, Outcome, SolverFailed
@@ -89,6 +89,13 @@ _OPEN_REQUESTS = (f"SELECT {columns(_Open)} FROM proxy_request WHERE campaign_id
 _OPEN_NEEDS = SQL.of(_OPEN_REQUESTS.format(kind=NEED))
 _OPEN_OFFERS = SQL.of(_OPEN_REQUESTS.format(kind=OFFER))
 _ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
+_OPEN_IDS = SQL.of("SELECT id, kind FROM proxy_request WHERE campaign_id = :campaign_id "
+                   f"AND status = {OPEN}")
+_READ_BY_IDS = SQL.dialects(
+    f"SELECT {columns(_Open)} FROM proxy_request WHERE id IN (SELECT value FROM json_each(:ids)) "
+    "ORDER BY created_at, id",
+    f"SELECT {columns(_Open)} FROM proxy_request WHERE id = ANY(:ids::int[]) "
+    "ORDER BY created_at, id")
 _TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
 
 
@@ -105,17 +112,25 @@ class _Matcher:
                  tried: set[tuple[int, int]]) -> None:
         self.dates, self.capacity, self.tried = dates, capacity, tried
         self.offers = offers  # in waiting order
-        self.buckets: list[dict[Any, list[_Offer]]] = [defaultdict(list) for _ in range(TIERS)]
-        for offer in offers:
-            for bucket, key in zip(self.buckets, offer.keys(), strict=True):
-                if key is not None:
-                    bucket[key].append(offer)
+        self._buckets: list[dict[Any, list[_Offer]]] | None = None
         # Offers only fill up during a pass: once an offer cannot serve a set of rounds, it
         # never will again. So each (tier, key, rounds) list is searched from the first
         # offer that still can, instead of from its start (8 million looks -> 0.2 million
         # on 50,000 needs and offers).
         self.starts: dict[tuple[int, Any, int], int] = {}
         self.rounds: dict[int, list[str]] = {}  # a mask's round dates
+
+    @property
+    def buckets(self) -> list[dict[Any, list[_Offer]]]:
+        """The offers by tier and key, in waiting order; made when the greedy matcher is
+        first needed (after a plan, seldom)."""
+        if self._buckets is None:
+            self._buckets = [defaultdict(list) for _ in range(TIERS)]
+            for offer in self.offers:
+                for bucket, key in zip(self._buckets, offer.keys(), strict=True):
+                    if key is not None:
+                        bucket[key].append(offer)
+        return self._buckets
 
     def _in_tier(self, tier: int, key: Any, need: _Open, rounds: list[str]) -> _Offer | None:
         # The pass's inner loop (0.2 million looks): names bound locally, no method calls.
@@ -200,18 +215,47 @@ async def _read(tx: Tx, campaign: Campaign) -> tuple[list[_Open], _Matcher]:
     places taken and the pairs proposed before."""
     needs = [_Open(*row) for row in await tx.all(_OPEN_NEEDS, campaign_id=campaign.id)]
     offers = [_Offer(*row) for row in await tx.all(_OPEN_OFFERS, campaign_id=campaign.id)]
+    return needs, await _with_slots(tx, campaign, offers)
+
+
+async def _with_slots(tx: Tx, campaign: Campaign, offers: list[_Offer]) -> _Matcher:
     by_id = {offer.id: offer for offer in offers}
+    for offer in offers:
+        offer.slots.clear()
     for oid, round_date, slot in await tx.all(_ALL_SLOTS):
         if int(oid) in by_id:
             by_id[int(oid)].slots[str(round_date)].add(int(slot))
     tried = {(int(n), int(o)) for n, o in await tx.all(_TRIED)}
-    return needs, _Matcher(offers, round_dates(campaign), campaign.proxy_capacity, tried)
+    return _Matcher(offers, round_dates(campaign), campaign.proxy_capacity, tried)
+
+
+async def _read_again(tx: Tx, campaign: Campaign, needs: list[_Open],
+                      offers: list[_Offer]) -> tuple[list[_Open], _Matcher]:
+    """The same, as it is now, from the snapshot: which requests are still open (ids only),
+    those that were not (new, or open again after a decline) read in full, and every place
+    taken read again."""
+    open_now = {int(i): str(k) for i, k in await tx.all(_OPEN_IDS, campaign_id=campaign.id)}
+    known = {n.id for n in needs} | {o.id for o in offers}
+    unknown = [i for i in open_now if i not in known]
+    rows = []
+    if unknown:
+        ids: Any = unknown if isinstance(tx, PostgresTx) else json.dumps(unknown)
+        rows = await tx.all(_READ_BY_IDS, ids=ids)
+    need_kind, offer_kind = ProxyKind.NEED.value, ProxyKind.OFFER.value
+    return ([n for n in needs if open_now.get(n.id) == need_kind]
+            + [_Open(*row) for row in rows if open_now[int(row[0])] == need_kind],
+            await _with_slots(tx, campaign, [o for o in offers
+                                             if open_now.get(o.id) == offer_kind]
+                              + [_Offer(*row) for row in rows
+                                 if open_now[int(row[0])] == offer_kind]))
 
 
 @dataclass
 class _Planned:
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (need id, offer id)
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Needs of the departments planned: those left without a holder had none to have.
+    considered: set[int] = field(default_factory=set)
 
 
 def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
@@ -238,6 +282,7 @@ def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
             return
         planned.outcomes[plan.outcome.value] += 1
         planned.pairs += [(here[i].id, holders[j].id) for i, j in plan.pairs]
+        planned.considered.update(need.id for need in here)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="proxy-plan") as solver:
         pending: tuple[Any, ...] | None = None
@@ -282,10 +327,9 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
         if not needs:
             return []
         planned = await _planned(needs, matcher, budget_s)
-        del needs, matcher
         async with db.fast_write(long=True) as tx:
             await tx.one(SERIALIZE)
-            needs, matcher = await _read(tx, campaign)
+            needs, matcher = await _read_again(tx, campaign, needs, matcher.offers)
             made = _follow(planned, needs, matcher)
             if not made:
                 return []
@@ -304,8 +348,10 @@ async def _planned(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _P
 
 
 def _follow(planned: _Planned, needs: list[_Open], matcher: _Matcher) -> list[_Made]:
-    """The plan's pairs that still hold, then the greedy matcher for the needs left, in
-    waiting order."""
+    """The plan's pairs that still hold, then the greedy matcher for the needs the plan
+    did not decide (new since the snapshot, their planned holder taken meanwhile, their
+    department not planned), in waiting order. A need the plan left without a holder had
+    none: a holder offering since then is matched as they come (`matching`)."""
     offer_of = dict(planned.pairs)
     offers = matcher.by_id()
     made: dict[int, _Made] = {}
@@ -316,7 +362,7 @@ def _follow(planned: _Planned, needs: list[_Open], matcher: _Matcher) -> list[_M
             if taken is not None:
                 made[need.id] = taken._replace(planned=True)
     for need in needs:
-        if need.id not in made:
+        if need.id not in made and (need.id in offer_of or need.id not in planned.considered):
             taken = matcher.match(need)
             if taken is not None:
                 made[need.id] = taken

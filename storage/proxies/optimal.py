@@ -123,6 +123,7 @@ class _Model:
         self.cols: list[int] = []
         self.values: list[float] = []
         self.upper: list[float] = []  # each row: at most this
+        self.needs = 0  # the department's: no more matches than that
 
     def column(self, tier: int) -> int:
         self.tier.append(tier)
@@ -227,15 +228,20 @@ def _solve(model: _Model, integer: bool, time_limit: float) -> np.ndarray[Any, A
     h.setOptionValue("blend_multi_objectives", False)
     h.passModel(lp)
     tier = np.array(model.tier)
-    # Weights are to be minimised: -1 maximises. Matches, then the closest tiers in turn.
-    for priority, chosen in enumerate((tier >= 0, tier == STATION, tier == COMMUNE,
-                                       tier == CONSTITUENCY)):
-        if not chosen.any():  # no such match possible here: no stage for it
+    # Matches; then same station, and among those same commune, in one objective (a station
+    # match outweighs all the commune ones, which are fewer than `weight`); then same
+    # constituency. HiGHS solves them in turn, each keeping the one before at its best.
+    weight = float(model.needs + 1)
+    stages = [(tier >= 0).astype(np.float64),
+              np.where(tier == STATION, weight, 0.0) + (tier == COMMUNE),
+              (tier == CONSTITUENCY).astype(np.float64)]
+    for priority, coefficients in enumerate(stages):
+        if not coefficients.any():  # no such match possible here: no stage for it
             continue
         objective = highspy.HighsLinearObjective()
-        objective.weight, objective.offset = -1.0, 0.0
-        objective.coefficients = chosen.astype(np.float64).tolist()
-        objective.priority = 4 - priority
+        objective.weight, objective.offset = -1.0, 0.0  # weights are minimised: -1 maximises
+        objective.coefficients = coefficients.tolist()
+        objective.priority = len(stages) - priority
         objective.abs_tolerance, objective.rel_tolerance = INTEGRAL, 0.0
         h.addLinearObjective(objective)
     h.run()
@@ -295,17 +301,26 @@ class Department:
                         node.counts[theirs] += 1
                         node.members[theirs].append(index)
                 continue
-            commune = _Node(COMMUNE, above_commune)
-            communes.append(commune)
+            commune: _Node | None = None
+            parent: Callable[[Kind], tuple[_Node, Kind]] = above_commune
+            if len(by_station) > 1:
+                # With one station, what it leaves nobody else in the commune could meet: its
+                # node goes up as the commune would, and there is no commune node.
+                commune = _Node(COMMUNE, above_commune)
+                communes.append(commune)
+                parent = partial(_into, commune)
             for here in by_station.values():
-                node = commune
                 if len({kind.holder for kind, _ in here}) == 2:
-                    node = _Node(STATION, partial(_into, commune))
+                    node = _Node(STATION, parent)
                     stations.append(node)
+                else:
+                    assert commune is not None  # a lone station here has both sides
+                    node = commune
                 for kind, index in here:
                     node.counts[kind] += 1
                     node.members[kind].append(index)
         self.model = _Model()
+        self.model.needs = len(needs)
         # Constituencies are met as the communes pass up: they come after all the communes.
         for node in [*stations, *communes]:
             _build(node, self.model, apart)
