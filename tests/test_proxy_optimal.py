@@ -187,7 +187,7 @@ async def test_without_the_solver_the_greedy_pass_still_matches_and_says_so(
         pairs = {tuple(row) for row in await session.execute(
             select(ProxyMatch.need_id, ProxyMatch.offer_id))}
     assert pairs == {(nadia, sophie)}
-    assert "department 93 left to the greedy matcher" in caplog.text
+    assert "left to the greedy matcher, 1 department(s): 93" in caplog.text
 
 
 async def test_what_changes_while_the_plan_is_made_is_respected(db, campaign, frozen_clock,

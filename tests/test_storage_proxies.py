@@ -463,8 +463,10 @@ async def test_sqlite_looks_for_a_holder_through_each_tier_s_own_index(sqlite_db
     values = {"insee": "93066", "station": "12", "constituency": "Seine-Saint-Denis 1",
               "department": "93", "campaign_id": 1, "mask": 3, "user_id": None, "need_id": 1,
               "capacity": 1, "count": 2, "dates": ROUND1 + ROUND2}
-    indexes = ("ix_proxy_station", "ix_proxy_station", "ix_proxy_constituency",
-               "ix_proxy_department")
+    # Each tier twice: the holders of exactly the need's rounds, then those of more.
+    indexes = [index for index in ("ix_proxy_station", "ix_proxy_station",
+                                   "ix_proxy_constituency", "ix_proxy_department")
+               for _rounds in range(2)]
     async with sqlite_db.fast_read() as tx:
         for (_keys, statement), index in zip(CANDIDATES, indexes, strict=True):
             explain = SQL("EXPLAIN QUERY PLAN " + statement.sqlite, "", statement.names)

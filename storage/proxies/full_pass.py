@@ -270,15 +270,14 @@ def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
     for need in needs:
         by_department[need.department].append(need)
     deadline = time.monotonic() + budget_s
+    greedy: dict[str, str] = {}  # department: why
 
     def finish(department: str, model: Department, here: list[_Open],
                holders: list[_Offer], solving: Future[tuple[Any, Outcome]]) -> None:
         try:
             plan = model.plan(solving.result())
         except SolverFailed as failed:
-            log.warning("proxy pass: department %s left to the greedy matcher (%s)",
-                        department, failed)
-            planned.outcomes["greedy"] += 1
+            greedy[department] = str(failed)
             return
         planned.outcomes[plan.outcome.value] += 1
         planned.pairs += [(here[i].id, holders[j].id) for i, j in plan.pairs]
@@ -287,6 +286,9 @@ def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="proxy-plan") as solver:
         pending: tuple[Any, ...] | None = None
         for department, here in by_department.items():
+            if time.monotonic() >= deadline:
+                greedy[department] = "the pass's time budget is spent"
+                continue
             holders = offers.get(department, [])
             model = Department(here, holders, [matcher.room(offer) for offer in holders],
                                _apart(here, holders, matcher.tried))
@@ -296,6 +298,10 @@ def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
             pending = (department, model, here, holders, solving)
         if pending is not None:
             finish(*pending)
+    if greedy:
+        planned.outcomes["greedy"] = len(greedy)
+        log.warning("proxy pass: left to the greedy matcher, %d department(s): %s", len(greedy),
+                    "; ".join(f"{d} ({why})" for d, why in sorted(greedy.items())))
     return planned
 
 
@@ -321,25 +327,40 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
     written at once (over arrays) and its proposals queued in the same transaction. The
     campaign's own requests only. Returns the new match ids."""
     now = now or clock.utcnow()
-    with _no_collection():
+    seconds: dict[str, float] = {}
+    with _no_collection(), _timed(seconds, "total"):
         async with db.fast_read(long=True) as tx:
             needs, matcher = await _read(tx, campaign)
         if not needs:
             return []
-        planned = await _planned(needs, matcher, budget_s)
+        with _timed(seconds, "plan"):
+            planned = await _planned(needs, matcher, budget_s)
         async with db.fast_write(long=True) as tx:
             await tx.one(SERIALIZE)
-            needs, matcher = await _read_again(tx, campaign, needs, matcher.offers)
-            made = _follow(planned, needs, matcher)
+            with _timed(seconds, "check"):
+                needs, matcher = await _read_again(tx, campaign, needs, matcher.offers)
+                made = _follow(planned, needs, matcher)
             if not made:
                 return []
-            ids = await next_match_ids(tx, len(made))
-            await _write_pass(tx, list(zip(ids, made, strict=True)), now)
-            await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
-                                       for mid, m in zip(ids, made, strict=True)])
-    log.info("proxy pass: %d matches, %d of them planned (%s)", len(made),
-             sum(1 for m in made if m.planned), dict(planned.outcomes))
+            with _timed(seconds, "write"):
+                ids = await next_match_ids(tx, len(made))
+                await _write_pass(tx, list(zip(ids, made, strict=True)), now)
+                await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
+                                           for mid, m in zip(ids, made, strict=True)])
+    log.info("proxy pass: %d matches, %d of them planned (%s); seconds %s", len(made),
+             sum(1 for m in made if m.planned), dict(planned.outcomes),
+             {k: round(v, 2) for k, v in seconds.items()})
     return ids
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], what: str) -> Iterator[None]:
+    """For the log: where a pass's time goes ("total" is the whole pass)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[what] = time.perf_counter() - start
 
 
 async def _planned(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
