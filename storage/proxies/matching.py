@@ -83,9 +83,11 @@ _CANDIDATE = (
     f"AND m.offer_id = o.id) AND {_HAS_ROOM} ORDER BY o.created_at, o.id LIMIT 1")
 # Within a tier, a holder of exactly the need's rounds first: one of more rounds is kept for
 # a need of them all (on a national instance, 47,306 -> 48,011 matches). Two statements,
-# not one ordered by the rounds: each stops at its first holder in waiting order, where a
-# sort would read every holder of the department, each with its places counted.
-_ROUNDS = ("o.rounds_mask = :mask", "(o.rounds_mask & :mask) = :mask")
+# the exact holders then the wider ones, not one ordered by the rounds: each stops at its
+# first holder in waiting order, where a sort would read every holder of the tier, each
+# with its places counted.
+_ROUNDS = ("o.rounds_mask = :mask",
+           "(o.rounds_mask & :mask) = :mask AND o.rounds_mask <> :mask")
 # The tiers, closest first: the need's keys each compares, and its statement.
 _TIERS = ((("insee", "station"), "o.commune_insee = :insee AND o.station = :station"),
           (("insee",), "o.commune_insee = :insee"),
