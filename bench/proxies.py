@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import logging
 import pstats
 import random
 import resource
@@ -711,6 +712,9 @@ def main() -> None:
                         help="after the measured figures: cProfile of more match_need calls "
                         "and of match_all on a copy of the fresh data")
     args = parser.parse_args()
+    # The pass's own account of its phases and fallbacks, printed as it goes.
+    logging.basicConfig(format="  %(message)s")
+    logging.getLogger("storage.proxies.full_pass").setLevel(logging.INFO)
     databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     asyncio.run(main_async(databases, Settings(
         args.needs, args.offers, args.stations, args.new_needs, args.new_offers, args.seed,
