@@ -226,6 +226,11 @@ def _solve(model: _Model, integer: bool, time_limit: float) -> np.ndarray[Any, A
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", time_limit)
     h.setOptionValue("blend_multi_objectives", False)
+    if not integer:
+        # Primal simplex without presolve: on the bench's 108 departments 0.6-0.9 s in all,
+        # against 1.3-1.8 s with the defaults (dual simplex after presolve), same optima.
+        h.setOptionValue("simplex_strategy", 4)
+        h.setOptionValue("presolve", "off")
     h.passModel(lp)
     tier = np.array(model.tier)
     # Matches; then same station, and among those same commune, in one objective (a station
@@ -282,15 +287,23 @@ class Department:
         # a national instance nine stations in ten, and most communes, are such.
         at: dict[str, dict[str, list[tuple[Kind, int]]]] = defaultdict(
             lambda: defaultdict(list))
+        kinds: dict[tuple[Any, ...], Kind] = {}  # a few dozen kinds for thousands of requests
+
+        def kind_of(*fields: Any) -> Kind:
+            kind = kinds.get(fields)
+            if kind is None:
+                kind = kinds[fields] = Kind(*fields)
+            return kind
+
         for i, need in enumerate(needs):
             at[need.commune_insee][need.station].append(
-                (Kind(False, need.rounds_mask, (), need.constituency or "",
-                      i if i in alone_needs else -1), i))
+                (kind_of(False, need.rounds_mask, (), need.constituency or "",
+                         i if i in alone_needs else -1), i))
         for j, (holder, room) in enumerate(zip(holders, rooms, strict=True)):
             if any(room):
                 at[holder.commune_insee][holder.station].append(
-                    (Kind(True, 0, tuple(room), holder.constituency or "",
-                          j if j in alone_holders else -1), j))
+                    (kind_of(True, 0, tuple(room), holder.constituency or "",
+                             j if j in alone_holders else -1), j))
         stations: list[_Node] = []
         communes: list[_Node] = []
         for by_station in at.values():
