@@ -51,9 +51,10 @@ async def plan_web_messages_tick(db: Database, campaigns: CampaignCache) -> None
 
 async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
     """Vote proxies: end proposals unanswered for a day, match what is open, erase voter
-    details the day after their campaign's last round, and queue the day's reminders and
-    summary. Each step is one storage operation that queues its own messages: a step that
-    fails loses nothing of the steps before it."""
+    details the day after their campaign's last round, queue the day's reminders and
+    summary, and ask the people near a need still unmatched after a day. Each step is one
+    storage operation that queues its own messages: a step that fails loses nothing of the
+    steps before it."""
     from storage import proxies
 
     try:
@@ -65,6 +66,8 @@ async def proxy_tick(db: Database, campaigns: CampaignCache) -> None:
         await proxies.match_all(db, campaign)
         if messaging_window(campaign).is_open:
             await proxies.plan_proxy_reminders(db, campaign)
+            # After the pass: a need it just matched is nobody's to ask about.
+            await proxies.ask_nearby(db, campaign)
     except Exception:  # a tick must never kill the scheduler
         log.exception("proxy tick failed")
 

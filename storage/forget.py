@@ -111,6 +111,14 @@ _MATCHES_MESSAGES = SQL.dialects(
     f"AS INTEGER) IN {_THEIR_MATCHES}")
 _DROP_MATCHES = SQL.of(f"DELETE FROM proxy_match WHERE id IN {_THEIR_MATCHES}")
 _DROP_REQUESTS = SQL.of("DELETE FROM proxy_request WHERE user_id = :user_id")
+# The asks for a need of theirs, and those still to go (keyed by the need's id, which SQLite
+# may give a later need).
+_DROP_ASKS = SQL.of(f"DELETE FROM proxy_ask WHERE need_id IN {_MINE}")
+_ASKS_MESSAGES = SQL.dialects(
+    f"DELETE FROM outbox WHERE kind = '{NoticeKind.PROXY_ASK}' AND CAST(json_extract("
+    f"params, '$.need') AS INTEGER) IN {_MINE}",
+    f"DELETE FROM outbox WHERE kind = '{NoticeKind.PROXY_ASK}' AND CAST(params ->> 'need' "
+    f"AS INTEGER) IN {_MINE}")
 
 
 async def _forget_proxies(f: Forgetting) -> None:
@@ -118,7 +126,10 @@ async def _forget_proxies(f: Forgetting) -> None:
     back to the queue (a need reopens, an offer's room is freed). The other side of a live
     match hears that it ended, as for a withdrawal (the pass matches them again within a
     minute); the key carries the anonymous id, never reused. Someone off Telegram has
-    nobody to tell: organizers see the need open again in /proxies."""
+    nobody to tell: organizers see the need open again in /proxies. The asks for a need of
+    theirs go with it."""
+    await f.run(_ASKS_MESSAGES)
+    await f.run(_DROP_ASKS)
     if not await f.tx.all(_THEIR_MATCH_IDS, user_id=f.user_id):
         await f.run(_DROP_REQUESTS)
         return

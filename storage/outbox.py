@@ -52,6 +52,7 @@ class NoticeKind(StrEnum):
     PROXY_EVE = "proxy_eve"
     PROXY_FOLLOWUP = "proxy_followup"
     PROXY_SUMMARY = "proxy_summary"
+    PROXY_ASK = "proxy_ask"
     SHIFT_STILL_COMING = "shift_still_coming"
     SHIFT_SOON = "shift_soon"
     SHIFT_ATTENDANCE = "shift_attendance"
@@ -65,12 +66,14 @@ class NoticeKind(StrEnum):
 
 
 # Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
-# part of something the person asked for.
-UNSUBSCRIBABLE = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER, NoticeKind.BROADCAST})
+# part of something the person asked for; asking someone to carry a stranger's vote is not.
+UNSUBSCRIBABLE = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER, NoticeKind.BROADCAST,
+                            NoticeKind.PROXY_ASK})
 # Campaign messages: none goes during an electoral silence (storage.silence); queued, they
 # wait for its end. What two people agreed on (a proxy, a shift, a relayed answer) goes on.
 CAMPAIGN_MESSAGES = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER,
-                               NoticeKind.BROADCAST, NoticeKind.WEB_JOINED})
+                               NoticeKind.BROADCAST, NoticeKind.WEB_JOINED,
+                               NoticeKind.PROXY_ASK})
 # Messages to a group chat (the organizers' group, ORGANIZER_CHAT_ID), not to a person: a
 # group has a negative id and no users row, so nothing of a person's is checked for it.
 TO_GROUPS = frozenset({NoticeKind.RELAY_QUESTION, NoticeKind.RELAY_UNDELIVERED})

@@ -78,7 +78,7 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
         with_row="first_name last_name username language_code is_organizer volunteer_status "
                  "trained blocked stopped approved_at paused_at invite_code "
                  "leaderboard_opt_out nudges_sent last_nudge_at organizer_by_config "
-                 "organizer_by_cli trusted practice_calls"),
+                 "organizer_by_cli trusted practice_calls vote_commune_insee vote_station"),
     "campaign": _table({}, not_personal=(
         "id name timezone calling_start calling_end script talking_points "
         "target_constituencies retry_delay_minutes max_attempts lease_minutes "
@@ -151,6 +151,11 @@ PERSONAL_DATA: dict[str, dict[str, Rule]] = {
     }, not_personal="id rounds_mask status need_answer offer_answer proposed_at expires_at "
                     "decided_at registered_at",
         with_row="holder_voter_number holder_birth_date"),
+    "proxy_ask": _table({
+        "user_id": Rule(How.ROW, why="who was asked: their asks go"),
+        "need_id": Rule(How.WITH_ROW, step="proxies", why="the asks for a need of theirs go "
+                                                           "with it"),
+    }, not_personal="asked_at"),
     "proxy_slot": _table({
         "match_id": Rule(How.WITH_ROW, step="proxies", why="the holder's room is freed"),
     }, not_personal="offer_id round_date slot"),

@@ -66,7 +66,8 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
     """Someone who did all the bot offers: joined through a link and brought someone, pledged,
     called (a number on the do-not-call list, another held for an organizer, a card held), carries a vote in a live match and
     recorded a contact's need, took the last place of a shift and came to another, asked the
-    organizers and got an answer, and is due a nudge and a broadcast."""
+    organizers and got an answer, and is due a nudge and a broadcast; told where they vote
+    and was asked to carry a need nobody offered for."""
     await set_organizer(db, ORGANIZER, True, actor_id=None)
     await ensure_user(db, Profile(LISA, "Lisa"))
     await ensure_user(db, Profile(z.id, z.first_name, z.last_name, z.username, "fr"))
@@ -95,6 +96,7 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
     await record_outcome(db, rules, z.id, card.contact_id, card.lease_seq, Outcome.DO_NOT_CALL)
     held = await assign_next_contact(db, rules, z.id)
 
+    await asked_about_a_need(db, campaign, clock, z)
     await ensure_user(db, Profile(NADIA, "Nadia"))
     offer = await create_request(db, campaign, ProxyKind.OFFER,
                                  Requester(z.first_name, user_id=z.id, phone=z.phone),
@@ -130,6 +132,23 @@ async def everything_of(db, campaign, clock, z: Someone) -> None:
     await start_due(db)
 
 
+async def asked_about_a_need(db, campaign, clock, z: Someone) -> None:
+    """z votes in Lyon (3e), where Lisa needs someone: a day later, z is asked. In June 2024,
+    while the example campaign's rounds are ahead; the clock comes back after."""
+    from datetime import UTC, datetime
+
+    from storage.proxies import ask_nearby, set_voting_place
+
+    now = clock.now
+    clock.now = datetime(2024, 6, 19, 8, 0, tzinfo=UTC)
+    await set_voting_place(db, z.id, LYON_3.commune_insee, "3")
+    await create_request(db, campaign, ProxyKind.NEED, Requester("Lisa", user_id=LISA), LYON_3,
+                         [ROUND1])
+    clock.advance(hours=25)
+    assert await ask_nearby(db, campaign) == 1
+    clock.now = now
+
+
 def test_every_table_and_column_of_the_schema_is_in_the_map_of_personal_data():
     from storage.personal import PERSONAL_DATA, How
 
@@ -162,8 +181,9 @@ async def test_a_person_who_did_everything_leaves_no_trace_anywhere(db, campaign
     before = await traces(db, ZEPHYRIN)
     # The fill reaches every table that holds something of a person on Telegram.
     assert {"users", "pledge", "pledge_round", "call", "do_not_call", "contact",
-            "proxy_request", "shift_signup", "relay", "audit_log", "outbox",
+            "proxy_request", "proxy_ask", "shift_signup", "relay", "audit_log", "outbox",
             "dnc_hold"} <= set(before)
+    assert any("proxy-ask:" in hit for hit in before["outbox"])
 
     await forget(db, ZEPHYRIN.id)
 

@@ -36,7 +36,7 @@ from storage.models.enums import (
 from storage.models.messages import Outbox, Relay
 from storage.models.operations import AuditLog, InstanceLease
 from storage.models.people import Pledge, PledgeRound, User
-from storage.models.proxies import ProxyMatch, ProxyRequest, ProxySlot
+from storage.models.proxies import ProxyAsk, ProxyMatch, ProxyRequest, ProxySlot
 from storage.models.shifts import Broadcast, Shift, ShiftSignup
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
     "RETRY_OUTCOMES", "UNTARGETED_PRIORITY", "Audience", "AuditLog", "Broadcast",
     "BroadcastStatus", "Call", "Campaign", "Contact", "ContactLink", "ContactStatus", "DncHold",
     "DncHoldStatus", "DoNotCall", "InstanceLease", "Outbox", "OutboxStatus", "Outcome",
-    "Pledge", "PledgeRound", "PollingStation", "ProxyKind", "ProxyMatch", "ProxyMatchStatus",
-    "ProxyRequest", "ProxyRequestStatus", "ProxySlot", "Relay", "Shift", "ShiftSignup",
-    "SignupStatus", "User", "VolunteerStatus", "WallToken", "utcnow",
+    "Pledge", "PledgeRound", "PollingStation", "ProxyAsk", "ProxyKind", "ProxyMatch",
+    "ProxyMatchStatus", "ProxyRequest", "ProxyRequestStatus", "ProxySlot", "Relay", "Shift",
+    "ShiftSignup", "SignupStatus", "User", "VolunteerStatus", "WallToken", "utcnow",
 ]

@@ -22,6 +22,10 @@ class User(SQLModel, table=True):
         Index("ix_users_rejoin_key", "rejoin_key", unique=True,
               sqlite_where=text("rejoin_key IS NOT NULL"),
               postgresql_where=text("rejoin_key IS NOT NULL")),
+        # Who votes where: the people to ask about a need nobody offered for (proxies.asks).
+        Index("ix_users_vote_place", "vote_commune_insee", "vote_station",
+              sqlite_where=text("vote_commune_insee IS NOT NULL"),
+              postgresql_where=text("vote_commune_insee IS NOT NULL")),
     )
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -63,6 +67,10 @@ class User(SQLModel, table=True):
     # so that the same person rejoining through the same link is not counted twice. Without
     # the secret it tells nothing of who it was (see storage/personal.py).
     rejoin_key: str | None = Field(default=None, max_length=64)
+    # "Where do you vote?" (optional, skippable): the commune's INSEE code and the polling
+    # station, so that a need nobody offered for can be asked of the people voting there.
+    vote_commune_insee: str | None = Field(default=None, max_length=5)
+    vote_station: str | None = Field(default=None, max_length=8)
 
 
 class Pledge(SQLModel, table=True):

@@ -87,3 +87,15 @@ class ProxySlot(SQLModel, table=True):
     round_date: str = Field(primary_key=True, max_length=10)
     slot: int = Field(primary_key=True)
     match_id: int = Field(foreign_key="proxy_match.id", index=True)
+
+
+class ProxyAsk(SQLModel, table=True):
+    """A supporter asked to carry a need nobody offered for (storage.proxies.asks): kept so
+    that nobody is asked twice for a need, nor more than once a week, across restarts."""
+
+    __tablename__ = "proxy_ask"
+    __table_args__ = (Index("ix_proxy_ask_user", "user_id", "asked_at"),)
+
+    need_id: int = Field(primary_key=True, foreign_key="proxy_request.id")
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    asked_at: datetime = Field(default_factory=utcnow)

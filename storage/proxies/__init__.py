@@ -17,7 +17,8 @@ rounds, whichever campaign is active.
 `rules` (rounds, stations, voter details), `requests` (needs and offers), `matching` (a
 need or an offer matched as it comes), `full_pass` (the periodic pass, in memory),
 `answers` (yes, no, details, registered), `withdrawal`, `ticks` (expiry, erasure,
-reminders), `views` (a match as its sides see it, the organizers' counts), `export`.
+reminders), `views` (a match as its sides see it, the organizers' counts), `export`,
+`asks` (where supporters vote, and asking those near a need nobody offered for).
 """
 
 from storage.proxies.answers import (
@@ -26,6 +27,15 @@ from storage.proxies.answers import (
     give_holder_details,
     keep_voter_number,
     mark_registered,
+)
+from storage.proxies.asks import (
+    AskedNeed,
+    VotingPlace,
+    ask_nearby,
+    asked_need,
+    long_unmatched,
+    set_voting_place,
+    voting_place,
 )
 from storage.proxies.export import EXPORT_COLUMNS, export_requests
 from storage.proxies.full_pass import match_all
@@ -62,12 +72,13 @@ from storage.proxies.views import (
 from storage.proxies.withdrawal import Cancellation, cancel_request
 
 __all__ = [
-    "EXPORT_COLUMNS", "PROPOSAL_HOURS", "CalledPerson", "Cancellation", "Change", "MatchView",
-    "MyProxy", "Overview", "Place", "ProxyError", "Requester", "Side", "answer",
-    "called_person", "cancel_request", "check_holder_details", "check_station",
-    "check_voter_number", "create_request", "dates_of", "erase_voter_details",
-    "expire_proposals", "export_requests", "give_holder_details", "keep_voter_number",
-    "mark_registered", "match_all", "match_need", "match_offer", "match_view", "my_proxy",
-    "normalise_station", "overview", "plan_proxy_reminders", "round_dates", "rounds_mask",
+    "EXPORT_COLUMNS", "PROPOSAL_HOURS", "AskedNeed", "CalledPerson", "Cancellation", "Change",
+    "MatchView", "MyProxy", "Overview", "Place", "ProxyError", "Requester", "Side", "VotingPlace",
+    "answer", "ask_nearby", "asked_need", "called_person", "cancel_request",
+    "check_holder_details", "check_station", "check_voter_number", "create_request", "dates_of",
+    "erase_voter_details", "expire_proposals", "export_requests", "give_holder_details",
+    "keep_voter_number", "long_unmatched", "mark_registered", "match_all", "match_need",
+    "match_offer", "match_view", "my_proxy", "normalise_station", "overview",
+    "plan_proxy_reminders", "round_dates", "rounds_mask", "set_voting_place", "voting_place",
     "waiting_on_organizers",
 ]
