@@ -48,6 +48,7 @@ from handlers import (
     start,
     stats,
     trust,
+    vote_place,
     wall,
     web,
 )
@@ -106,7 +107,9 @@ def build_dispatcher(settings: Settings, db: Database, *, i18n: I18n | None = No
                 me.build_router(), forget.build_router(), invite.build_router(),
                 proxy.build_router(), shifts.build_router(), broadcast.build_router(),
                 stats.build_router(), relay.build_router(), web.build_router(),
-                wall.build_router(), callees.build_router()]
+                wall.build_router(), callees.build_router(),
+                # Last: a menu button or a command in the middle of its step is theirs.
+                vote_place.build_router()]
     # Whoever knocks at a door not theirs: the refusal, then the pointer to a private chat
     # (handlers/doors.py), both read from the features' organizer and personal-data routers.
     dp.include_routers(*features, doors.build_refusal_router(features),

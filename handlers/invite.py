@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -16,9 +17,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.vote_place import place_button
 from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.outbox import Delivery, NoticeKind
+from storage.proxies import voting_place
 from storage.silence import silence_at
 from storage.users import Person, get_user
 from storage.web import (
@@ -83,7 +86,10 @@ def rankings_note(opt_out: bool, changed: bool) -> str:
             else _("Already done: you are in the rankings."))
 
 
-async def invite_message(bot: Bot, db: Database, user: Person) -> tuple[str, dict[str, Any]]:
+async def invite_message(bot: Bot, db: Database, user: Person,
+                         private: bool = True) -> tuple[str, dict[str, Any]]:
+    """The link, the count and the buttons; in a private chat also "Where do you vote?"
+    (the person's own place: never shown in a group)."""
     p = await progress(db, user.id)
     link = await invite_link(bot, p.code)
     text = "\n\n".join((
@@ -95,6 +101,8 @@ async def invite_message(bot: Bot, db: Database, user: Person) -> tuple[str, dic
     rows = [[share_button(link)],
             [InlineKeyboardButton(text=_("🗳 I'll remind 3 people to vote"),
                                   callback_data=InviteCB(action="pledge").pack())]]
+    if private:
+        rows.append([place_button(await voting_place(db, user.id))])
     hide = InviteCB(action="show" if p.leaderboard_opt_out else "hide")
     rows.append([InlineKeyboardButton(
         text=_("👀 Show me in the rankings") if p.leaderboard_opt_out
@@ -111,7 +119,8 @@ async def invite(message: Message, bot: Bot, db: Database, user: Person,
                                "silent from midnight on the eve of the vote (Code électoral, "
                                "art. L49).") + "\n\n" + silence_line(campaign, silence))
         return
-    text, kwargs = await invite_message(bot, db, user)
+    text, kwargs = await invite_message(bot, db, user,
+                                        private=message.chat.type == ChatType.PRIVATE)
     await message.answer(text, **kwargs)
 
 
@@ -147,7 +156,8 @@ async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: D
         changed = await set_leaderboard_opt_out(db, user.id, opt_out)
         await acknowledge(query, rankings_note(opt_out, changed))
         if isinstance(query.message, Message):
-            text, kwargs = await invite_message(bot, db, user)
+            text, kwargs = await invite_message(
+                bot, db, user, private=query.message.chat.type == ChatType.PRIVATE)
             await edit_in_place(query.message, text, **kwargs)
         return
     await acknowledge(query)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
@@ -13,6 +15,7 @@ from handlers.callees import welcome_after_call
 from handlers.calling import may_call
 from handlers.cards import ask_to_call_keyboard
 from handlers.invite import welcome_through_link
+from handlers.vote_place import ask_where_you_vote
 from storage.contacts.links import is_link_code
 from storage.database import Database
 from storage.models import VolunteerStatus
@@ -22,7 +25,8 @@ from ui.keyboards import main_menu
 
 
 async def start(message: Message, command: CommandObject, user: Person, is_organizer: bool,
-                is_new_person: bool, db: Database, rejoin_secret: bytes) -> None:
+                is_new_person: bool, db: Database, rejoin_secret: bytes,
+                state: FSMContext) -> None:
     if user.stopped:
         await set_stopped(db, user.id, False)
     # An invite link counts for someone arriving now; any other payload (unknown, malformed,
@@ -39,13 +43,16 @@ async def start(message: Message, command: CommandObject, user: Person, is_organ
     if can_call:
         text += "\n\n" + _("Tap <b>📞 Next call</b> to get your next contact.")
         await message.answer(text, reply_markup=main_menu(True))
-        return
-    text += "\n\n" + _("Everyone brings three: /invite gives you your own link to share.")
-    await message.answer(text, reply_markup=main_menu(False))
-    if user.volunteer_status != VolunteerStatus.PENDING and not asked_to_call:
-        await message.answer(_(
-            "Would you like to call supporters with us? It takes an hour when you want, "
-            "from your phone."), reply_markup=ask_to_call_keyboard())
+    else:
+        text += "\n\n" + _("Everyone brings three: /invite gives you your own link to share.")
+        await message.answer(text, reply_markup=main_menu(False))
+        if user.volunteer_status != VolunteerStatus.PENDING and not asked_to_call:
+            await message.answer(_(
+                "Would you like to call supporters with us? It takes an hour when you want, "
+                "from your phone."), reply_markup=ask_to_call_keyboard())
+    # Once, to someone who just joined: optional, and /invite offers it again any time.
+    if is_new_person and message.chat.type == ChatType.PRIVATE:
+        await ask_where_you_vote(message, state)
 
 
 async def help_command(message: Message, is_organizer: bool) -> None:

@@ -1,10 +1,11 @@
 """/proxy: people who cannot vote meet people who can carry their vote.
 
 `dialog` asks the questions (the same for a supporter on Telegram and for a volunteer
-filling them in for the person on the phone), `matches` takes each side's steps of a
-match, `organizers` is /proxies and the follow-ups of sides off Telegram, and `messages`
-renders what the outbox carries (proposals, answers, reminders), so a burst of matches is
-paced and survives a restart.
+filling them in for the person on the phone), `asks` is the ask to supporters near a need
+nobody offered for and its answer (the same questions, the place filled in), `matches`
+takes each side's steps of a match, `organizers` is /proxies and the follow-ups of sides
+off Telegram, and `messages` renders what the outbox carries (proposals, answers,
+reminders, asks), so a burst of matches is paced and survives a restart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 
 from handlers.doors import organizer_router, personal_data_router
+from handlers.proxy.asks import AskCB, ask_answered
 from handlers.proxy.common import ProxyDialog
 from handlers.proxy.dialog import (
     CommuneCB,
@@ -66,6 +68,7 @@ def build_router() -> Router:
     router.callback_query.register(round_chosen, RoundCB.filter())
     router.callback_query.register(answered, AnswerCB.filter())
     router.callback_query.register(match_action, MatchActionCB.filter())
+    router.callback_query.register(ask_answered, AskCB.filter(), private)
     organizers = organizer_router("proxy")
     personal = personal_data_router("proxy")  # phone numbers of people off Telegram
     personal.message.register(proxies_command, Command("proxies"))

@@ -1,12 +1,19 @@
 """What the proxy screens share: the dialogue's states and data key, the rules' refusals in
-words, a commune as people read it."""
+words, a commune as people read it and the list to pick one from (also "Where do you
+vote?", handlers/vote_place.py)."""
 
 from __future__ import annotations
 
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.utils.i18n import gettext as _
+from collections.abc import Callable, Sequence
+from html import escape
 
-from storage.communes import commune_by_insee
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from storage.communes import Commune, commune_by_insee
 
 MAPROCURATION = "https://www.maprocuration.gouv.fr"
 DATA = "proxy"  # the dialogue's answers, under one key of the FSM data (a card's stay)
@@ -42,3 +49,22 @@ def commune_label(insee: str) -> str:
     commune = commune_by_insee(insee)
     return f"{commune.name} ({commune.department})" if commune else insee
 
+
+
+def commune_choices(found: Sequence[Commune], pick: Callable[[str], CallbackData],
+                    way_out: tuple[str, CallbackData]) -> InlineKeyboardMarkup:
+    """The communes a written name or postal code found, one button each (`pick` makes its
+    callback data from the INSEE code), and a way out (Cancel, Skip)."""
+    builder = InlineKeyboardBuilder()
+    for commune in found:
+        builder.button(text=f"{commune.name} ({commune.department}, "
+                            f"{commune.postal_codes[0] if commune.postal_codes else ''})",
+                       callback_data=pick(commune.insee))
+    builder.button(text=way_out[0], callback_data=way_out[1])
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def no_commune_text(written: str) -> str:
+    return _("No commune found for «{text}». Try its postal code, such as 93200.").format(
+        text=escape(written[:50]))

@@ -12,7 +12,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.proxy.common import DATA, ProxyDialog, commune_label, error_text
+from handlers.proxy.common import (
+    DATA,
+    ProxyDialog,
+    commune_choices,
+    commune_label,
+    error_text,
+    no_commune_text,
+)
 from storage.campaign_cache import CampaignCache
 from storage.communes import commune_by_insee, find_communes
 from storage.database import Database
@@ -129,17 +136,11 @@ async def kind_chosen(query: CallbackQuery, callback_data: ProxyCB, state: FSMCo
 async def commune_written(message: Message, state: FSMContext) -> None:
     found = find_communes(message.text or "", limit=8)
     if not found:
-        await message.answer(_("No commune found for «{text}». Try its postal code, such as "
-                               "93200.").format(text=escape((message.text or "")[:50])))
+        await message.answer(no_commune_text(message.text or ""))
         return
-    builder = InlineKeyboardBuilder()
-    for commune in found:
-        builder.button(text=f"{commune.name} ({commune.department}, "
-                            f"{commune.postal_codes[0] if commune.postal_codes else ''})",
-                       callback_data=CommuneCB(insee=commune.insee))
-    builder.button(text=_("Cancel"), callback_data=ProxyCB(action="cancel_dialog"))
-    builder.adjust(1)
-    await message.answer(_("Which one?"), reply_markup=builder.as_markup())
+    await message.answer(_("Which one?"), reply_markup=commune_choices(
+        found, lambda insee: CommuneCB(insee=insee),
+        (_("Cancel"), ProxyCB(action="cancel_dialog"))))
 
 
 async def commune_picked(query: CallbackQuery, callback_data: CommuneCB,
@@ -181,6 +182,13 @@ async def station_written(message: Message, state: FSMContext, db: Database,
     if own:
         await _finish(message, state, db, campaigns, user)
         return
+    await ask_rounds(message, state, db, campaigns, user)
+
+
+async def ask_rounds(message: Message, state: FSMContext, db: Database,
+                     campaigns: CampaignCache, user: Person) -> None:
+    """The place is known (written, or filled in from an ask): the rounds, then the rest."""
+    data = (await state.get_data()).get(DATA, {})
     campaign = await campaigns.get()
     if campaign is None:
         await state.set_state(None)
@@ -219,7 +227,9 @@ async def round_chosen(query: CallbackQuery, callback_data: RoundCB, state: FSMC
 async def _ask_own_place_or_finish(message: Message, state: FSMContext, db: Database,
                                    campaigns: CampaignCache, user: Person) -> None:
     data = (await state.get_data()).get(DATA, {})
-    if data.get("kind") != "offer":
+    # A holder asked about a need may have told where they vote already ("Where do you
+    # vote?"): nothing more to ask.
+    if data.get("kind") != "offer" or (data.get("own_commune") and data.get("own_station")):
         await _finish(message, state, db, campaigns, user)
         return
     await state.set_state(ProxyDialog.own_commune)

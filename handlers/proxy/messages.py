@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from handlers.proxy.asks import render_ask
 from handlers.proxy.common import MAPROCURATION, commune_label
 from handlers.proxy.matches import AnswerCB, MatchActionCB
 from handlers.proxy.organizers import followup_message
@@ -20,7 +21,7 @@ from storage.campaign_cache import CampaignCache
 from storage.database import Database
 from storage.models import ProxyMatchStatus as Status
 from storage.outbox import Delivery, NoticeKind
-from storage.proxies import MatchView, Side, match_view, overview
+from storage.proxies import MatchView, Side, long_unmatched, match_view, overview
 from storage.users import Person, get_user
 from ui.renderers import Rendered, Renderers
 
@@ -196,10 +197,20 @@ async def summary(sources: Sources, delivery: Delivery, _user: Person) -> Render
     if campaign is None:
         return None
     c = (await overview(sources.db, campaign)).counts
-    return _("🗳 Proxies today: {needs} needs and {offers} offers waiting, {p} proposed, "
+    text = _("🗳 Proxies today: {needs} needs and {offers} offers waiting, {p} proposed, "
              "{a} accepted, {r} registered. /proxies for the details.").format(
         needs=c["open_needs"], offers=c["open_offers"], p=c["proposed"],
-        a=c["accepted"], r=c["registered"]), {}
+        a=c["accepted"], r=c["registered"])
+    late = await long_unmatched(sources.db, campaign)
+    if late:  # the ones to find someone for by hand: where they are, the most first
+        text += "\n" + _("Unmatched for more than 48 h: {departments}").format(
+            departments=", ".join(f"{escape(department)} — {count}"
+                                  for department, count in late))
+    return text, {}
+
+
+async def ask(sources: Sources, delivery: Delivery, user: Person) -> Rendered:
+    return await render_ask(sources.db, delivery, user)
 
 
 Render = Callable[[Sources, Delivery, Person], Awaitable[Rendered]]
@@ -217,6 +228,7 @@ RENDERERS: dict[NoticeKind, Render] = {
     NoticeKind.PROXY_EVE: eve,
     NoticeKind.PROXY_FOLLOWUP: followup,
     NoticeKind.PROXY_SUMMARY: summary,
+    NoticeKind.PROXY_ASK: ask,
 }
 
 
