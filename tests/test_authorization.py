@@ -39,7 +39,7 @@ GROUP = -100123  # a group chat the bot is in
 # The buttons meant for everyone. A new button is either listed here, or registered on its
 # feature's organizer router (then the refusal covers it): never by default.
 PUBLIC_PREFIXES = {"o", "cbl", "tp", "call", "pr", "prp", "prw", "forget", "web", "pdone", "rank",
-                   "px", "pxc", "pxr", "pxa", "pxm", "sh", "lnk"}
+                   "px", "pxc", "pxr", "pxa", "pxm", "pxk", "sh", "lnk", "vp", "vpc"}
 # Screens that must never show their data in a group, whatever else changes: the commands,
 # and the buttons by prefix (the shift roster and its attendance marks, proxy follow-ups).
 PERSONAL_SCREENS = {"/proxies", "/volunteers", "shr", "att", "pxoa", "pxom"}

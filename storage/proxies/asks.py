@@ -49,8 +49,11 @@ class VotingPlace:
 
 _SET_PLACE = SQL.of("UPDATE users SET vote_commune_insee = :insee, vote_station = :station "
                     "WHERE id = :user_id")
-_PLACE = SQL.of("SELECT vote_commune_insee, vote_station FROM users WHERE id = :user_id "
-                "AND vote_commune_insee IS NOT NULL")
+_PLACE = SQL.of(
+    f"SELECT {columns(VotingPlace)} FROM (SELECT vote_commune_insee AS commune_insee, "
+    "vote_station AS station FROM users WHERE id = :user_id "
+    "AND vote_commune_insee IS NOT NULL) AS place")
+_READ_PLACE = reader(VotingPlace)
 
 
 async def set_voting_place(db: Database, user_id: int, commune_insee: str,
@@ -68,8 +71,7 @@ async def set_voting_place(db: Database, user_id: int, commune_insee: str,
 async def voting_place(db: Database, user_id: int) -> VotingPlace | None:
     async with db.fast_read() as tx:
         row = await tx.one(_PLACE, user_id=user_id)
-    return None if row is None else VotingPlace(str(row[0]),
-                                                None if row[1] is None else str(row[1]))
+    return None if row is None else _READ_PLACE(row)
 
 
 # ---- the ask --------------------------------------------------------------------------------
@@ -215,12 +217,20 @@ async def asked_need(db: Database, need_id: int, user_id: int) -> AskedNeed | No
 
 # ---- the organizers' evening line --------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Department:
+    department: str
+    needs: int
+
+
 _LONG_UNMATCHED = SQL.of(
-    "SELECT n.department, count(*) FROM proxy_request n "
+    f"SELECT {columns(_Department)} FROM (SELECT n.department AS department, "
+    "count(*) AS needs FROM proxy_request n "
     f"WHERE n.kind = {NEED} AND n.status = {OPEN} AND n.campaign_id = :campaign_id "
     "AND n.created_at <= :made_before AND NOT EXISTS (SELECT 1 FROM proxy_match m "
     f"WHERE m.need_id = n.id AND m.status IN ({LIVE_MATCH})) "
-    "GROUP BY n.department ORDER BY count(*) DESC, n.department")
+    "GROUP BY n.department) AS late ORDER BY needs DESC, department")
+_READ_DEPARTMENT = reader(_Department)
 
 
 async def long_unmatched(db: Database, campaign: Campaign,
@@ -230,4 +240,4 @@ async def long_unmatched(db: Database, campaign: Campaign,
     async with db.fast_read() as tx:
         rows = await tx.all(_LONG_UNMATCHED, campaign_id=campaign.id,
                             made_before=now - SUMMARY_AFTER)
-    return [(str(department), int(count)) for department, count in rows]
+    return [(d.department, int(d.needs)) for d in map(_READ_DEPARTMENT, rows)]
