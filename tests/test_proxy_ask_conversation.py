@@ -218,3 +218,4 @@ async def test_the_evening_summary_names_the_departments_of_needs_waiting_two_da
     await deliver(harness)
     summary = next(m.text for m in reversed(organizer.chat()) if "Proxies today" in m.text)
     assert summary.endswith("Unmatched for more than 48 h: 93 — 2, 69 — 1")
+

@@ -18,6 +18,7 @@ from storage.campaigns import load_campaign, parse_campaign_file
 from storage.models import Outbox, ProxyMatch
 from tests.conftest import ROOT
 from tests.conversation import make_harness
+from tests.test_proxy_ask_conversation import a_day_later, joins_and_says_where
 from tests.test_proxy_conversation import ask, deliver
 
 OFFER, NEED = "I can carry someone's vote", "I can't vote, I need someone"
@@ -112,6 +113,25 @@ async def test_a_withdrawal_tells_the_other_side_and_matches_again_whatever_the_
     await samir.send("/proxy")
     assert "Vote proxies" in samir.last().text and samir.last().button_texts()[0].startswith(
         "🙋")  # withdrawn: /proxy starts afresh
+
+
+@pytest.mark.parametrize("how", FAILURES)
+async def test_yes_to_an_ask_opens_the_questions_whatever_the_edit(db, campaign, quick,
+                                                                 frozen_clock, how):
+    """Asked near Nadia's need, Karim says yes: the questions open even if the ask's edit
+    fails (the dialogue's data is set before it)."""
+    frozen_clock.now = datetime(2024, 6, 20, 8, 0, tzinfo=UTC)
+    karim = quick.person(301, "Karim", "en")
+    await joins_and_says_where(karim, "Saint-Denis", "Saint-Denis (93", "12")
+    nadia = quick.person(302, "Nadia", "en")
+    await ask(nadia, NEED, "Saint-Denis", "Saint-Denis (93", "12", "Both rounds")
+    await a_day_later(quick, frozen_clock)
+    break_edits(quick, how)
+    await karim.press("Yes, I can")
+    assert karim.last().text == "For which round?"
+    await karim.press("Both rounds")
+    await deliver(quick)
+    assert "Karim can vote for you" in nadia.last().text
 
 
 async def test_a_giver_withdrawing_while_the_holder_has_not_answered(db, campaign, harness,
