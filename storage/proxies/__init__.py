@@ -15,7 +15,8 @@ belongs to its campaign (`campaign_id`): its rounds mask is read against that ca
 rounds, whichever campaign is active.
 
 `rules` (rounds, stations, voter details), `requests` (needs and offers), `matching` (a
-need or an offer matched as it comes), `full_pass` (the periodic pass, in memory),
+need or an offer matched as it comes), `full_pass` (the periodic pass: `optimal` plans each
+department, `lexicographic` solves it with HiGHS, `pass_writes` writes it over arrays),
 `answers` (yes, no, details, registered), `withdrawal`, `ticks` (expiry, erasure,
 reminders), `views` (a match as its sides see it, the organizers' counts), `export`,
 `asks` (where supporters vote, and asking those near a need nobody offered for).

@@ -23,23 +23,22 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx
 from storage.models import Campaign, ProxyKind
+from storage.proxies.lexicographic import SolverFailed
 from storage.proxies.matching import SERIALIZE, free_slot, next_match_ids
 from storage.proxies.notices import Proposed, queue_proposals
-from storage.proxies.optimal import Department, Outcome, SolverFailed
+from storage.proxies.optimal import Department, Outcome
+from storage.proxies.pass_writes import write_pass
 from storage.proxies.rules import (
-    MATCHED,
     NEED,
     OFFER,
     OPEN,
-    PROPOSAL_HOURS,
-    PROPOSED,
     masked,
     round_dates,
 )
@@ -344,7 +343,11 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
                 return []
             with _timed(seconds, "write"):
                 ids = await next_match_ids(tx, len(made))
-                await _write_pass(tx, list(zip(ids, made, strict=True)), now)
+                await write_pass(
+                    tx, [(mid, m.need.id, m.offer.id, m.need.rounds_mask)
+                         for mid, m in zip(ids, made, strict=True)],
+                    [(m.offer.id, d, slot, mid) for mid, m in zip(ids, made, strict=True)
+                     for d, slot in m.taken], [m.need.id for m in made], now)
                 await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
                                            for mid, m in zip(ids, made, strict=True)])
     log.info("proxy pass: %d matches, %d of them planned (%s); seconds %s", len(made),
@@ -388,55 +391,3 @@ def _follow(planned: _Planned, needs: list[_Open], matcher: _Matcher) -> list[_M
             if taken is not None:
                 made[need.id] = taken
     return [made[need.id] for need in needs if need.id in made]
-
-
-# A whole pass is three statements over arrays, one element a row, in either dialect: tens
-# of thousands of single-row statements cost PostgreSQL seconds (each one's round trip and
-# index work); SQLite reads its arrays from JSON, as fast as an executemany of named rows.
-_INSERT_MATCHES = {
-    "postgres": SQL.of(
-        "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "
-        f"expires_at) SELECT m.id, m.need, m.offer, m.mask, {PROPOSED}, :proposed_at, "
-        ":expires_at FROM unnest(:ids::int[], :needs::int[], :offers::int[], :masks::int[]) "
-        "AS m(id, need, offer, mask)"),
-    "sqlite": SQL.of(
-        "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "
-        "expires_at) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-        f"json_extract(value, '$[2]'), json_extract(value, '$[3]'), {PROPOSED}, "
-        ":proposed_at, :expires_at FROM json_each(:matches)"),
-}
-_INSERT_SLOTS = {
-    "postgres": SQL.of(
-        "INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) SELECT * FROM "
-        "unnest(:offers::int[], :round_dates::text[], :slots::int[], :matches::int[])"),
-    "sqlite": SQL.of(
-        "INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) "
-        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-        "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(:slots)"),
-}
-_NEEDS_MATCHED = {
-    "postgres": SQL.of(
-        f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[])"),
-    "sqlite": SQL.of(f"UPDATE proxy_request SET status = {MATCHED} "
-                     "WHERE id IN (SELECT value FROM json_each(:ids))"),
-}
-
-
-async def _write_pass(tx: Tx, made: list[tuple[int, _Made]], now: datetime) -> None:
-    stamp, expires = tx.value(now), tx.value(now + timedelta(hours=PROPOSAL_HOURS))
-    matches = [(mid, m.need.id, m.offer.id, m.need.rounds_mask) for mid, m in made]
-    slots = [(m.offer.id, d, slot, mid) for mid, m in made for d, slot in m.taken]
-    needs = [m.need.id for _mid, m in made]
-    if isinstance(tx, PostgresTx):
-        ids, need_ids, offers, masks = (list(c) for c in zip(*matches, strict=True))
-        await tx.run(_INSERT_MATCHES["postgres"], ids=ids, needs=need_ids, offers=offers,
-                     masks=masks, proposed_at=stamp, expires_at=expires)
-        offers, dates, numbers, match_ids = (list(c) for c in zip(*slots, strict=True))
-        await tx.run(_INSERT_SLOTS["postgres"], offers=offers, round_dates=dates,
-                     slots=numbers, matches=match_ids)
-        await tx.run(_NEEDS_MATCHED["postgres"], ids=needs)
-        return
-    await tx.run(_INSERT_MATCHES["sqlite"], matches=json.dumps(matches), proposed_at=stamp,
-                 expires_at=expires)
-    await tx.run(_INSERT_SLOTS["sqlite"], slots=json.dumps(slots))
-    await tx.run(_NEEDS_MATCHED["sqlite"], ids=json.dumps(needs))

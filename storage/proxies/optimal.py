@@ -32,12 +32,17 @@ from enum import StrEnum
 from functools import cache, partial
 from typing import Any, NamedTuple, Protocol
 
-import highspy
 import numpy as np
 
-# The tree's levels, closest first; a match's tier is the level of the node it is made at.
-STATION, COMMUNE, CONSTITUENCY, DEPARTMENT = range(4)
-INTEGRAL = 1e-6
+from storage.proxies.lexicographic import (
+    COMMUNE,
+    CONSTITUENCY,
+    DEPARTMENT,
+    INTEGRAL,
+    STATION,
+    Model,
+    solve,
+)
 
 
 class Side(Protocol):
@@ -61,10 +66,6 @@ class Outcome(StrEnum):
     LINEAR = "linear"  # the relaxation's answer was whole
     INTEGER = "integer"  # the integer program was needed
     NOTHING = "nothing"  # nobody to match here
-
-
-class SolverFailed(RuntimeError):
-    """HiGHS gave no optimum within its budget: the caller falls back to the greedy pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,29 +115,6 @@ class _Node:
     matches: list[tuple[int, Kind, Kind]] = field(default_factory=list)  # (column, need, holder)
 
 
-class _Model:
-    """Columns and rows, gathered as arrays for one passModel."""
-
-    def __init__(self) -> None:
-        self.tier: list[int] = []  # a column's tier: the level of its node
-        self.rows: list[int] = []  # the matrix's entries, one list a coordinate
-        self.cols: list[int] = []
-        self.values: list[float] = []
-        self.upper: list[float] = []  # each row: at most this
-        self.needs = 0  # the department's: no more matches than that
-
-    def column(self, tier: int) -> int:
-        self.tier.append(tier)
-        return len(self.tier) - 1
-
-    def row(self, terms: list[tuple[int, float]], upper: float) -> None:
-        self.rows += [len(self.upper)] * len(terms)
-        for col, value in terms:
-            self.cols.append(col)
-            self.values.append(value)
-        self.upper.append(upper)
-
-
 def _room_reachable(needs: list[int], rooms: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     """Every room a holder here can have: what came, and what carrying these needs leaves."""
     seen, todo = set(rooms), list(rooms)
@@ -151,7 +129,7 @@ def _room_reachable(needs: list[int], rooms: list[tuple[int, ...]]) -> list[tupl
     return sorted(seen, key=lambda r: (-sum(r), r))
 
 
-def _build(node: _Node, model: _Model, apart: frozenset[tuple[int, int]]) -> None:
+def _build(node: _Node, model: Model, apart: frozenset[tuple[int, int]]) -> None:
     """The node's matches, and what it leaves for its parent; no column where nothing can
     meet. What a node leaves of a kind is not a column of its own but the sum of what came
     and what was matched (the row keeps it at 0 or more): half the columns, the same rows."""
@@ -202,61 +180,33 @@ def _pass_up(node: _Node, kinds: Iterable[Kind]) -> None:
             parent.flows[theirs] += node.flows[kind]
 
 
-def _solve(model: _Model, integer: bool, time_limit: float) -> np.ndarray[Any, Any]:
-    if time_limit <= 0:
-        raise SolverFailed("no time left")
-    columns, rows = len(model.tier), len(model.upper)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = columns, rows
-    lp.col_cost_ = np.zeros(columns)
-    lp.col_lower_ = np.zeros(columns)
-    lp.col_upper_ = np.full(columns, highspy.kHighsInf)
-    lp.row_lower_ = np.full(rows, -highspy.kHighsInf)
-    lp.row_upper_ = np.array(model.upper)
-    # Rows were written one after the other: the entries are already row by row.
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = np.concatenate(
-        ([0], np.cumsum(np.bincount(np.array(model.rows, dtype=np.int64), minlength=rows))),
-    ).astype(np.int32)
-    lp.a_matrix_.index_ = np.array(model.cols, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(model.values, dtype=np.float64)
-    if integer:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * columns
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", time_limit)
-    h.setOptionValue("blend_multi_objectives", False)
-    if not integer:
-        # Primal simplex without presolve: on the bench's 108 departments 0.6-0.9 s in all,
-        # against 1.3-1.8 s with the defaults (dual simplex after presolve), same optima.
-        h.setOptionValue("simplex_strategy", 4)
-        h.setOptionValue("presolve", "off")
-    h.passModel(lp)
-    tier = np.array(model.tier)
-    # Matches; then same station, and among those same commune, in one objective (a station
-    # match outweighs all the commune ones, which are fewer than `weight`); then same
-    # constituency. HiGHS solves them in turn, each keeping the one before at its best.
-    weight = float(model.needs + 1)
-    stages = [(tier >= 0).astype(np.float64),
-              np.where(tier == STATION, weight, 0.0) + (tier == COMMUNE),
-              (tier == CONSTITUENCY).astype(np.float64)]
-    for priority, coefficients in enumerate(stages):
-        if not coefficients.any():  # no such match possible here: no stage for it
-            continue
-        objective = highspy.HighsLinearObjective()
-        objective.weight, objective.offset = -1.0, 0.0  # weights are minimised: -1 maximises
-        objective.coefficients = coefficients.tolist()
-        objective.priority = len(stages) - priority
-        objective.abs_tolerance, objective.rel_tolerance = INTEGRAL, 0.0
-        h.addLinearObjective(objective)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise SolverFailed(str(h.getModelStatus()))
-    return np.array(h.getSolution().col_value)
-
-
 def _into(parent: _Node, kind: Kind) -> tuple[_Node, Kind]:
     return parent, kind
+
+
+def _by_place(needs: Sequence[Side], holders: Sequence[Side], rooms: Sequence[tuple[int, ...]],
+              apart: frozenset[tuple[int, int]]) -> dict[str, dict[str, list[tuple[Kind, int]]]]:
+    """Requests by commune and station, as (kind, index); holders with no room left out."""
+    alone_needs, alone_holders = {i for i, _ in apart}, {j for _, j in apart}
+    at: dict[str, dict[str, list[tuple[Kind, int]]]] = defaultdict(lambda: defaultdict(list))
+    kinds: dict[tuple[Any, ...], Kind] = {}  # a few dozen kinds for thousands of requests
+
+    def kind_of(*fields: Any) -> Kind:
+        kind = kinds.get(fields)
+        if kind is None:
+            kind = kinds[fields] = Kind(*fields)
+        return kind
+
+    for i, need in enumerate(needs):
+        at[need.commune_insee][need.station].append(
+            (kind_of(False, need.rounds_mask, (), need.constituency or "",
+                     i if i in alone_needs else -1), i))
+    for j, (holder, room) in enumerate(zip(holders, rooms, strict=True)):
+        if any(room):
+            at[holder.commune_insee][holder.station].append(
+                (kind_of(True, 0, tuple(room), holder.constituency or "",
+                         j if j in alone_holders else -1), j))
+    return at
 
 
 class Department:
@@ -267,79 +217,62 @@ class Department:
                  rooms: Sequence[tuple[int, ...]],
                  apart: Collection[tuple[int, int]] = ()) -> None:
         apart = frozenset(apart)
-        alone_needs, alone_holders = {i for i, _ in apart}, {j for _, j in apart}
-        root = _Node(DEPARTMENT)
-        constituencies: dict[str, _Node] = {}
-
-        def above(kind: Kind) -> tuple[_Node, Kind]:  # from a constituency
-            return root, kind
-
-        def above_commune(kind: Kind) -> tuple[_Node, Kind]:
-            if not kind.attr:
-                return root, kind
-            place = constituencies.get(kind.attr)
-            if place is None:
-                place = constituencies[kind.attr] = _Node(CONSTITUENCY, above)
-            return place, kind.above()
-
-        # Requests by commune and station. A commune with one side only (needs only, or
-        # holders only) is no node, nor is such a station: their requests go up at once. On
-        # a national instance nine stations in ten, and most communes, are such.
-        at: dict[str, dict[str, list[tuple[Kind, int]]]] = defaultdict(
-            lambda: defaultdict(list))
-        kinds: dict[tuple[Any, ...], Kind] = {}  # a few dozen kinds for thousands of requests
-
-        def kind_of(*fields: Any) -> Kind:
-            kind = kinds.get(fields)
-            if kind is None:
-                kind = kinds[fields] = Kind(*fields)
-            return kind
-
-        for i, need in enumerate(needs):
-            at[need.commune_insee][need.station].append(
-                (kind_of(False, need.rounds_mask, (), need.constituency or "",
-                         i if i in alone_needs else -1), i))
-        for j, (holder, room) in enumerate(zip(holders, rooms, strict=True)):
-            if any(room):
-                at[holder.commune_insee][holder.station].append(
-                    (kind_of(True, 0, tuple(room), holder.constituency or "",
-                             j if j in alone_holders else -1), j))
-        stations: list[_Node] = []
-        communes: list[_Node] = []
-        for by_station in at.values():
-            if len({kind.holder for here in by_station.values() for kind, _ in here}) < 2:
-                for here in by_station.values():
-                    for kind, index in here:
-                        node, theirs = above_commune(kind)
-                        node.counts[theirs] += 1
-                        node.members[theirs].append(index)
-                continue
-            commune: _Node | None = None
-            parent: Callable[[Kind], tuple[_Node, Kind]] = above_commune
-            if len(by_station) > 1:
-                # With one station, what it leaves nobody else in the commune could meet: its
-                # node goes up as the commune would, and there is no commune node.
-                commune = _Node(COMMUNE, above_commune)
-                communes.append(commune)
-                parent = partial(_into, commune)
-            for here in by_station.values():
-                if len({kind.holder for kind, _ in here}) == 2:
-                    node = _Node(STATION, parent)
-                    stations.append(node)
-                else:
-                    assert commune is not None  # a lone station here has both sides
-                    node = commune
-                for kind, index in here:
-                    node.counts[kind] += 1
-                    node.members[kind].append(index)
-        self.model = _Model()
+        self.root = _Node(DEPARTMENT)
+        self.constituencies: dict[str, _Node] = {}
+        self.stations: list[_Node] = []
+        self.communes: list[_Node] = []
+        for by_station in _by_place(needs, holders, rooms, apart).values():
+            self._place(by_station)
+        self.model = Model()
         self.model.needs = len(needs)
         # Constituencies are met as the communes pass up: they come after all the communes.
-        for node in [*stations, *communes]:
+        for node in [*self.stations, *self.communes]:
             _build(node, self.model, apart)
-        for node in [*constituencies.values(), root]:
+        for node in [*self.constituencies.values(), self.root]:
             _build(node, self.model, apart)
-        self.order = [*stations, *communes, *constituencies.values(), root]
+        self.order = [*self.stations, *self.communes, *self.constituencies.values(),
+                      self.root]
+
+    def _above(self, kind: Kind) -> tuple[_Node, Kind]:  # from a constituency
+        return self.root, kind
+
+    def _above_commune(self, kind: Kind) -> tuple[_Node, Kind]:
+        if not kind.attr:
+            return self.root, kind
+        place = self.constituencies.get(kind.attr)
+        if place is None:
+            place = self.constituencies[kind.attr] = _Node(CONSTITUENCY, self._above)
+        return place, kind.above()
+
+    def _place(self, by_station: dict[str, list[tuple[Kind, int]]]) -> None:
+        """One commune's requests into the tree. A commune with one side only (needs only,
+        or holders only) is no node, nor is such a station: their requests go up at once.
+        On a national instance nine stations in ten, and most communes, are such."""
+        if len({kind.holder for here in by_station.values() for kind, _ in here}) < 2:
+            for here in by_station.values():
+                for kind, index in here:
+                    node, theirs = self._above_commune(kind)
+                    node.counts[theirs] += 1
+                    node.members[theirs].append(index)
+            return
+        commune: _Node | None = None
+        parent: Callable[[Kind], tuple[_Node, Kind]] = self._above_commune
+        if len(by_station) > 1:
+            # With one station, what it leaves nobody else in the commune could meet: its
+            # node goes up as the commune would, and there is no commune node.
+            commune = _Node(COMMUNE, self._above_commune)
+            self.communes.append(commune)
+            parent = partial(_into, commune)
+        for here in by_station.values():
+            if len({kind.holder for kind, _ in here}) == 2:
+                node = _Node(STATION, parent)
+                self.stations.append(node)
+            else:
+                assert commune is not None  # a lone station here has both sides
+                node = commune
+            for kind, index in here:
+                node.counts[kind] += 1
+                node.members[kind].append(index)
 
     def solve(self, time_limit: float) -> tuple[np.ndarray[Any, Any], Outcome]:
         """The counts of the best matching: the relaxation's, if whole, else the integer
@@ -347,10 +280,10 @@ class Department:
         if not self.model.tier:
             return np.zeros(0, dtype=np.int64), Outcome.NOTHING
         started = time.monotonic()
-        values = _solve(self.model, False, time_limit)
+        values = solve(self.model, False, time_limit)
         outcome = Outcome.LINEAR
         if np.abs(values - np.round(values)).max() > INTEGRAL:
-            values = _solve(self.model, True, time_limit - (time.monotonic() - started))
+            values = solve(self.model, True, time_limit - (time.monotonic() - started))
             outcome = Outcome.INTEGER
         return np.round(values).astype(np.int64), outcome
 
