@@ -21,6 +21,7 @@ import asyncio
 import cProfile
 import inspect
 import io
+import json
 import pstats
 import random
 import shutil
@@ -138,14 +139,23 @@ CARD = ("id, lease_seq, phone, first_name, last_name, constituency, commune, sou
 HELD_SQL = (f"SELECT {CARD} FROM contact WHERE held_by = ? AND campaign_id = ? "
             "AND lease_expires_at > ? AND status = 'open' LIMIT 1")
 FREE = "(held_by IS NULL OR lease_expires_at <= ?)"
-# The zones open now (storage.calling.hours), as each driver takes the list.
-ZONE_OPEN = {"sqlite": "instr(?, '|' || zone || '|') > 0", "postgres": "zone = ANY(?::text[])"}
-CLAIM_SQL = (
-    "UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
-    "WHERE id = (SELECT id FROM contact WHERE campaign_id = ? AND status = 'open' "
-    f"AND NOT waiting AND {{zone_open}} AND due_at <= ? AND {FREE} "
-    "ORDER BY priority, attempts, id "
-    f"LIMIT 1{{lock}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
+# The claim: the first free contact of each zone open now (storage.calling.hours), then the
+# first of those; the zones as each driver takes a list, PostgreSQL's search per zone a
+# LATERAL join.
+FIRST_OF_ZONE = (
+    "FROM contact c WHERE c.campaign_id = ? AND c.zone = z.zone AND c.status = 'open' "
+    "AND NOT c.waiting AND c.due_at <= ? AND (c.held_by IS NULL OR c.lease_expires_at <= ?) "
+    "ORDER BY c.priority, c.attempts, c.id LIMIT 1")
+FIRST = {
+    "sqlite": ("SELECT id FROM contact WHERE id IN (WITH z(zone) AS (SELECT value FROM "
+               f"json_each(?)) SELECT (SELECT c.id {FIRST_OF_ZONE}) FROM z) "
+               "ORDER BY priority, attempts, id LIMIT 1"),
+    "postgres": ("SELECT f.id FROM unnest(?::text[]) AS z(zone) CROSS JOIN LATERAL "
+                 f"(SELECT c.id, c.priority, c.attempts {FIRST_OF_ZONE} FOR UPDATE SKIP LOCKED) f "
+                 "ORDER BY f.priority, f.attempts, f.id LIMIT 1"),
+}
+CLAIM_SQL = ("UPDATE contact SET held_by = ?, lease_expires_at = ?, lease_seq = lease_seq + 1 "
+             f"WHERE id = ({{first}}) AND status = 'open' AND {FREE} RETURNING {CARD}")
 WAKE_SQL = ("UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE "
             "waiting AND status = 'open' AND campaign_id = ? AND due_at <= ? ORDER BY due_at, id "
             "LIMIT 500{lock})")
@@ -209,7 +219,7 @@ class BareZones:
             present = {zone for (zone,) in await fetch()} | {""}
             every = open_zones(self.rules.calling_start, self.rules.calling_end, now)
             zones = sorted(every.zones & present)
-            self.zones = OpenZones(frozenset(zones), "|" + "|".join(zones) + "|", zones)
+            self.zones = OpenZones(frozenset(zones), json.dumps(zones), zones)
             self.minute = minute
         return self.zones
 
@@ -223,7 +233,7 @@ class BareSqlite:
         self.lock = asyncio.Lock()
         self.idle: list[aiosqlite.Connection] = []
         self.opened: list[aiosqlite.Connection] = []
-        self.claim_sql = CLAIM_SQL.format(lock="", zone_open=ZONE_OPEN["sqlite"])
+        self.claim_sql = CLAIM_SQL.format(first=FIRST["sqlite"])
         self.wake_sql = WAKE_SQL.format(lock="")
         self.zones = BareZones(rules)
 
@@ -269,7 +279,7 @@ class BareSqlite:
             zones = (await self.zones.get(lambda: con.execute_fetchall(
                 ZONES_QUEUED.sqlite, (self.rules.campaign_id,)), now)).sqlite
             rows = await con.execute_fetchall(
-                self.claim_sql, (volunteer_id, lease, self.rules.campaign_id, zones, at, at, at))
+                self.claim_sql, (volunteer_id, lease, zones, self.rules.campaign_id, at, at, at))
             row = next(iter(rows), None)
             return None if row is None else Claimed(row[0], row[1], False)
 
@@ -299,8 +309,7 @@ class BarePostgres:
     def __init__(self, pool: asyncpg.Pool, rules: QueueRules) -> None:
         self.pool, self.rules = pool, rules
         self.held_sql = numbered(HELD_SQL)
-        self.claim_sql = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED",
-                                                   zone_open=ZONE_OPEN["postgres"]))
+        self.claim_sql = numbered(CLAIM_SQL.format(first=FIRST["postgres"]))
         self.wake_sql = numbered(WAKE_SQL.format(lock=" FOR UPDATE"))
         self.zones = BareZones(rules)
         self.insert_call_sql = numbered(INSERT_CALL_SQL)
@@ -320,7 +329,7 @@ class BarePostgres:
                 zones = (await self.zones.get(lambda: con.fetch(
                     ZONES_QUEUED.postgres, self.rules.campaign_id), now)).postgres
                 row = await con.fetchrow(self.claim_sql, volunteer_id, lease,
-                                         self.rules.campaign_id, zones, now, now, now)
+                                         zones, self.rules.campaign_id, now, now, now)
             return None if row is None else Claimed(row[0], row[1], False)
 
     async def record(self, volunteer_id: int, contact_id: int, lease_seq: int,
@@ -657,9 +666,9 @@ async def bench_sqlite(settings: Settings) -> list[tuple[LoopResult, Proof]]:
         if settings.explain:
             with sqlite3.connect(template) as con:
                 now = sqlite_time(datetime.now(UTC))
-                claim = CLAIM_SQL.format(lock="", zone_open=ZONE_OPEN["sqlite"])
+                claim = CLAIM_SQL.format(first=FIRST["sqlite"])
                 zones = open_zones(rules.calling_start, rules.calling_end, datetime.now(UTC))
-                for sql, params in ((claim, (1, now, rules.campaign_id, zones.sqlite, now, now,
+                for sql, params in ((claim, (1, now, zones.sqlite, rules.campaign_id, now, now,
                                              now)),
                                     (DNC_CONTACTS_SQL, ("+33600000000",))):
                     plan = con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
@@ -711,10 +720,9 @@ async def bench_postgres(settings: Settings) -> list[tuple[LoopResult, Proof]]:
             await con.execute("VACUUM ANALYZE")
             if settings.explain:
                 now = datetime.now(UTC)
-                claim = numbered(CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED",
-                                                  zone_open=ZONE_OPEN["postgres"]))
+                claim = numbered(CLAIM_SQL.format(first=FIRST["postgres"]))
                 zones = open_zones(rules.calling_start, rules.calling_end, now)
-                for sql, params in ((claim, (1, now, rules.campaign_id, zones.postgres, now, now,
+                for sql, params in ((claim, (1, now, zones.postgres, rules.campaign_id, now, now,
                                              now)),
                                     (numbered(DNC_CONTACTS_SQL), ("+33600000000",))):
                     plan = await con.fetch("EXPLAIN " + sql, *params)

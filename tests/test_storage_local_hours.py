@@ -80,6 +80,39 @@ async def test_the_first_minute_opens_and_the_last_one_closes(db, campaign, froz
     assert "Gwada" in await _names_handed_out(db, campaign, 11)
 
 
+async def test_cards_come_in_queue_order_across_zones(db, campaign, frozen_clock):
+    await import_contacts(db, campaign, io.BytesIO((
+        "telephone,prenom,circonscription\n"
+        "+33611000001,Untargeted,Paris 5\n"
+        "+262692301122,Run,Rhône 3\n"
+        "+33611000002,Target,Seine-Saint-Denis 1\n"
+        "+262692301123,Run later,Paris 5\n").encode()))
+    frozen_clock.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 09:00 Paris, 12:00 Réunion
+    rules = QueueRules.of(campaign)
+    names = []
+    while (card := await assign_next_contact(db, rules, 1)) is not None:
+        names.append(card.first_name)
+        await record_outcome(db, rules, 1, card.contact_id, card.lease_seq, Outcome.WILL_VOTE)
+    # Targets first (in the campaign's order), then the others in import order, whatever
+    # their zone.
+    assert names == ["Target", "Run", "Untargeted", "Run later"]
+
+
+async def test_the_claim_seeks_each_open_zone_on_the_queue_index(sqlite_db):
+    """Contacts whose local hours are closed gather at the head of the queue as the day's
+    calls take those around them: the claim seeks each open zone's first contact on the
+    index instead of walking the queue in order past every closed one, at every claim."""
+    from storage.calling.queue import CLAIM
+    from storage.driver import SQL
+
+    async with sqlite_db.fast_read() as tx:
+        plan = " | ".join(str(row[-1]) for row in await tx.all(
+            SQL("EXPLAIN QUERY PLAN " + CLAIM.sqlite, "", CLAIM.names), volunteer_id=1,
+            expires_at="2026-12-01 08:15:00.000000", open_zones='["", "Indian/Reunion"]',
+            campaign_id=1, now="2026-12-01 08:00:00.000000"))
+    assert "USING INDEX ix_contact_queue (campaign_id=? AND zone=?)" in plan, plan
+
+
 async def test_stats_tell_how_many_wait_for_their_local_hours(db, campaign, frozen_clock):
     await _import(db, campaign)
     frozen_clock.now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)

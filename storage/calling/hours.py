@@ -3,16 +3,17 @@ hours right now.
 
 A contact carries its zone (storage.phones.zone_for; '' for the campaign's own). Rather than
 a local time computed for every row, the claim gets the handful of zones open this minute and
-keeps only contacts in one of them, along the queue index's own order. The list changes at
-most once a minute (calling hours are whole minutes), so it is computed once a minute, of the
-zones the queue holds then (a few index probes), so that the list tested against every row
-the claim steps over is a handful, not the ~150 zones open on Earth at any time. A contact in a
+takes the first contact of each along the queue index (which starts with the zone), then the
+first of those. The list changes at most once a minute (calling hours are whole minutes), so
+it is computed once a minute, of the zones the queue holds then (a few index probes), so that
+the claim probes a handful of zones, not the ~150 open on Earth at any time. A contact in a
 zone new to the queue within the minute (imported by another process, or woken from a retry)
 waits for the next minute; an import in this process starts the next claim afresh.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
@@ -34,8 +35,8 @@ ZONES_QUEUED = SQL.of(
 
 @dataclass(frozen=True)
 class OpenZones:
-    """The zones open now, as each driver takes a list: asyncpg an array, SQLite a string
-    searched with instr() ('|' around each, so '' is '||')."""
+    """The zones open now, as each driver takes a list: asyncpg an array, SQLite a JSON
+    array (read with json_each)."""
 
     zones: frozenset[str]
     sqlite: str
@@ -57,7 +58,7 @@ async def queue_zones_open(db: Database, tx: Tx, campaign_id: int, start: str, e
     every = _open_at(start, end, minute)
     zones = every.zones & (present | {CAMPAIGN_ZONE})
     ordered = sorted(zones)
-    result = OpenZones(zones, "|" + "|".join(ordered) + "|", ordered)
+    result = OpenZones(zones, json.dumps(ordered), ordered)
     db.zone_cache[campaign_id] = (minute, result)
     return result
 
@@ -78,4 +79,4 @@ def _open_at(start: str, end: str, minute: datetime) -> OpenZones:
 
     zones = {zone for zone in ZONES if is_open(zone)} | {CAMPAIGN_ZONE}
     ordered = sorted(zones)
-    return OpenZones(frozenset(zones), "|" + "|".join(ordered) + "|", ordered)
+    return OpenZones(frozenset(zones), json.dumps(ordered), ordered)

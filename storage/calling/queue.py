@@ -65,21 +65,34 @@ WAKE_DUE = SQL.of(
     "UPDATE contact SET waiting = FALSE WHERE id IN (SELECT id FROM contact WHERE waiting "
     f"AND status = {OPEN} AND campaign_id = :campaign_id AND due_at <= :now "
     "ORDER BY due_at, id LIMIT 500 {for_update})")
-# Only contacts whose zone is open now (storage.calling.hours), written first so that SQLite
-# tests it on the queue index, before reading the row.
+# Only contacts whose zone is open now (storage.calling.hours): the first free one of each
+# such zone, along the queue index from that zone's start, then the first of those. A
+# contact whose local hours are closed is never stepped over, however many of them the day's
+# calls have left at the head of the queue (a walk in plain queue order stepped over each at
+# every claim). On PostgreSQL the zones are a LATERAL join, which SQLite does not have (as
+# a subquery in the select list, each zone's search ran twice); each zone's first free
+# contact stays locked there until the claim commits.
+_FIRST_OF_ZONE = (
+    "FROM contact c WHERE c.campaign_id = :campaign_id AND c.zone = z.zone "
+    f"AND c.status = {OPEN} AND NOT c.waiting AND c.due_at <= :now "
+    "AND (c.held_by IS NULL OR c.lease_expires_at <= :now) "
+    # Belt and braces: a number put on the list mid-import is never handed out.
+    "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone) "
+    "ORDER BY c.priority, c.attempts, c.id LIMIT 1")
 _CLAIM = (
     "UPDATE contact SET held_by = :volunteer_id, lease_expires_at = :expires_at, "
-    "lease_seq = lease_seq + 1 WHERE id = (SELECT id FROM contact "
-    f"WHERE campaign_id = :campaign_id AND status = {OPEN} AND NOT waiting AND {{zone_open}} "
-    "AND due_at <= :now AND (held_by IS NULL OR lease_expires_at <= :now) "
-    # Belt and braces: a number put on the list mid-import is never handed out.
-    "AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = contact.phone) "
-    "ORDER BY priority, attempts, id LIMIT 1 {lock}) "
+    "lease_seq = lease_seq + 1 WHERE id = ({first}) "
     f"AND status = {OPEN} AND (held_by IS NULL OR lease_expires_at <= :now) "
     f"RETURNING {columns(Card, contact_id='id', already_held='FALSE')}")
 CLAIM = SQL.dialects(
-    _CLAIM.replace("{zone_open}", "instr(:open_zones, '|' || zone || '|') > 0"),
-    _CLAIM.replace("{zone_open}", "zone = ANY(:open_zones::text[])"))
+    _CLAIM.replace("{first}", (
+        "SELECT id FROM contact WHERE id IN (WITH z(zone) AS (SELECT value FROM "
+        f"json_each(:open_zones)) SELECT (SELECT c.id {_FIRST_OF_ZONE}) FROM z) "
+        "ORDER BY priority, attempts, id LIMIT 1")),
+    _CLAIM.replace("{first}", (
+        "SELECT f.id FROM unnest(:open_zones::text[]) AS z(zone) CROSS JOIN LATERAL "
+        f"(SELECT c.id, c.priority, c.attempts {_FIRST_OF_ZONE} {{lock}}) f "
+        "ORDER BY f.priority, f.attempts, f.id LIMIT 1")))
 # PostgreSQL: one volunteer's concurrent taps queue here, so they cannot each claim a card.
 SERIALIZE_VOLUNTEER = SQL.of("SELECT pg_advisory_xact_lock(:volunteer_id)")
 

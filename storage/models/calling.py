@@ -24,14 +24,15 @@ class Contact(SQLModel, table=True):
         # Also the do-not-call lookup: "campaign_id IN (all campaigns) AND phone = ?" walks it,
         # so no second index on phone slows down every import.
         UniqueConstraint("campaign_id", "phone", name="uq_contact_campaign_phone"),
-        # The queue: an ordered walk over open contacts, no temp B-tree for ORDER BY. Those
-        # waiting for their retry time are left out: otherwise the walk stepped over every
-        # unanswered number of the day to reach the next fresh one. The zone closes the key:
-        # on SQLite a contact whose local hours are closed is stepped over on the index,
-        # without reading its row.
+        # The queue: an ordered walk over open contacts of one zone, no temp B-tree for
+        # ORDER BY; the claim takes the first of each zone open now, then the first of those
+        # (storage.calling.queue). Those waiting for their retry time are left out: otherwise
+        # the walk stepped over every unanswered number of the day to reach the next fresh
+        # one; so the zone comes before the order, or it stepped over every contact whose
+        # local hours are closed and whose turn had come.
         Index(
             "ix_contact_queue",
-            "campaign_id", "priority", "attempts", "id", "zone",
+            "campaign_id", "zone", "priority", "attempts", "id",
             sqlite_where=text(QUEUED), postgresql_where=text(QUEUED),
         ),
         # /stats counts those waiting for their local hours off it (a few per cent).
