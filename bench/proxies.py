@@ -666,7 +666,9 @@ def report(results: list[Result], settings: Settings, ref: Reference) -> None:
         _p50, offer_p99, _max = r.offer.figures()
         clean = r.pass_checks.total == r.final_checks.total == 0
         share = r.pass_matches / max(1, ref.maximum)
-        station = r.pass_tiers.get("station", 0) / max(1, ref.station_optimum)
+        # Of the optimum's; with no same-station pair possible, none made is all of it.
+        station = (r.pass_tiers.get("station", 0) / ref.station_optimum
+                   if ref.station_optimum else 1.0)
         print(f"{r.database}: matches {r.pass_matches:,} / maximum {ref.maximum:,} = "
               f"{share:.2%} (target >= {MATCHES_TARGET:.1%}) {verdict(share >= MATCHES_TARGET)}; "
               f"same station {r.pass_tiers.get('station', 0):,} / optimum "
