@@ -268,6 +268,11 @@ def _stored(name: str, value: Any) -> Any:
     return json.dumps(value) if name in JSON_SETTINGS and value is not None else value
 
 
+REOPEN_FULL_OFFERS = SQL.of(
+    "UPDATE proxy_request SET status = 'open' WHERE campaign_id = :campaign_id "
+    "AND kind = 'offer' AND status = 'matched'")
+
+
 async def load_campaign(db: Database, fields: dict[str, Any],
                         actor_id: int | None = None) -> tuple[Campaign, bool]:
     """Create or update the campaign by name and make it the active one (audited: its script
@@ -290,6 +295,9 @@ async def load_campaign(db: Database, fields: dict[str, Any],
             await tx.run(UPDATE_CAMPAIGN, id=campaign_id,
                          **{name: _stored(name, fields.get(name)) for name in SETTINGS})
         await tx.run(ONLY_ACTIVE, id=campaign_id)
+        # Rounds or capacity may have changed: full offers are open again, until a match
+        # finds them full (storage.proxies.rules.ROOM_LEFT).
+        await tx.run(REOPEN_FULL_OFFERS, campaign_id=campaign_id)
         campaign = _read_campaign(await _one(tx, CAMPAIGN_BY_ID, id=campaign_id))
         await _reprioritize(tx, campaign)
         await write_audit_in(tx, actor_id, "campaign.create" if created else "campaign.update",

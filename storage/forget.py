@@ -18,7 +18,13 @@ from typing import Any
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx
-from storage.models import LIVE_MATCH, OutboxStatus, ProxyRequestStatus, VolunteerStatus
+from storage.models import (
+    LIVE_MATCH,
+    OutboxStatus,
+    ProxyKind,
+    ProxyRequestStatus,
+    VolunteerStatus,
+)
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.personal import PERSON_PARAMS, PERSONAL_DATA, How, Rule, rejoin_key
 from storage.rows import columns, reader
@@ -101,6 +107,11 @@ _REOPEN_NEEDS = SQL.of(
     f"(SELECT need_id FROM proxy_match WHERE id IN {_THEIR_MATCHES}) AND status IN "
     f"('{ProxyRequestStatus.MATCHED}', '{ProxyRequestStatus.REGISTERED}')")
 _FREE_SLOTS = SQL.of(f"DELETE FROM proxy_slot WHERE match_id IN {_THEIR_MATCHES}")
+# A holder whose giver leaves has their place back: their offer is open again.
+_REOPEN_OFFERS = SQL.of(
+    f"UPDATE proxy_request SET status = '{ProxyRequestStatus.OPEN}' WHERE id IN "
+    f"(SELECT offer_id FROM proxy_match WHERE id IN {_THEIR_MATCHES}) AND kind = "
+    f"'{ProxyKind.OFFER}' AND status = '{ProxyRequestStatus.MATCHED}'")
 # The matches' own messages go with them: on SQLite a later match may be given the same id,
 # and its proposals' keys must be free for it.
 _PROXY_KINDS = _quoted(kind.value for kind in NoticeKind if kind.value.startswith("proxy_"))
@@ -137,7 +148,7 @@ async def _forget_proxies(f: Forgetting) -> None:
     await queue_in(f.tx, [Notice(f"proxy-forgotten:{f.anonymous}:{match_id}",
                                  NoticeKind.PROXY_CANCELLED, int(other_user))
                           for match_id, other_user in others], due_at=clock.utcnow())
-    for sql in (_REOPEN_NEEDS, _FREE_SLOTS, _MATCHES_MESSAGES, _DROP_MATCHES,
+    for sql in (_REOPEN_NEEDS, _REOPEN_OFFERS, _FREE_SLOTS, _MATCHES_MESSAGES, _DROP_MATCHES,
                 _DROP_REQUESTS):
         await f.run(sql)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL, PostgresTx
+from storage.driver import SQL, PostgresTx, Tx
 from storage.models import Campaign, ProxyMatchStatus
 from storage.outbox import NoticeKind
 from storage.proxies.matching import SERIALIZE, match_need_in
@@ -24,6 +24,7 @@ from storage.proxies.rules import (
     DECLINED,
     MATCH_REGISTERED,
     MATCHED,
+    OFFER,
     OPEN,
     REGISTERED,
     check_holder_details,
@@ -60,6 +61,16 @@ _ACCEPT = {side: SQL.of(
     f"UPDATE proxy_match SET {side}_answer = :answer, status = :status, "
     "decided_at = :decided_at WHERE id = :id") for side in SIDES}
 FREE_SLOTS = SQL.of("DELETE FROM proxy_slot WHERE match_id = :match_id")
+# The holder has a place again: their offer is open (`rules.ROOM_LEFT`).
+REOPEN_OFFER = SQL.of(f"UPDATE proxy_request SET status = {OPEN} WHERE kind = {OFFER} "
+                      f"AND status = {MATCHED} AND id = (SELECT offer_id FROM proxy_match "
+                      "WHERE id = :match_id)")
+
+
+async def free_places(tx: Tx, match_id: int) -> None:
+    """The match's places given back, its holder's offer open again."""
+    await tx.run(FREE_SLOTS, match_id=match_id)
+    await tx.run(REOPEN_OFFER, match_id=match_id)
 REOPEN_NEED = SQL.of(f"UPDATE proxy_request SET status = {OPEN} "
                      f"WHERE id = :id AND status = {MATCHED}")
 
@@ -84,7 +95,7 @@ async def answer(db: Database, match_id: int, side: str, accept: bool,
             return Change(False, state.status)
         if not accept:
             await tx.run(_DECLINE[side], answer=False, now=now, id=match_id)
-            await tx.run(FREE_SLOTS, match_id=match_id)
+            await free_places(tx, match_id)
             await tx.run(REOPEN_NEED, id=state.need_id)
             await queue_to_both(tx, match_id, "proxy-declined", NoticeKind.PROXY_DECLINED)
             await match_need_in(tx, state.need_id, now)

@@ -27,6 +27,7 @@ from storage.proxies.rules import (
     OPEN,
     PROPOSAL_HOURS,
     PROPOSED,
+    ROOM_LEFT,
     ROUND_DATE,
     ROUNDS,
     masked,
@@ -110,6 +111,12 @@ _INSERT_MATCH = SQL.of(
 _INSERT_SLOT = SQL.of("INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) "
                      "VALUES (:offer_id, :round_date, :slot, :match_id)")
 _NEED_MATCHED = SQL.of(f"UPDATE proxy_request SET status = {MATCHED} WHERE id = :id")
+# An offer whose every place is taken leaves the holder search (`rules.ROOM_LEFT`).
+_FULL = (f"{ROUNDS}UPDATE proxy_request SET status = {MATCHED} WHERE {{ids}} "
+         f"AND kind = {OFFER} AND status = {OPEN} AND NOT {ROOM_LEFT}")
+OFFER_FULL = SQL.of(_FULL.format(ids="id = :id"))
+OFFERS_FULL = SQL.dialects(_FULL.format(ids="id IN (SELECT value FROM json_each(:ids))"),
+                           _FULL.format(ids="id = ANY(:ids::int[])"))
 _SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = :offer_id "
                      "AND round_date = :round_date")
 # Match ids are chosen before inserting, so that a whole pass inserts in one statement.
@@ -179,6 +186,8 @@ async def match_need_in(tx: Tx, need_id: int, now: datetime) -> int | None:
         await tx.run(_INSERT_SLOT, offer_id=offer.id, round_date=day, slot=free_slot(used),
                      match_id=match_id)
     await tx.run(_NEED_MATCHED, id=need_id)
+    await tx.run(OFFER_FULL, id=offer.id, capacity=need.proxy_capacity,
+                 **run_of_dates(stored_dates(need.rounds)))
     await queue_proposals(tx, [Proposed(match_id, need.user_id, offer.user_id)])
     return match_id
 

@@ -50,6 +50,15 @@ ROUNDS = ("WITH RECURSIVE rounds(i) AS (SELECT 0 WHERE :count > 0 "
 ROUND_DATE = "substr(:dates, 10 * r.i + 1, 10)"
 
 
+# An offer's place left in one of its own rounds (`ROUNDS` over its campaign's dates, the
+# campaign's capacity). An offer with none is `matched`: the holder search skips it by its
+# index, instead of counting its places; a place freed opens it again (`answers`).
+ROOM_LEFT = (
+    "EXISTS (SELECT 1 FROM rounds r WHERE (proxy_request.rounds_mask & (1 << r.i)) <> 0 "
+    "AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = proxy_request.id "
+    f"AND s.round_date = {ROUND_DATE}) < :capacity)")
+
+
 def run_of_dates(dates: Sequence[str]) -> dict[str, Any]:
     """`ROUNDS`' parameters for these dates."""
     assert all(len(d) == 10 for d in dates)  # ISO dates, as campaigns store them

@@ -13,7 +13,7 @@ from storage.database import Database
 from storage.driver import SQL
 from storage.models import Campaign, ProxyMatchStatus
 from storage.outbox import REACHABLE_ORGANIZERS, Notice, NoticeKind, queue_in
-from storage.proxies.answers import FREE_SLOTS, REOPEN_NEED
+from storage.proxies.answers import REOPEN_NEED, free_places
 from storage.proxies.matching import SERIALIZE
 from storage.proxies.notices import queue_to_both
 from storage.proxies.rules import (
@@ -49,7 +49,7 @@ async def expire_proposals(db: Database, now: datetime | None = None) -> list[in
         expired = [_READ_EXPIRED(row) for row in await tx.all(_EXPIRED, now=now)]
         for match in expired:
             await tx.run(_EXPIRE, now=now, id=match.id)
-            await tx.run(FREE_SLOTS, match_id=match.id)
+            await free_places(tx, match.id)
             await tx.run(REOPEN_NEED, id=match.need_id)
             await queue_to_both(tx, match.id, "proxy-expired", NoticeKind.PROXY_DECLINED)
     return [match.id for match in expired]

@@ -178,8 +178,8 @@ class _PlaceCount:
 
 _COUNT_REQUESTS = SQL.of(
     f"{ROUNDS}SELECT {columns(_RequestCount)} FROM (SELECT o.kind AS kind, "
-    f"CASE WHEN {_OPEN_OFFER} THEN {OPEN} WHEN o.status = {OPEN} AND o.kind = {OFFER} "
-    "THEN 'full' ELSE o.status END AS status, count(*) AS requests "
+    f"CASE WHEN {_OPEN_OFFER} THEN {OPEN} WHEN o.status IN ({OPEN}, {MATCHED}) "
+    f"AND o.kind = {OFFER} THEN 'full' ELSE o.status END AS status, count(*) AS requests "
     "FROM proxy_request o WHERE o.campaign_id = :campaign_id GROUP BY 1, 2) AS counts")
 _COUNT_BY_PLACE = SQL.of(
     f"{ROUNDS}SELECT {columns(_PlaceCount)} FROM (SELECT o.commune_insee AS insee, "

@@ -9,7 +9,7 @@ from datetime import datetime
 from storage import clock
 from storage.database import Database
 from storage.driver import SQL
-from storage.proxies.answers import FREE_SLOTS
+from storage.proxies.answers import free_places
 from storage.proxies.matching import SERIALIZE, match_need_in, match_offer_in
 from storage.proxies.notices import queue_withdrawn
 from storage.proxies.rules import (
@@ -64,7 +64,7 @@ async def cancel_request(db: Database, request_id: int,
         other_need, freed_offers, again = None, [], []
         for match in matches:
             await tx.run(_CANCEL_MATCH, id=match.id)
-            await tx.run(FREE_SLOTS, match_id=match.id)
+            await free_places(tx, match.id)
             await queue_withdrawn(tx, match.id, request_id)
             if match.need_id != request_id:
                 await tx.run(_REOPEN, id=match.need_id)
