@@ -17,6 +17,7 @@ from storage.contacts import priority, target_priorities
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import UNTARGETED_PRIORITY, Campaign
+from storage.proxies.rules import REOPEN_FULL_OFFERS
 from storage.rows import columns, fields, reader
 from storage.training import parse_training
 from storage.wall.goals import parse_wall
@@ -266,11 +267,6 @@ _read_constituency = reader(_Constituency)
 
 def _stored(name: str, value: Any) -> Any:
     return json.dumps(value) if name in JSON_SETTINGS and value is not None else value
-
-
-REOPEN_FULL_OFFERS = SQL.of(
-    "UPDATE proxy_request SET status = 'open' WHERE campaign_id = :campaign_id "
-    "AND kind = 'offer' AND status = 'matched'")
 
 
 async def load_campaign(db: Database, fields: dict[str, Any],

@@ -252,7 +252,8 @@ def test_proxies_export_is_audited_and_holds_no_voter_number(toile, tmp_path):
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0].startswith("request,kind,status,first_name")
-    assert lines[1].startswith("1,offer,open,Samir") and lines[1].endswith("confirmed,Nadia")
+    # Samir's one place is Nadia's: his offer is matched, as her need is.
+    assert lines[1].startswith("1,offer,matched,Samir") and lines[1].endswith("confirmed,Nadia")
     assert lines[2].startswith("2,need,matched,Nadia") and lines[2].endswith("confirmed,Samir")
     assert "12345678" not in (tmp_path / "p.csv").read_text()
     assert "proxies.export" in toile("audit").output

@@ -31,17 +31,16 @@ from storage.database import Database
 from storage.driver import SQL, PostgresTx, Tx
 from storage.models import Campaign, ProxyKind
 from storage.proxies.lexicographic import SolverFailed
-from storage.proxies.matching import OFFERS_FULL, SERIALIZE, free_slot, next_match_ids
+from storage.proxies.matching import SERIALIZE, free_slot, next_match_ids
 from storage.proxies.notices import Proposed, queue_proposals
 from storage.proxies.optimal import Department, Outcome
-from storage.proxies.pass_writes import write_pass
+from storage.proxies.pass_writes import OFFERS_FILLED, write_pass
 from storage.proxies.rules import (
     NEED,
     OFFER,
     OPEN,
     masked,
     round_dates,
-    run_of_dates,
 )
 from storage.rows import columns
 
@@ -349,10 +348,10 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
                          for mid, m in zip(ids, made, strict=True)],
                     [(m.offer.id, d, slot, mid) for mid, m in zip(ids, made, strict=True)
                      for d, slot in m.taken], [m.need.id for m in made], now)
-                offers = sorted({m.offer.id for m in made})
-                await tx.run(OFFERS_FULL, ids=offers if isinstance(tx, PostgresTx)
-                             else json.dumps(offers), capacity=campaign.proxy_capacity,
-                             **run_of_dates(round_dates(campaign)))
+                # The holders the pass filled, known here: no place to count again.
+                full = sorted({m.offer.id for m in made if not any(matcher.room(m.offer))})
+                await tx.run(OFFERS_FILLED,
+                             ids=full if isinstance(tx, PostgresTx) else json.dumps(full))
                 await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
                                            for mid, m in zip(ids, made, strict=True)])
     log.info("proxy pass: %d matches, %d of them planned (%s); seconds %s", len(made),

@@ -115,8 +115,6 @@ _NEED_MATCHED = SQL.of(f"UPDATE proxy_request SET status = {MATCHED} WHERE id = 
 _FULL = (f"{ROUNDS}UPDATE proxy_request SET status = {MATCHED} WHERE {{ids}} "
          f"AND kind = {OFFER} AND status = {OPEN} AND NOT {ROOM_LEFT}")
 OFFER_FULL = SQL.of(_FULL.format(ids="id = :id"))
-OFFERS_FULL = SQL.dialects(_FULL.format(ids="id IN (SELECT value FROM json_each(:ids))"),
-                           _FULL.format(ids="id = ANY(:ids::int[])"))
 _SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = :offer_id "
                      "AND round_date = :round_date")
 # Match ids are chosen before inserting, so that a whole pass inserts in one statement.

@@ -9,8 +9,14 @@ import json
 from datetime import datetime, timedelta
 
 from storage.driver import SQL, PostgresTx, Tx
-from storage.proxies.rules import MATCHED, PROPOSAL_HOURS, PROPOSED
+from storage.proxies.rules import MATCHED, OFFER, OPEN, PROPOSAL_HOURS, PROPOSED
 
+# The holders the pass filled (`rules.ROOM_LEFT`), known from the pass's own count.
+OFFERS_FILLED = SQL.dialects(
+    f"UPDATE proxy_request SET status = {MATCHED} WHERE id IN (SELECT value FROM "
+    f"json_each(:ids)) AND kind = {OFFER} AND status = {OPEN}",
+    f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[]) "
+    f"AND kind = {OFFER} AND status = {OPEN}")
 _INSERT_MATCHES = {
     "postgres": SQL.of(
         "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "

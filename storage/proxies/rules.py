@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from storage import clock, models
+from storage.driver import SQL
 from storage.models import Campaign, ProxyKind, ProxyMatchStatus, ProxyRequestStatus
 from storage.stations import normalise_number
 
@@ -57,6 +58,11 @@ ROOM_LEFT = (
     "EXISTS (SELECT 1 FROM rounds r WHERE (proxy_request.rounds_mask & (1 << r.i)) <> 0 "
     "AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = proxy_request.id "
     f"AND s.round_date = {ROUND_DATE}) < :capacity)")
+
+
+REOPEN_FULL_OFFERS = SQL.of(
+    f"UPDATE proxy_request SET status = {OPEN} WHERE campaign_id = :campaign_id "
+    f"AND kind = {OFFER} AND status = {MATCHED}")
 
 
 def run_of_dates(dates: Sequence[str]) -> dict[str, Any]:
