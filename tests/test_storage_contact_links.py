@@ -174,3 +174,36 @@ async def test_stats_web_and_the_wall_count_calls_that_became_supporters_one_way
     assert (await organizer_stats(db, campaign)).calls_joined_today == 0
     assert (await wall_figures(db, campaign)).calls_joined_today == 0
     assert (await organizer_stats(db, campaign)).calls_joined == 1
+
+
+async def test_a_need_taken_on_the_phone_and_opened_during_the_pass_is_proposed_to_them(
+        db, campaign, frozen_clock, monkeypatch):
+    """The periodic pass plans from a snapshot in which Fabrice's need is the phone bank's;
+    while it plans, Fabrice opens Lisa's link and the need is his. The pass's match is
+    proposed to him, not left to the organizers' follow-up."""
+    from storage.proxies import full_pass, match_all
+
+    card = await lisa_calls(db, campaign, Outcome.NEEDS_PROXY)
+    first_round = [campaign.rounds[0]["date"]]
+    need = await create_request(db, campaign, ProxyKind.NEED, Requester(
+        card.first_name or "", contact_id=card.contact_id, phone=card.phone), SAINT_DENIS_12,
+        first_round, recorded_by=LISA)
+    await create_request(db, campaign, ProxyKind.OFFER, Requester("Sophie", user_id=MARC),
+                         SAINT_DENIS_12, first_round)
+    link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
+    await ensure_user(db, Profile(FABRICE, "Fabrice"))
+    planned_by_the_solver = full_pass._planned
+
+    async def plan_while_fabrice_opens_the_link(needs, matcher, budget_s):
+        planned = await planned_by_the_solver(needs, matcher, budget_s)
+        assert [n.id for n in needs] == [need]
+        assert (await join_through_call(db, FABRICE, link.code)) is not None
+        return planned
+
+    monkeypatch.setattr(full_pass, "_planned", plan_while_fabrice_opens_the_link)
+    [match] = await match_all(db, campaign)
+
+    async with db.read() as s:
+        notices = {(o.key, o.chat_id) for o in (await s.execute(select(Outbox))).scalars()}
+    assert (f"proxy-proposal:{match}:need", FABRICE) in notices
+    assert (f"proxy-proposal:{match}:offer", MARC) in notices

@@ -88,7 +88,9 @@ _OPEN_REQUESTS = (f"SELECT {columns(_Open)} FROM proxy_request WHERE campaign_id
 _OPEN_NEEDS = SQL.of(_OPEN_REQUESTS.format(kind=NEED))
 _OPEN_OFFERS = SQL.of(_OPEN_REQUESTS.format(kind=OFFER))
 _ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
-_OPEN_IDS = SQL.of("SELECT id, kind FROM proxy_request WHERE campaign_id = :campaign_id "
+# With their person: a request taken on the phone may be someone's on Telegram since the
+# snapshot (storage.contacts.links), and its proposal theirs.
+_OPEN_IDS = SQL.of("SELECT id, kind, user_id FROM proxy_request WHERE campaign_id = :campaign_id "
                    f"AND status = {OPEN}")
 _READ_BY_IDS = SQL.dialects(
     f"SELECT {columns(_Open)} FROM proxy_request WHERE id IN (SELECT value FROM json_each(:ids)) "
@@ -230,11 +232,16 @@ async def _with_slots(tx: Tx, campaign: Campaign, offers: list[_Offer]) -> _Matc
 
 async def _read_again(tx: Tx, campaign: Campaign, needs: list[_Open],
                       offers: list[_Offer]) -> tuple[list[_Open], _Matcher]:
-    """The same, as it is now, from the snapshot: which requests are still open (ids only),
-    those that were not (new, or open again after a decline) read in full, and every place
-    taken read again."""
-    open_now = {int(i): str(k) for i, k in await tx.all(_OPEN_IDS, campaign_id=campaign.id)}
+    """The same, as it is now, from the snapshot: which requests are still open and whose
+    (ids only), those that were not (new, or open again after a decline) read in full, and
+    every place taken read again."""
+    open_now, user_of = {}, {}
+    for i, k, user_id in await tx.all(_OPEN_IDS, campaign_id=campaign.id):
+        open_now[int(i)], user_of[int(i)] = str(k), None if user_id is None else int(user_id)
     known = {n.id for n in needs} | {o.id for o in offers}
+    for request in (*needs, *offers):
+        if request.id in user_of:
+            request.user_id = user_of[request.id]
     unknown = [i for i in open_now if i not in known]
     rows = []
     if unknown:
