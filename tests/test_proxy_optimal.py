@@ -137,6 +137,7 @@ def test_the_plan_is_as_good_as_brute_force(department):
 SAINT_DENIS_12 = Place("93066", "93", "12", "Seine-Saint-Denis 1")
 SAINT_DENIS_7 = Place("93066", "93", "7", "Seine-Saint-Denis 1")
 SAINT_DENIS_3 = Place("93066", "93", "3", "Seine-Saint-Denis 1")
+PARIS_3 = Place("75056", "75", "3", "Paris 1")
 
 
 async def test_the_pass_carries_the_vote_the_greedy_pass_left(db, campaign, frozen_clock):
@@ -254,3 +255,39 @@ async def test_a_new_need_takes_a_holder_of_its_own_rounds_before_a_wider_one(
         pairs = {tuple(row) for row in await session.execute(
             select(ProxyMatch.need_id, ProxyMatch.offer_id))}
     assert pairs == {(nadia, leo), (karim, sophie)}
+
+
+async def test_a_holder_forgotten_while_the_plan_is_made_is_nobody_elses_place(
+        db, campaign, frozen_clock, monkeypatch):
+    """The plan gives Karim Sophie, of his station. While it is made, Sophie asks to be
+    forgotten (her offer goes), and Léo, in Paris, offers for the first round only; on
+    SQLite his offer may take the number hers had. Karim is not matched with Léo, in
+    another department and not there for the second round."""
+    from storage.forget import forget_person
+    from storage.proxies import full_pass
+
+    karim = await create_request(db, campaign, ProxyKind.NEED, Requester("Karim", user_id=801),
+                                 SAINT_DENIS_12, [ROUND1, ROUND2])
+    frozen_clock.advance(minutes=1)
+    sophie = await create_request(db, campaign, ProxyKind.OFFER,
+                                  Requester("Sophie", user_id=802), SAINT_DENIS_12,
+                                  [ROUND1, ROUND2])
+    planned_by_the_solver = full_pass._planned
+
+    async def plan_while_sophie_leaves(needs, matcher, budget_s):
+        planned = await planned_by_the_solver(needs, matcher, budget_s)
+        assert planned.pairs == [(karim, sophie)]
+        await forget_person(db, 802)
+        frozen_clock.advance(minutes=1)
+        await create_request(db, campaign, ProxyKind.OFFER, Requester("Léo", user_id=803),
+                             PARIS_3, [ROUND1])
+        return planned
+
+    monkeypatch.setattr(full_pass, "_planned", plan_while_sophie_leaves)
+    assert await match_all(db, campaign) == []
+
+    async with db.read() as session:
+        matches = (await session.execute(select(ProxyMatch))).scalars().all()
+        karim_status = (await session.execute(
+            select(ProxyRequest.status).where(ProxyRequest.id == karim))).scalar_one()
+    assert matches == [] and karim_status == "open"

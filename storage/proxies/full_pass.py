@@ -88,15 +88,10 @@ _OPEN_REQUESTS = (f"SELECT {columns(_Open)} FROM proxy_request WHERE campaign_id
 _OPEN_NEEDS = SQL.of(_OPEN_REQUESTS.format(kind=NEED))
 _OPEN_OFFERS = SQL.of(_OPEN_REQUESTS.format(kind=OFFER))
 _ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
-# With their person: a request taken on the phone may be someone's on Telegram since the
-# snapshot (storage.contacts.links), and its proposal theirs.
-_OPEN_IDS = SQL.of("SELECT id, kind, user_id FROM proxy_request WHERE campaign_id = :campaign_id "
-                   f"AND status = {OPEN}")
-_READ_BY_IDS = SQL.dialects(
-    f"SELECT {columns(_Open)} FROM proxy_request WHERE id IN (SELECT value FROM json_each(:ids)) "
-    "ORDER BY created_at, id",
-    f"SELECT {columns(_Open)} FROM proxy_request WHERE id = ANY(:ids::int[]) "
-    "ORDER BY created_at, id")
+# In full: a request taken on the phone may be someone's since (storage.contacts.links), and
+# on SQLite an id freed by /forget is given again, to a request elsewhere.
+_OPEN_NOW = SQL.of(f"SELECT {columns(_Open)}, kind FROM proxy_request "
+                   f"WHERE campaign_id = :campaign_id AND status = {OPEN} ORDER BY created_at, id")
 _TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
 
 
@@ -230,30 +225,30 @@ async def _with_slots(tx: Tx, campaign: Campaign, offers: list[_Offer]) -> _Matc
     return _Matcher(offers, round_dates(campaign), campaign.proxy_capacity, tried)
 
 
-async def _read_again(tx: Tx, campaign: Campaign, needs: list[_Open],
-                      offers: list[_Offer]) -> tuple[list[_Open], _Matcher]:
-    """The same, as it is now, from the snapshot: which requests are still open and whose
-    (ids only), those that were not (new, or open again after a decline) read in full, and
-    every place taken read again."""
-    open_now, user_of = {}, {}
-    for i, k, user_id in await tx.all(_OPEN_IDS, campaign_id=campaign.id):
-        open_now[int(i)], user_of[int(i)] = str(k), None if user_id is None else int(user_id)
-    known = {n.id for n in needs} | {o.id for o in offers}
-    for request in (*needs, *offers):
-        if request.id in user_of:
-            request.user_id = user_of[request.id]
-    unknown = [i for i in open_now if i not in known]
-    rows = []
-    if unknown:
-        ids: Any = unknown if isinstance(tx, PostgresTx) else json.dumps(unknown)
-        rows = await tx.all(_READ_BY_IDS, ids=ids)
+async def _read_again(tx: Tx, campaign: Campaign, needs: list[_Open], offers: list[_Offer],
+                      planned: _Planned) -> tuple[list[_Open], _Matcher]:
+    """The same, as it is now: the snapshot's requests still open, their person as now,
+    then the others (new, or open again after a decline), and every place taken. A pair
+    planned with a request that is another one now is void (its need the greedy's)."""
+    open_now = {int(row[0]): row for row in await tx.all(_OPEN_NOW, campaign_id=campaign.id)}
     need_kind, offer_kind = ProxyKind.NEED.value, ProxyKind.OFFER.value
-    return ([n for n in needs if open_now.get(n.id) == need_kind]
-            + [_Open(*row) for row in rows if open_now[int(row[0])] == need_kind],
-            await _with_slots(tx, campaign, [o for o in offers
-                                             if open_now.get(o.id) == offer_kind]
-                              + [_Offer(*row) for row in rows
-                                 if open_now[int(row[0])] == offer_kind]))
+    kept: dict[int, _Open] = {}
+    for request, kind in [(n, need_kind) for n in needs] + [(o, offer_kind) for o in offers]:
+        row = open_now.get(request.id)
+        if row is not None and row[7] == kind and tuple(row[2:7]) == (
+                request.commune_insee, request.station, request.constituency,
+                request.department, request.rounds_mask):
+            request.user_id = None if row[1] is None else int(row[1])
+            kept[request.id] = request
+    new = [row for i, row in open_now.items() if i not in kept]
+    if replaced := {int(row[0]) for row in new} & {r.id for r in (*needs, *offers)}:
+        planned.pairs = [(n, -1 if o in replaced else o) for n, o in planned.pairs
+                         if n not in replaced]
+        planned.considered -= replaced
+    return ([n for n in needs if n.id in kept]
+            + [_Open(*row[:7]) for row in new if row[7] == need_kind],
+            await _with_slots(tx, campaign, [o for o in offers if o.id in kept]
+                              + [_Offer(*row[:7]) for row in new if row[7] == offer_kind]))
 
 
 @dataclass
@@ -344,7 +339,8 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
         async with db.fast_write(long=True) as tx:
             await tx.one(SERIALIZE)
             with _timed(seconds, "check"):
-                needs, matcher = await _read_again(tx, campaign, needs, matcher.offers)
+                needs, matcher = await _read_again(tx, campaign, needs, matcher.offers,
+                                                   planned)
                 made = _follow(planned, needs, matcher)
             if not made:
                 return []
