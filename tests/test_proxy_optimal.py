@@ -291,3 +291,28 @@ async def test_a_holder_forgotten_while_the_plan_is_made_is_nobody_elses_place(
         karim_status = (await session.execute(
             select(ProxyRequest.status).where(ProxyRequest.id == karim))).scalar_one()
     assert matches == [] and karim_status == "open"
+
+
+async def test_a_plan_that_breaks_leaves_its_department_to_the_greedy_pass(
+        db, campaign, frozen_clock, monkeypatch, caplog):
+    """Whatever goes wrong in a department's plan, its needs are still matched, greedily,
+    and the log says which department and why."""
+    from storage.proxies import optimal
+
+    def broken(self, solved):
+        raise AssertionError("the plan counts what is there")
+
+    monkeypatch.setattr(optimal.Department, "plan", broken)
+    sophie = await create_request(db, campaign, ProxyKind.OFFER, Requester("Sophie", user_id=901),
+                                  SAINT_DENIS_12, [ROUND1, ROUND2])
+    frozen_clock.advance(minutes=1)
+    nadia = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=902),
+                                 SAINT_DENIS_12, [ROUND1, ROUND2])
+    with caplog.at_level("WARNING", logger="storage.proxies.full_pass"):
+        made = await match_all(db, campaign)
+    assert len(made) == 1
+    async with db.read() as session:
+        pairs = {tuple(row) for row in await session.execute(
+            select(ProxyMatch.need_id, ProxyMatch.offer_id))}
+    assert pairs == {(nadia, sophie)}
+    assert "93 (AssertionError('the plan counts what is there'))" in caplog.text

@@ -277,8 +277,8 @@ def _plan(needs: list[_Open], matcher: _Matcher, budget_s: float) -> _Planned:
                holders: list[_Offer], solving: Future[tuple[Any, Outcome]]) -> None:
         try:
             plan = model.plan(solving.result())
-        except SolverFailed as failed:
-            greedy[department] = str(failed)
+        except Exception as failed:  # a plan that fails, whatever the cause: greedy there
+            greedy[department] = str(failed) if isinstance(failed, SolverFailed) else repr(failed)
             return
         planned.outcomes[plan.outcome.value] += 1
         planned.pairs += [(here[i].id, holders[j].id) for i, j in plan.pairs]
