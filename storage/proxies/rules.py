@@ -54,10 +54,14 @@ ROUND_DATE = "substr(:dates, 10 * r.i + 1, 10)"
 # An offer's place left in one of its own rounds (`ROUNDS` over its campaign's dates, the
 # campaign's capacity). An offer with none is `matched`: the holder search skips it by its
 # index, instead of counting its places; a place freed opens it again (`answers`).
-ROOM_LEFT = (
-    "EXISTS (SELECT 1 FROM rounds r WHERE (proxy_request.rounds_mask & (1 << r.i)) <> 0 "
-    "AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = proxy_request.id "
-    f"AND s.round_date = {ROUND_DATE}) < :capacity)")
+def room_left(offer: str) -> str:
+    """The condition, for the offer row named `offer` in the statement."""
+    return (f"EXISTS (SELECT 1 FROM rounds r WHERE ({offer}.rounds_mask & (1 << r.i)) <> 0 "
+            f"AND (SELECT count(*) FROM proxy_slot s WHERE s.offer_id = {offer}.id "
+            f"AND s.round_date = {ROUND_DATE}) < :capacity)")
+
+
+ROOM_LEFT = room_left("proxy_request")
 
 
 REOPEN_FULL_OFFERS = SQL.of(

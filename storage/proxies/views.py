@@ -19,8 +19,8 @@ from storage.proxies.rules import (
     OPEN,
     PROPOSED,
     REGISTERED,
-    ROUND_DATE,
     ROUNDS,
+    room_left,
     round_dates,
     run_of_dates,
 )
@@ -148,10 +148,7 @@ class Overview:
 
 # An offer with a place left in one of its rounds, at least: one whose places are all
 # taken is not an offer waiting.
-_OPEN_OFFER = (
-    f"o.kind = {OFFER} AND o.status = {OPEN} AND EXISTS (SELECT 1 FROM rounds r "
-    "WHERE (o.rounds_mask & (1 << r.i)) <> 0 AND (SELECT count(*) FROM proxy_slot s "
-    f"WHERE s.offer_id = o.id AND s.round_date = {ROUND_DATE}) < :capacity)")
+_OPEN_OFFER = f"o.kind = {OFFER} AND o.status = {OPEN} AND {room_left('o')}"
 
 
 @dataclass(frozen=True)
