@@ -36,8 +36,6 @@ from storage.proxies.notices import Proposed, queue_proposals
 from storage.proxies.optimal import Department, Outcome
 from storage.proxies.pass_writes import OFFERS_FILLED, write_pass
 from storage.proxies.rules import (
-    NEED,
-    OFFER,
     OPEN,
     masked,
     round_dates,
@@ -83,15 +81,12 @@ class _Made(NamedTuple):
     planned: bool = False  # the exact plan's pair, not the greedy matcher's
 
 
-_OPEN_REQUESTS = (f"SELECT {columns(_Open)} FROM proxy_request WHERE campaign_id = :campaign_id "
-                  f"AND kind = {{kind}} AND status = {OPEN} ORDER BY created_at, id")
-_OPEN_NEEDS = SQL.of(_OPEN_REQUESTS.format(kind=NEED))
-_OPEN_OFFERS = SQL.of(_OPEN_REQUESTS.format(kind=OFFER))
-_ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
-# In full: a request taken on the phone may be someone's since (storage.contacts.links), and
+# The campaign's open requests, waiting longest first; read again in full when the pass
+# writes: a request taken on the phone may be someone's since (storage.contacts.links), and
 # on SQLite an id freed by /forget is given again, to a request elsewhere.
 _OPEN_NOW = SQL.of(f"SELECT {columns(_Open)}, kind FROM proxy_request "
                    f"WHERE campaign_id = :campaign_id AND status = {OPEN} ORDER BY created_at, id")
+_ALL_SLOTS = SQL.of("SELECT offer_id, round_date, slot FROM proxy_slot")
 _TRIED = SQL.of("SELECT need_id, offer_id FROM proxy_match")
 
 
@@ -156,11 +151,16 @@ class _Matcher:
         return tuple(max(0, self.capacity - len(offer.slots[d])) if offer.rounds_mask >> i & 1
                      else 0 for i, d in enumerate(self.dates))
 
+    def _rounds_of(self, mask: int) -> list[str]:
+        """A mask's round dates, worked out once a pass."""
+        rounds = self.rounds.get(mask)
+        if rounds is None:
+            rounds = self.rounds[mask] = masked(self.dates, mask)
+        return rounds
+
     def take(self, need: _Open, offer: _Offer) -> _Made | None:
         """A planned pair, if the rules still allow it now."""
-        rounds = self.rounds.get(need.rounds_mask)
-        if rounds is None:
-            rounds = self.rounds[need.rounds_mask] = masked(self.dates, need.rounds_mask)
+        rounds = self._rounds_of(need.rounds_mask)
         if (not _serves(offer, need.rounds_mask, rounds, self.capacity)
                 or (offer.user_id is not None and offer.user_id == need.user_id)
                 or (need.id, offer.id) in self.tried):
@@ -178,9 +178,7 @@ class _Matcher:
 
     def match(self, need: _Open) -> _Made | None:
         """The need's best holder, its places taken; None if no offer serves it."""
-        rounds = self.rounds.get(need.rounds_mask)
-        if rounds is None:
-            rounds = self.rounds[need.rounds_mask] = masked(self.dates, need.rounds_mask)
+        rounds = self._rounds_of(need.rounds_mask)
         for tier, (bucket, key) in enumerate(zip(self.buckets, need.keys(), strict=True)):
             if key is None or key not in bucket:
                 continue
@@ -209,8 +207,9 @@ def _no_collection() -> Iterator[None]:
 async def _read(tx: Tx, campaign: Campaign) -> tuple[list[_Open], _Matcher]:
     """The campaign's open needs, waiting longest first, and its open offers with their
     places taken and the pairs proposed before."""
-    needs = [_Open(*row) for row in await tx.all(_OPEN_NEEDS, campaign_id=campaign.id)]
-    offers = [_Offer(*row) for row in await tx.all(_OPEN_OFFERS, campaign_id=campaign.id)]
+    rows = await tx.all(_OPEN_NOW, campaign_id=campaign.id)
+    needs = [_Open(*row[:7]) for row in rows if row[7] == ProxyKind.NEED.value]
+    offers = [_Offer(*row[:7]) for row in rows if row[7] == ProxyKind.OFFER.value]
     return needs, await _with_slots(tx, campaign, offers)
 
 
@@ -346,17 +345,17 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
                 return []
             with _timed(seconds, "write"):
                 ids = await next_match_ids(tx, len(made))
+                numbered = list(zip(ids, made, strict=True))
                 await write_pass(
-                    tx, [(mid, m.need.id, m.offer.id, m.need.rounds_mask)
-                         for mid, m in zip(ids, made, strict=True)],
-                    [(m.offer.id, d, slot, mid) for mid, m in zip(ids, made, strict=True)
-                     for d, slot in m.taken], [m.need.id for m in made], now)
+                    tx, [(mid, m.need.id, m.offer.id, m.need.rounds_mask) for mid, m in numbered],
+                    [(m.offer.id, d, slot, mid) for mid, m in numbered for d, slot in m.taken],
+                    [m.need.id for m in made], now)
                 # The holders the pass filled, known here: no place to count again.
                 full = sorted({m.offer.id for m in made if not any(matcher.room(m.offer))})
                 await tx.run(OFFERS_FILLED,
                              ids=full if isinstance(tx, PostgresTx) else json.dumps(full))
                 await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
-                                           for mid, m in zip(ids, made, strict=True)])
+                                           for mid, m in numbered])
     log.info("proxy pass: %d matches, %d of them planned (%s); seconds %s", len(made),
              sum(1 for m in made if m.planned), dict(planned.outcomes),
              {k: round(v, 2) for k, v in seconds.items()})
