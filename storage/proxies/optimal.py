@@ -72,8 +72,6 @@ class Outcome(StrEnum):
 class Plan:
     pairs: list[tuple[int, int]]  # (need index, holder index)
     outcome: Outcome
-    columns: int  # the model's size, for the log
-    rows: int
 
 
 class Kind(NamedTuple):
@@ -289,8 +287,7 @@ class Department:
 
     def plan(self, solved: tuple[np.ndarray[Any, Any], Outcome]) -> Plan:
         taken, outcome = solved
-        return Plan(_name(self.order, taken), outcome, len(self.model.tier),
-                    len(self.model.upper))
+        return Plan(_name(self.order, taken), outcome)
 
 
 def plan_department(needs: Sequence[Side], holders: Sequence[Side],
