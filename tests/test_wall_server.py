@@ -175,14 +175,20 @@ async def test_two_hundred_screens_share_one_computation_and_leave_cleanly(db, w
     assert (await wall.get(f"/wall/{token}"))[0] == 200  # and the server serves on
 
 
-async def test_no_token_in_any_log_and_a_stop_does_not_wait_for_open_screens(
-        db, frozen_clock, i18n, caplog):
+async def wall_with_every_log(db, i18n, caplog):
+    """A campaign's wall served on a free port, with every log record kept."""
     campaign = await load_with_rounds(db)
     token = await wall_token(db, campaign, actor_id=900)
     settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
     caplog.set_level(logging.DEBUG)
     runner = await start_web(settings, db, i18n, port=0, hub=Hub(db, tick=0.2))
     host, port = runner.addresses[0][:2]
+    return token, runner, host, port
+
+
+async def test_no_token_in_any_log_and_a_stop_does_not_wait_for_open_screens(
+        db, frozen_clock, i18n, caplog):
+    token, runner, host, port = await wall_with_every_log(db, i18n, caplog)
     async with aiohttp.ClientSession() as http:
         base = f"http://{host}:{port}/wall/"
         for path in (token, token + "/figures.json", "nope", token + "?room=Nowhere"):
@@ -212,12 +218,7 @@ async def test_a_malformed_request_with_the_token_in_it_is_logged_without_it(
         db, frozen_clock, i18n, caplog):
     # A link pasted with a stray character, a client that does not escape its query, a
     # broken header: aiohttp refuses them with a 400 and logs the request line it quotes.
-    campaign = await load_with_rounds(db)
-    token = await wall_token(db, campaign, actor_id=900)
-    settings = Settings(bot_token="42:TEST", _env_file=None)  # type: ignore[call-arg]
-    caplog.set_level(logging.DEBUG)
-    runner = await start_web(settings, db, i18n, port=0, hub=Hub(db, tick=0.2))
-    host, port = runner.addresses[0][:2]
+    token, runner, host, port = await wall_with_every_log(db, i18n, caplog)
     try:
         for request in (f"GET /wall/{token}\x7f HTTP/1.1", f"GET /wall/{token} HTTP/9.9",
                         f"GET /wall/{token}?lang=\xff HTTP/1.1",
