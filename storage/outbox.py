@@ -122,15 +122,8 @@ def check_renderers(kinds_by_feature: Mapping[str, Iterable[NoticeKind]]) -> Non
 # Statuses in statements come from the enum, so a typo is a NameError at import.
 PENDING, CLAIMED, SENDING = (f"'{s}'" for s in (OutboxStatus.PENDING, OutboxStatus.CLAIMED,
                                                 OutboxStatus.SENDING))
-_ENQUEUE = SQL.of(
-    "INSERT INTO outbox (key, kind, chat_id, params, quiet_hours, status, due_at, attempts, "
-    f"created_at, batch) VALUES (:key, :kind, :chat_id, :params, :quiet_hours, {PENDING}, "
-    ":due_at, 0, :created_at, :batch) ON CONFLICT (key) DO NOTHING")
-
-
-# Many rows at once (a proxy pass's proposals, tens of thousands) are one statement over
-# arrays: row by row, they cost more than the pass's own writes.
-_BULK = 200
+# Notices are queued in one statement over arrays, however many: row by row, a proxy pass's
+# tens of thousands of proposals cost more than the pass's own writes.
 _COLUMNS = "key, kind, chat_id, params, quiet_hours, status, due_at, attempts, created_at, batch"
 _ENQUEUE_ARRAYS = {
     "postgres": SQL.of(
@@ -147,8 +140,8 @@ _ENQUEUE_ARRAYS = {
 }
 
 
-async def _queue_bulk(tx: Tx, notices: Sequence[Notice], due: Any, created: Any,
-                      batch: str | None) -> None:
+async def _queue(tx: Tx, notices: Sequence[Notice], due: Any, created: Any,
+                 batch: str | None) -> None:
     rows = [(n.key, n.kind.value, n.chat_id, json.dumps(dict(n.params)), n.quiet_hours)
             for n in notices]
     if isinstance(tx, PostgresTx):
@@ -174,14 +167,7 @@ async def queue_in(tx: Tx, notices: Sequence[Notice], *, due_at: datetime | None
     if not notices:
         return
     now = clock.utcnow()
-    due, created = tx.value(due_at or now), tx.value(now)
-    if len(notices) >= _BULK:
-        await _queue_bulk(tx, notices, due, created, batch)
-        return
-    await tx.many(_ENQUEUE, [
-        {"key": n.key, "kind": n.kind.value, "chat_id": n.chat_id,
-         "params": json.dumps(dict(n.params)), "quiet_hours": n.quiet_hours, "due_at": due,
-         "created_at": created, "batch": batch} for n in notices])
+    await _queue(tx, notices, tx.value(due_at or now), tx.value(now), batch)
 
 
 # The organizers a message can reach: every alert, follow-up and summary goes to them.

@@ -1,5 +1,5 @@
-"""Many notices queued at once go in one statement over arrays, on SQLite and PostgreSQL,
-and keep the outbox's rules: a key already queued is left alone, every field as given."""
+"""Notices are queued in one statement over arrays, on SQLite and PostgreSQL, and keep the
+outbox's rules: a key already queued is left alone, every field as given."""
 
 from __future__ import annotations
 
