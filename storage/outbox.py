@@ -18,7 +18,7 @@ from typing import Any
 
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL, PostgresTx, Tx
+from storage.driver import SQL, Tx
 from storage.models import OutboxStatus
 from storage.rows import columns, reader
 
@@ -125,32 +125,25 @@ PENDING, CLAIMED, SENDING = (f"'{s}'" for s in (OutboxStatus.PENDING, OutboxStat
 # Notices are queued in one statement over arrays, however many: row by row, a proxy pass's
 # tens of thousands of proposals cost more than the pass's own writes.
 _COLUMNS = "key, kind, chat_id, params, quiet_hours, status, due_at, attempts, created_at, batch"
-_ENQUEUE_ARRAYS = {
-    "postgres": SQL.of(
-        f"INSERT INTO outbox ({_COLUMNS}) SELECT n.key, n.kind, n.chat_id, n.params::json, "
-        f"n.quiet, {PENDING}, :due_at, 0, :created_at, :batch FROM unnest(:keys::text[], "
-        ":kinds::text[], :chat_ids::bigint[], :params::text[], :quiet::boolean[]) "
-        "AS n(key, kind, chat_id, params, quiet) ON CONFLICT (key) DO NOTHING"),
-    "sqlite": SQL.of(
-        f"INSERT INTO outbox ({_COLUMNS}) SELECT json_extract(value, '$[0]'), "
-        "json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-        f"json_extract(value, '$[3]'), json_extract(value, '$[4]'), {PENDING}, :due_at, 0, "
-        # `WHERE true`: SQLite's parser needs it before an upsert's ON CONFLICT.
-        ":created_at, :batch FROM json_each(:rows) WHERE true ON CONFLICT (key) DO NOTHING"),
-}
+# The rows are one JSON array of [key, kind, chat id, params as JSON text, quiet hours], in
+# either dialect: one statement's parameters, whichever database the transaction is on.
+_ENQUEUE = SQL.dialects(
+    f"INSERT INTO outbox ({_COLUMNS}) SELECT json_extract(value, '$[0]'), "
+    "json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    f"json_extract(value, '$[3]'), json_extract(value, '$[4]'), {PENDING}, :due_at, 0, "
+    # `WHERE true`: SQLite's parser needs it before an upsert's ON CONFLICT.
+    ":created_at, :batch FROM json_each(:rows) WHERE true ON CONFLICT (key) DO NOTHING",
+    f"INSERT INTO outbox ({_COLUMNS}) SELECT n ->> 0, n ->> 1, CAST(n ->> 2 AS BIGINT), "
+    f"CAST(n ->> 3 AS JSON), CAST(n ->> 4 AS BOOLEAN), {PENDING}, :due_at, 0, :created_at, "
+    ":batch FROM json_array_elements(CAST(:rows AS JSON)) AS n "
+    "ON CONFLICT (key) DO NOTHING")
 
 
 async def _queue(tx: Tx, notices: Sequence[Notice], due: Any, created: Any,
                  batch: str | None) -> None:
     rows = [(n.key, n.kind.value, n.chat_id, json.dumps(dict(n.params)), n.quiet_hours)
             for n in notices]
-    if isinstance(tx, PostgresTx):
-        keys, kinds, chats, params, quiet = (list(c) for c in zip(*rows, strict=True))
-        await tx.run(_ENQUEUE_ARRAYS["postgres"], keys=keys, kinds=kinds, chat_ids=chats,
-                     params=params, quiet=quiet, due_at=due, created_at=created, batch=batch)
-    else:
-        await tx.run(_ENQUEUE_ARRAYS["sqlite"], rows=json.dumps(rows), due_at=due,
-                     created_at=created, batch=batch)
+    await tx.run(_ENQUEUE, rows=json.dumps(rows), due_at=due, created_at=created, batch=batch)
 
 
 async def enqueue(db: Database, notices: Sequence[Notice], due_at: datetime | None = None,
