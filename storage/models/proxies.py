@@ -10,17 +10,24 @@ from sqlmodel import Field, SQLModel
 from storage.models.defaults import utcnow
 from storage.models.enums import LIVE_MATCH, ProxyMatchStatus, ProxyRequestStatus
 
+_OPEN = text(f"status = '{ProxyRequestStatus.OPEN.value}'")
+
 
 class ProxyRequest(SQLModel, table=True):
     """A need or an offer of a vote proxy, from Telegram or from the phone bank."""
 
     __tablename__ = "proxy_request"
     __table_args__ = (
-        Index("ix_proxy_station", "kind", "status", "commune_insee", "station", "created_at"),
-        Index("ix_proxy_department", "kind", "status", "department", "created_at"),
-        Index("ix_proxy_constituency", "kind", "status", "constituency", "created_at"),
+        # The holder and need searches: open requests only, so that a matched one leaves
+        # them rather than moving within each (a pass matches tens of thousands at once).
+        Index("ix_proxy_station", "kind", "commune_insee", "station", "created_at",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        Index("ix_proxy_department", "kind", "department", "created_at",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        Index("ix_proxy_constituency", "kind", "constituency", "created_at",
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_proxy_user", "user_id"),
-        Index("ix_proxy_campaign", "campaign_id", "kind", "status"),
+        Index("ix_proxy_campaign", "campaign_id", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -204,13 +204,17 @@ _OFFER_PLACE = SQL.of(
     f"AND status = {OPEN}")
 _READ_OFFER_PLACE = reader(_OfferPlace)
 # The open needs around an offer, closest and waiting longest first.
-NEEDS_NEAR = SQL.of(
+# On SQLite the campaign's term is no index term, as for the holders (`CANDIDATES`): it
+# would read every need of the campaign instead of those of the three places.
+_NEEDS_NEAR = (
     f"SELECT n.id FROM proxy_request n WHERE n.kind = {NEED} AND n.status = {OPEN} "
-    "AND n.campaign_id = :campaign_id AND ("
+    "AND {campaign} = :campaign_id AND ("
     "n.commune_insee = :insee OR n.department = :department OR n.constituency = :constituency) "
     "ORDER BY CASE WHEN n.commune_insee = :insee AND n.station = :station THEN 0 "
     "WHEN n.commune_insee = :insee THEN 1 WHEN n.constituency = :constituency THEN 2 "
     "ELSE 3 END, n.created_at, n.id LIMIT 20")
+NEEDS_NEAR = SQL.dialects(_NEEDS_NEAR.format(campaign="+n.campaign_id"),
+                          _NEEDS_NEAR.format(campaign="n.campaign_id"))
 _MATCHED_OFFER = SQL.of("SELECT offer_id FROM proxy_match WHERE id = :id")
 
 
