@@ -14,6 +14,7 @@ and through SQLModel read back the same.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,10 @@ def _numbered(text: str, names: tuple[str, ...], marker: str) -> str:
 
 
 class Tx(Protocol):
+    # "sqlite" or "postgres": for the few statements each dialect writes with other
+    # parameters (a table from several arrays on PostgreSQL, from one JSON array on SQLite).
+    dialect: str
+
     async def one(self, sql: SQL, **params: Any) -> Sequence[Any] | None: ...
     async def all(self, sql: SQL, **params: Any) -> list[Sequence[Any]]: ...
     async def run(self, sql: SQL, **params: Any) -> int: ...
@@ -115,6 +120,11 @@ class Tx(Protocol):
 
     def value(self, value: Any) -> Any:
         """A value as this driver stores it (a datetime becomes text on SQLite)."""
+
+    def array(self, values: Sequence[Any]) -> Any:
+        """A list as one parameter: a PostgreSQL array (`unnest(:x::int[])`, `= ANY`), JSON
+        text on SQLite (`json_each(:x)`). A statement over arrays writes its own dialects
+        (`SQL.dialects`)."""
 
 
 def sqlite_value(value: Any) -> Any:
@@ -135,6 +145,8 @@ def read_time(value: Any) -> datetime | None:
 
 
 class SqliteTx:
+    dialect = "sqlite"
+
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # aiosqlite.Connection
 
@@ -160,9 +172,14 @@ class SqliteTx:
     def value(self, value: Any) -> Any:
         return sqlite_value(value)
 
+    def array(self, values: Sequence[Any]) -> Any:
+        return json.dumps(values)
+
 
 class InlineSqliteTx:
     """sqlite3 used right on the event loop (see Database.fast_write for when and why)."""
+
+    dialect = "sqlite"
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # sqlite3.Connection
@@ -186,8 +203,13 @@ class InlineSqliteTx:
     def value(self, value: Any) -> Any:
         return sqlite_value(value)
 
+    def array(self, values: Sequence[Any]) -> Any:
+        return json.dumps(values)
+
 
 class PostgresTx:
+    dialect = "postgres"
+
     def __init__(self, connection: Any) -> None:
         self.connection = connection  # asyncpg.Connection
 
@@ -209,3 +231,6 @@ class PostgresTx:
 
     def value(self, value: Any) -> Any:
         return value
+
+    def array(self, values: Sequence[Any]) -> Any:
+        return list(values)

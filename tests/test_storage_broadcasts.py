@@ -85,6 +85,13 @@ class _Interleaved:
     def value(self, value):
         return self._tx.value(value)
 
+    def array(self, values):
+        return self._tx.array(values)
+
+    @property
+    def dialect(self):
+        return self._tx.dialect
+
 
 def interleave(db, during, after) -> None:
     """Run `after` once each write transaction of `db` has committed, and `during` after

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL, PostgresTx, Tx
+from storage.driver import SQL, Tx
 from storage.models import Campaign, ProxyMatchStatus
 from storage.outbox import NoticeKind
 from storage.proxies.matching import SERIALIZE, match_need_in
@@ -140,7 +140,7 @@ async def give_holder_details(db: Database, campaign: Campaign, match_id: int,
         number, born = check_holder_details(campaign, voter_number, birth)
         changed = await tx.run(
             _CONFIRM, number=number, id=match_id,
-            born=born if isinstance(tx, PostgresTx) else born.isoformat())
+            born=born if tx.dialect == "postgres" else born.isoformat())
         if changed:
             await queue_confirmed(tx, match_id)
     return Change(bool(changed), ProxyMatchStatus.CONFIRMED if changed else "unchanged")
