@@ -50,18 +50,20 @@ async def queue_proposals(tx: Tx, matches: Sequence[Proposed]) -> None:
     ask."""
     rows: list[Notice] = []
     organizers: list[int] | None = None
-    for match in matches:
-        for side, user_id in (("need", match.need_user), ("offer", match.offer_user)):
-            if user_id is not None:
-                rows.append(Notice(f"proxy-proposal:{match.match_id}:{side}",
-                                   NoticeKind.PROXY_PROPOSAL, int(user_id),
-                                   {"match": match.match_id, "side": side}, False))
-        if match.need_user is None or match.offer_user is None:
+    # Looked up once: a pass queues tens of thousands, and an enum member costs a lookup.
+    proposal, followup = NoticeKind.PROXY_PROPOSAL, NoticeKind.PROXY_FOLLOWUP
+    for match_id, need_user, offer_user in matches:
+        if need_user is not None:
+            rows.append(Notice(f"proxy-proposal:{match_id}:need", proposal, int(need_user),
+                               {"match": match_id, "side": "need"}, False))
+        if offer_user is not None:
+            rows.append(Notice(f"proxy-proposal:{match_id}:offer", proposal, int(offer_user),
+                               {"match": match_id, "side": "offer"}, False))
+        if need_user is None or offer_user is None:
             if organizers is None:
                 organizers = [int(o) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
-            rows += [Notice(f"proxy-followup:{match.match_id}:proposed:{o}",
-                            NoticeKind.PROXY_FOLLOWUP, o, {"match": match.match_id}, False)
-                     for o in organizers]
+            rows += [Notice(f"proxy-followup:{match_id}:proposed:{o}", followup, o,
+                            {"match": match_id}, False) for o in organizers]
     await queue_in(tx, rows)
 
 
