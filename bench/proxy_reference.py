@@ -140,7 +140,7 @@ def greedy(requests: Sequence, dates: list[str], capacity: int) -> tuple[int, di
     """The greedy pass of old on the same requests, in memory: needs waiting longest first,
     each the first holder of its best tier (now, within a tier, one of its own rounds
     first). Its matches and their tiers."""
-    from storage.proxies.full_pass import _Matcher, _Offer, _Open
+    from storage.proxies.greedy import Matcher, OpenOffer, OpenRequest
 
     ordered = sorted(requests, key=lambda r: r.created_at)
 
@@ -148,9 +148,9 @@ def greedy(requests: Sequence, dates: list[str], capacity: int) -> tuple[int, di
         return (serial, r.person.user_id, r.place.commune_insee, r.place.station,
                 r.place.constituency, r.place.department, r.mask)
 
-    needs = [_Open(*row(k, r)) for k, r in enumerate(ordered) if r.kind is ProxyKind.NEED]
-    offers = [_Offer(*row(k, r)) for k, r in enumerate(ordered) if r.kind is ProxyKind.OFFER]
-    matcher = _Matcher(offers, dates, capacity, set())
+    needs = [OpenRequest(*row(k, r)) for k, r in enumerate(ordered) if r.kind is ProxyKind.NEED]
+    offers = [OpenOffer(*row(k, r)) for k, r in enumerate(ordered) if r.kind is ProxyKind.OFFER]
+    matcher = Matcher(offers, dates, capacity, set())
     tiers: Counter[str] = Counter()
     for need in needs:
         made = matcher.match(need)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _IMMEDIATE = "toile_immediate"
 INLINE_BUSY_MS = 20
+WRITER_CACHE_KB = 65536
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
                   "foreign_keys=ON")
 
@@ -146,6 +147,10 @@ class Database:
     async def _sqlite_writer(self) -> Any:
         if self._writer is None:
             self._writer = await self._sqlite_connection()
+            # Long writes (a proxy pass, an import) touch index pages all over: a page cache
+            # of 64 MB, not 2, keeps them instead of reading them again (half a second of
+            # system time in a national pass). Only this connection's: it grows as used.
+            await self._writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
         return self._writer
 
     def _sqlite_path(self) -> str:

@@ -316,3 +316,43 @@ async def test_a_plan_that_breaks_leaves_its_department_to_the_greedy_pass(
             select(ProxyMatch.need_id, ProxyMatch.offer_id))}
     assert pairs == {(nadia, sophie)}
     assert "93 (AssertionError('the plan counts what is there'))" in caplog.text
+
+
+async def test_the_pass_goes_in_waves_and_others_match_in_between(
+        db, campaign, frozen_clock, monkeypatch):
+    """A pass over Paris and Saint-Denis, one wave each: while Saint-Denis's wave is being
+    planned, Paris's is written, and Amel asks in Paris and is matched at once, with the
+    holder the pass did not give (or by the pass, when her need is there before its wave is
+    read again). Nobody is given twice, and no match id twice."""
+    from storage.proxies import full_pass
+
+    monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
+
+    async def request(kind, name, place, user_id):
+        frozen_clock.advance(minutes=1)
+        return await create_request(db, campaign, kind, Requester(name, user_id=user_id),
+                                    place, [ROUND1])
+
+    hugo = await request(ProxyKind.NEED, "Hugo", PARIS_3, 1001)
+    lina = await request(ProxyKind.OFFER, "Lina", PARIS_3, 1002)
+    marc = await request(ProxyKind.OFFER, "Marc", PARIS_3, 1003)
+    nadia = await request(ProxyKind.NEED, "Nadia", SAINT_DENIS_12, 1004)
+    sophie = await request(ProxyKind.OFFER, "Sophie", SAINT_DENIS_12, 1005)
+    planned_by_the_solver = full_pass._planned
+    amel: dict[str, int | None] = {}
+
+    async def plan_while_amel_asks(needs, matcher, budget_s):
+        if {n.department for n in needs} == {"93"}:  # Paris's wave is being written
+            amel["need"] = await request(ProxyKind.NEED, "Amel", PARIS_3, 1006)
+            amel["match"] = await match_need(db, campaign, amel["need"])
+        return await planned_by_the_solver(needs, matcher, budget_s)
+
+    monkeypatch.setattr(full_pass, "_planned", plan_while_amel_asks)
+    made = await match_all(db, campaign)
+
+    mine = [] if amel["match"] is None else [amel["match"]]
+    assert len(made) + len(mine) == 3 == len(set(made + mine))
+    async with db.read() as session:
+        pairs = {tuple(row) for row in await session.execute(
+            select(ProxyMatch.need_id, ProxyMatch.offer_id))}
+    assert pairs == {(hugo, lina), (amel["need"], marc), (nadia, sophie)}

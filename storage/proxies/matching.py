@@ -17,7 +17,7 @@ from typing import Any
 
 from storage import clock
 from storage.database import Database
-from storage.driver import SQL, PostgresTx, Tx
+from storage.driver import SQL, Tx
 from storage.models import Campaign
 from storage.proxies.notices import Proposed, queue_proposals
 from storage.proxies.rules import (
@@ -117,24 +117,29 @@ _FULL = (f"{ROUNDS}UPDATE proxy_request SET status = {MATCHED} WHERE {{ids}} "
 OFFER_FULL = SQL.of(_FULL.format(ids="id = :id"))
 _SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = :offer_id "
                      "AND round_date = :round_date")
-# Match ids are chosen before inserting, so that a whole pass inserts in one statement.
-_LAST_MATCH_ID = SQL.of("SELECT coalesce(max(id), 0) FROM proxy_match")  # SQLite
-_NEXT_MATCH_IDS = SQL.of(  # PostgreSQL
-    "SELECT nextval(pg_get_serial_sequence('proxy_match', 'id')) "
-    "FROM generate_series(1, :count)")
+# Match ids are chosen before inserting, so that a whole pass inserts in one statement:
+# one past the last on SQLite, whose writers take turns; on PostgreSQL a block of the
+# sequence, taken at once (a nextval for each of 50,000 matches took a third of a second).
+# Every match is inserted holding the matching lock (SERIALIZE), so no other writer takes
+# from the sequence between the two halves of the statement.
+_NEXT_MATCH_IDS = SQL.dialects(
+    "SELECT coalesce(max(id), 0) + :count FROM proxy_match",
+    "SELECT setval(pg_get_serial_sequence('proxy_match', 'id'), "
+    "nextval(pg_get_serial_sequence('proxy_match', 'id')) + :count - 1)")
 
 
 async def next_match_ids(tx: Tx, count: int) -> list[int]:
-    """Ids for `count` new matches. Safe on SQLite: matching holds the writer lock."""
-    if not isinstance(tx, PostgresTx):
-        row = await tx.one(_LAST_MATCH_ID)
-        start = int(row[0]) if row else 0
-        return list(range(start + 1, start + 1 + count))
-    return [int(r[0]) for r in await tx.all(_NEXT_MATCH_IDS, count=count)]
+    """Ids for `count` new matches; the caller holds the matching lock."""
+    row = await tx.one(_NEXT_MATCH_IDS, count=count)
+    assert row is not None
+    last = int(row[0])
+    return list(range(last - count + 1, last + 1))
 
 
 def free_slot(used: set[int]) -> int:
     """The lowest slot number free (slots freed by a decline leave holes)."""
+    if not used:  # nearly always, in a pass: most holders carry one vote a round
+        return 1
     return next(n for n in range(1, len(used) + 2) if n not in used)
 
 

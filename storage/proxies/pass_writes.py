@@ -1,18 +1,19 @@
-"""The proxy pass's writes: every match, its places and its need's status, in three
-statements over arrays, one element a row, in either dialect. Tens of thousands of
-single-row statements cost PostgreSQL seconds (each one's round trip and index work);
-SQLite reads its arrays from JSON, as fast as an executemany of named rows."""
+"""The proxy pass's writes: a department's matches, their places, their needs' status and
+the holders they fill, in four statements over arrays, one element a row, in either
+dialect. Tens of thousands of single-row statements cost PostgreSQL seconds (each one's
+round trip and index work); SQLite reads its arrays from JSON, as fast as an executemany of
+named rows."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
 
-from storage.driver import SQL, PostgresTx, Tx
+from storage.driver import SQL, Tx
 from storage.proxies.rules import MATCHED, OFFER, OPEN, PROPOSAL_HOURS, PROPOSED
 
 # The holders the pass filled (`rules.ROOM_LEFT`), known from the pass's own count.
-OFFERS_FILLED = SQL.dialects(
+_OFFERS_FILLED = SQL.dialects(
     f"UPDATE proxy_request SET status = {MATCHED} WHERE id IN (SELECT value FROM "
     f"json_each(:ids)) AND kind = {OFFER} AND status = {OPEN}",
     f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[]) "
@@ -38,30 +39,29 @@ _INSERT_SLOTS = {
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
         "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(:slots)"),
 }
-_NEEDS_MATCHED = {
-    "postgres": SQL.of(
-        f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[])"),
-    "sqlite": SQL.of(f"UPDATE proxy_request SET status = {MATCHED} "
-                     "WHERE id IN (SELECT value FROM json_each(:ids))"),
-}
+_NEEDS_MATCHED = SQL.dialects(
+    f"UPDATE proxy_request SET status = {MATCHED} WHERE id IN (SELECT value FROM "
+    "json_each(:ids))",
+    f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[])")
 
 
 async def write_pass(tx: Tx, matches: list[tuple[int, int, int, int]],
                      slots: list[tuple[int, str, int, int]], needs: list[int],
-                     now: datetime) -> None:
+                     full: list[int], now: datetime) -> None:
     """`matches`: (id, need, offer, rounds mask); `slots`: (offer, round date, slot,
-    match); `needs`: the needs now matched. Proposed now, expiring after PROPOSAL_HOURS."""
+    match); `needs`: the needs now matched; `full`: the holders with no place left now.
+    Proposed now, expiring after PROPOSAL_HOURS."""
     stamp, expires = tx.value(now), tx.value(now + timedelta(hours=PROPOSAL_HOURS))
-    if isinstance(tx, PostgresTx):
+    if tx.dialect == "postgres":
         ids, need_ids, offers, masks = (list(c) for c in zip(*matches, strict=True))
         await tx.run(_INSERT_MATCHES["postgres"], ids=ids, needs=need_ids, offers=offers,
                      masks=masks, proposed_at=stamp, expires_at=expires)
         offers, dates, numbers, match_ids = (list(c) for c in zip(*slots, strict=True))
         await tx.run(_INSERT_SLOTS["postgres"], offers=offers, round_dates=dates,
                      slots=numbers, matches=match_ids)
-        await tx.run(_NEEDS_MATCHED["postgres"], ids=needs)
-        return
-    await tx.run(_INSERT_MATCHES["sqlite"], matches=json.dumps(matches), proposed_at=stamp,
-                 expires_at=expires)
-    await tx.run(_INSERT_SLOTS["sqlite"], slots=json.dumps(slots))
-    await tx.run(_NEEDS_MATCHED["sqlite"], ids=json.dumps(needs))
+    else:
+        await tx.run(_INSERT_MATCHES["sqlite"], matches=json.dumps(matches),
+                     proposed_at=stamp, expires_at=expires)
+        await tx.run(_INSERT_SLOTS["sqlite"], slots=json.dumps(slots))
+    await tx.run(_NEEDS_MATCHED, ids=tx.array(needs))
+    await tx.run(_OFFERS_FILLED, ids=tx.array(full))
