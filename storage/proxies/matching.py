@@ -210,11 +210,15 @@ _OFFER_PLACE = SQL.of(
 _READ_OFFER_PLACE = reader(_OfferPlace)
 # The open needs around an offer, closest and waiting longest first.
 # On SQLite the campaign's term is no index term, as for the holders (`CANDIDATES`): it
-# would read every need of the campaign instead of those of the three places.
+# would read every need of the campaign instead of those of the three places. Each place's
+# term carries the kind and status too, so that SQLite reads each through its own index
+# (a union); with them outside, it read every open need through one index by the kind
+# alone (60,000 open needs: 75 ms a new offer, 1 ms so).
+_OPEN_NEED = f"n.kind = {NEED} AND n.status = {OPEN}"
 _NEEDS_NEAR = (
-    f"SELECT n.id FROM proxy_request n WHERE n.kind = {NEED} AND n.status = {OPEN} "
-    "AND {campaign} = :campaign_id AND ("
-    "n.commune_insee = :insee OR n.department = :department OR n.constituency = :constituency) "
+    "SELECT n.id FROM proxy_request n WHERE {campaign} = :campaign_id AND ("
+    f"({_OPEN_NEED} AND n.commune_insee = :insee) OR ({_OPEN_NEED} AND "
+    f"n.department = :department) OR ({_OPEN_NEED} AND n.constituency = :constituency)) "
     "ORDER BY CASE WHEN n.commune_insee = :insee AND n.station = :station THEN 0 "
     "WHEN n.commune_insee = :insee THEN 1 WHEN n.constituency = :constituency THEN 2 "
     "ELSE 3 END, n.created_at, n.id LIMIT 20")
