@@ -27,6 +27,7 @@ from storage.models import (
 )
 from storage.outbox import Notice, NoticeKind, queue_in
 from storage.personal import PERSON_PARAMS, PERSONAL_DATA, How, Rule, rejoin_key
+from storage.proxies.matching import SERIALIZE
 from storage.rows import columns, reader
 
 
@@ -77,6 +78,10 @@ async def forget_person(db: Database, user_id: int, *,
     anonymous = -(secrets.randbelow(2**62) + 1)
     # In the driver's thread on SQLite: a few scans of whole tables (the outbox, the log).
     async with db.fast_write(long=True) as tx:
+        # Behind the matching lock, as every matching is: on PostgreSQL a match made with
+        # their need while they were erased failed one of the two (the erasure, a match
+        # pointing at the need; or the matching, a need no longer there: a pass's wave).
+        await tx.one(SERIALIZE)
         forgetting = Forgetting(tx, user_id, anonymous, rejoin_secret)
         for name in ("proxies", "relay", "outbox", "audit"):
             await STEPS[name](forgetting)

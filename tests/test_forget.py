@@ -401,3 +401,35 @@ async def test_a_new_match_after_an_erasure_gets_its_proposals(db, campaign):
         proposed = sorted(r.chat_id for r in (await session.execute(select(Outbox).where(
             Outbox.status == "pending", Outbox.kind == "proxy_proposal"))).scalars())
     assert proposed == [NADIA, OMAR]
+
+
+async def test_an_erasure_while_a_holder_is_matched_with_the_need_still_goes_through(
+        db, campaign, monkeypatch):
+    """Nadia erases her data just as Zeph offers at her station and is matched with her
+    need: the two queue one behind the other. Her erasure goes through, her need goes, and
+    Zeph is left with no match of hers, free for someone else."""
+    import asyncio
+
+    from storage import forget as forgetting
+    from storage.proxies import match_offer
+
+    await ensure_user(db, Profile(NADIA, "Nadia"))
+    await ensure_user(db, Profile(ZEPH, "Zeph"))
+    need = await create_request(db, campaign, ProxyKind.NEED, Requester("Nadia", user_id=NADIA),
+                                SAINT_DENIS_12, [ROUND1])
+    zeph = await create_request(db, campaign, ProxyKind.OFFER, Requester("Zeph", user_id=ZEPH),
+                                SAINT_DENIS_12, [ROUND1])
+    run, offered = forgetting.Forgetting.run, []
+
+    async def zeph_offers_meanwhile(self, sql, **fixed):
+        if sql is forgetting._DROP_REQUESTS and not offered:  # her needs are about to go
+            offered.append(asyncio.ensure_future(match_offer(db, campaign, zeph)))
+            await asyncio.wait(offered, timeout=1)  # done, unless it waits its turn
+        return await run(self, sql, **fixed)
+
+    monkeypatch.setattr(forgetting.Forgetting, "run", zeph_offers_meanwhile)
+    await forget(db, NADIA)
+    assert await offered[0] == []  # her need was gone by the time it was Zeph's turn
+    async with db.read() as session:
+        assert await session.get(ProxyRequest, need) is None
+        assert (await session.get(ProxyRequest, zeph)).status == "open"
