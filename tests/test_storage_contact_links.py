@@ -207,3 +207,41 @@ async def test_a_need_taken_on_the_phone_and_opened_during_the_pass_is_proposed_
         notices = {(o.key, o.chat_id) for o in (await s.execute(select(Outbox))).scalars()}
     assert (f"proxy-proposal:{match}:need", FABRICE) in notices
     assert (f"proxy-proposal:{match}:offer", MARC) in notices
+
+
+async def test_a_need_taken_on_the_phone_and_opened_while_the_pass_writes_is_proposed_to_them(
+        db, campaign, frozen_clock, monkeypatch):
+    """Fabrice opens Lisa's link just as the pass, having read his need as the phone
+    bank's, matches it with Sophie: the two queue one behind the other, and the match is
+    proposed to him, not to nobody."""
+    from storage.proxies import full_pass, match_all
+
+    card = await lisa_calls(db, campaign, Outcome.NEEDS_PROXY)
+    first_round = [campaign.rounds[0]["date"]]
+    await create_request(db, campaign, ProxyKind.NEED, Requester(
+        card.first_name or "", contact_id=card.contact_id, phone=card.phone), SAINT_DENIS_12,
+        first_round, recorded_by=LISA)
+    await create_request(db, campaign, ProxyKind.OFFER, Requester("Sophie", user_id=MARC),
+                         SAINT_DENIS_12, first_round)
+    link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
+    await ensure_user(db, Profile(FABRICE, "Fabrice"))
+    follow, opened = full_pass._follow, []
+
+    def fabrice_opens_the_link_meanwhile(planned, area):
+        opened.append(asyncio.ensure_future(join_through_call(db, FABRICE, link.code)))
+        return follow(planned, area)
+
+    async def write_once_he_opened(*args):
+        await asyncio.wait(opened, timeout=1)  # done, unless it waits its turn
+        return await write(*args)
+
+    write = full_pass.write_pass
+    monkeypatch.setattr(full_pass, "_follow", fabrice_opens_the_link_meanwhile)
+    monkeypatch.setattr(full_pass, "write_pass", write_once_he_opened)
+    [match] = await match_all(db, campaign)
+    assert (await opened[0]).proxy_kind == "need"
+
+    async with db.read() as s:
+        notices = {(o.key, o.chat_id) for o in (await s.execute(select(Outbox))).scalars()}
+    assert (f"proxy-proposal:{match}:need", FABRICE) in notices
+    assert (f"proxy-proposal:{match}:offer", MARC) in notices

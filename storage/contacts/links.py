@@ -18,6 +18,7 @@ from storage import clock
 from storage.database import Database
 from storage.driver import SQL, Tx
 from storage.models import Campaign, ContactStatus, Outcome
+from storage.proxies.matching import SERIALIZE
 from storage.proxies.notices import Proposed, queue_accepted, queue_proposals, sides_of
 from storage.proxies.rules import ACCEPTED, LIVE_REQUEST, PROPOSED
 from storage.rows import columns, reader
@@ -152,6 +153,10 @@ async def join_through_call(db: Database, user_id: int, payload: str, *,
         return None
     now = clock.utcnow()
     async with db.fast_write() as tx:
+        # Behind the matching lock (first, as every holder of it takes it, before any row):
+        # on PostgreSQL a matcher that had read their request as the phone bank's proposed
+        # its match to nobody, and the hand-over below did not see that match yet.
+        await tx.one(SERIALIZE)
         row = await tx.one(_TAKE, user_id=user_id, now=now, code=payload)
         if row is None:
             return None
