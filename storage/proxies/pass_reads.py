@@ -14,11 +14,15 @@ from storage.proxies.greedy import Matcher, OpenOffer, OpenRequest
 from storage.proxies.rules import NEED, OFFER, OPEN, round_dates
 from storage.rows import columns
 
-# The campaign's departments with a need waiting, and their open requests.
-DEPARTMENTS = SQL.of(
+# The campaign's departments with both needs and holders waiting, and their open requests
+# (on SQLite through the index of open requests, not the campaign's: `+campaign_id`).
+_DEPARTMENTS = (
     "SELECT department, count(*) FROM proxy_request WHERE kind IN "
-    f"({NEED}, {OFFER}) AND status = {OPEN} AND campaign_id = :campaign_id GROUP BY department "
-    f"HAVING max(kind) = {OFFER} AND min(kind) = {NEED} ORDER BY department")
+    f"({NEED}, {OFFER}) AND status = {OPEN} AND {{campaign}} = :campaign_id "
+    f"GROUP BY department HAVING max(kind) = {OFFER} AND min(kind) = {NEED} "
+    "ORDER BY department")
+DEPARTMENTS = SQL.dialects(_DEPARTMENTS.format(campaign="+campaign_id"),
+                           _DEPARTMENTS.format(campaign="campaign_id"))
 # Through the departments' index of open requests; on SQLite the campaign's term is no
 # index term (`matching.CANDIDATES` says why: here it read every offer of the campaign).
 _IN = {"sqlite": "IN (SELECT value FROM json_each(:departments))",
