@@ -110,10 +110,10 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
             waves = _waves(await tx.all(DEPARTMENTS, campaign_id=campaign.id))
         planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
         try:
-            area = await _read_wave(db, campaign, waves[0], tally) if waves else None
+            if waves:
+                area = await _read_wave(db, campaign, waves[0], tally)
+                planner.begin(area)
             for at in range(len(waves)):
-                if at == 0:
-                    planner.begin(area)
                 planned = await planner.planned()
                 tally.add(planned)
                 this = area
@@ -160,8 +160,8 @@ class _Planner:
     tally: _Tally
     task: asyncio.Task[Planned] | None = None
 
-    def begin(self, area: Area | None) -> None:
-        assert area is not None and self.task is None
+    def begin(self, area: Area) -> None:
+        assert self.task is None
 
         async def plan() -> Planned:
             with _timed(self.tally.seconds, "plan"):
