@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -91,9 +90,8 @@ async def get_users(db: Database, user_ids: Sequence[int]) -> dict[int, Person]:
     """Many people in one read (the deliverer's batch), by id; the unknown are left out."""
     if not user_ids:
         return {}
-    ids = json.dumps(list(user_ids)) if db.is_sqlite else list(user_ids)
     async with db.fast_read() as tx:
-        rows = await tx.all(_SELECT_PEOPLE, ids=ids)
+        rows = await tx.all(_SELECT_PEOPLE, ids=tx.array(list(user_ids)))
     return {person.id: person for person in map(_PERSON, rows)}
 
 

@@ -111,21 +111,28 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
         planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
         try:
             if waves:
-                area = await _read_wave(db, campaign, waves[0], tally)
-                planner.begin(area)
-            for at in range(len(waves)):
-                planned = await planner.planned()
-                tally.add(planned)
-                this = area
-                if at + 1 < len(waves):
-                    area = await _read_wave(db, campaign, waves[at + 1], tally)
-                ids += await _write(db, campaign, this, planned, now, tally,
-                                    then=partial(planner.begin, area) if at + 1 < len(waves)
-                                    else None)
+                ids = await _each_wave(db, campaign, waves, planner, now, tally)
         finally:
             planner.cancel()
     if waves:
         tally.log()
+    return ids
+
+
+async def _each_wave(db: Database, campaign: Campaign, waves: list[list[str]],
+                     planner: _Planner, now: datetime, tally: _Tally) -> list[int]:
+    """Each wave written in turn, the next one read before and planned during."""
+    ids: list[int] = []
+    area = await _read_wave(db, campaign, waves[0], tally)
+    planner.begin(area)
+    for following in [*waves[1:], None]:
+        planned = await planner.planned()
+        tally.add(planned)
+        ahead = None if following is None else await _read_wave(db, campaign, following, tally)
+        ids += await _write(db, campaign, area, planned, now, tally,
+                            then=None if ahead is None else partial(planner.begin, ahead))
+        if ahead is not None:
+            area = ahead
     return ids
 
 

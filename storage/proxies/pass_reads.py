@@ -6,7 +6,9 @@ against the rows as they are then."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from storage.driver import SQL, Tx
 from storage.models import Campaign, ProxyKind
@@ -67,11 +69,16 @@ class Planned:
     considered: set[int] = field(default_factory=set)
 
 
+def _requests(rows: Iterable[Sequence[Any]]) -> tuple[list[OpenRequest], list[OpenOffer]]:
+    """`_OPEN_NOW`'s rows as needs and offers, in their order."""
+    rows = list(rows)
+    return ([OpenRequest(*row[:7]) for row in rows if row[7] == _NEED],
+            [OpenOffer(*row[:7]) for row in rows if row[7] == _OFFER])
+
+
 async def read_area(tx: Tx, campaign: Campaign, departments: list[str]) -> Area:
-    rows = await tx.all(_OPEN_NOW, campaign_id=campaign.id,
-                        departments=tx.array(departments))
-    needs = [OpenRequest(*row[:7]) for row in rows if row[7] == _NEED]
-    offers = [OpenOffer(*row[:7]) for row in rows if row[7] == _OFFER]
+    needs, offers = _requests(await tx.all(_OPEN_NOW, campaign_id=campaign.id,
+                                           departments=tx.array(departments)))
     return Area(departments, needs, await _matcher(tx, campaign, departments, offers))
 
 
@@ -109,9 +116,8 @@ async def read_again(tx: Tx, campaign: Campaign, area: Area, planned: Planned) -
         planned.pairs = [(n, -1 if o in replaced else o) for n, o in planned.pairs
                          if n not in replaced]
         planned.considered -= replaced
-    needs = ([n for n in area.needs if n.id in kept]
-             + [OpenRequest(*row[:7]) for row in new if row[7] == _NEED])
-    offers = ([o for o in area.matcher.offers if o.id in kept]
-              + [OpenOffer(*row[:7]) for row in new if row[7] == _OFFER])
+    new_needs, new_offers = _requests(new)
+    needs = [n for n in area.needs if n.id in kept] + new_needs
+    offers = [o for o in area.matcher.offers if o.id in kept] + new_offers
     return Area(area.departments, needs,
                 await _matcher(tx, campaign, area.departments, offers))

@@ -1,4 +1,4 @@
-"""The proxy pass's writes: a department's matches, their places, their needs' status and
+"""The proxy pass's writes: a wave's matches, their places, their needs' status and
 the holders they fill, in four statements over arrays, one element a row, in either
 dialect. Tens of thousands of single-row statements cost PostgreSQL seconds (each one's
 round trip and index work); SQLite reads its arrays from JSON, as fast as an executemany of
