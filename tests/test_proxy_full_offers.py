@@ -4,11 +4,13 @@ giver's /forget, a campaign reloaded. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from storage.campaigns import load_campaign, parse_campaign_file
 from storage.forget import forget_person
-from storage.models import ProxyKind, ProxyRequest
+from storage.models import ProxyKind, ProxyRequest, ProxySlot
 from storage.proxies import (
     Place,
     Requester,
@@ -79,6 +81,18 @@ async def test_the_pass_closes_the_holders_it_fills_and_an_expiry_opens_them(
     assert await status_of(db, sophie) == "open"
 
 
+async def test_the_pass_leaves_a_holder_open_while_one_of_their_rounds_is_free(
+        db, campaign, frozen_clock):
+    sophie = await ask(db, campaign, ProxyKind.OFFER, "Sophie", SAINT_DENIS_12,
+                       [ROUND1, ROUND2], 831)
+    await ask(db, campaign, ProxyKind.NEED, "Nadia", SAINT_DENIS_12, [ROUND1], 832)
+    assert len(await match_all(db, campaign)) == 1
+    assert await status_of(db, sophie) == "open"  # her second round is still free
+    await ask(db, campaign, ProxyKind.NEED, "Omar", SAINT_DENIS_7, [ROUND2], 833)
+    assert len(await match_all(db, campaign)) == 1
+    assert await status_of(db, sophie) == "matched"
+
+
 async def test_a_need_withdrawn_or_its_giver_forgotten_gives_the_holder_back(
         db, campaign, frozen_clock):
     await ensure_user(db, Profile(832, "Nadia"))
@@ -108,3 +122,21 @@ async def test_a_campaign_reloaded_opens_its_full_holders(db, campaign, frozen_c
     assert await status_of(db, sophie) == "open"
     karim = await ask(db, reloaded, ProxyKind.NEED, "Karim", SAINT_DENIS_12, [ROUND1], 843)
     assert await match_need(db, reloaded, karim) is not None  # her second place
+
+
+async def test_a_place_cannot_name_another_holder_than_its_match(db, campaign, frozen_clock):
+    sophie = await ask(db, campaign, ProxyKind.OFFER, "Sophie", SAINT_DENIS_12, [ROUND1], 841)
+    leila = await ask(db, campaign, ProxyKind.OFFER, "Leila", SAINT_DENIS_7, [ROUND2], 842)
+    nadia = await ask(db, campaign, ProxyKind.NEED, "Nadia", SAINT_DENIS_12, [ROUND1], 843)
+    match = await match_need(db, campaign, nadia)
+    async with db.read() as session:
+        (place,) = (await session.execute(select(ProxySlot).where(
+            ProxySlot.match_id == match))).scalars().all()
+    assert place.offer_id == sophie
+    # A bug writing Leila's place for Sophie's match is refused by the database itself.
+    with pytest.raises(IntegrityError):
+        async with db.write() as session:
+            await session.execute(text(
+                "INSERT INTO proxy_slot (offer_id, round_date, slot, match_id) "
+                "VALUES (:offer, :round, 1, :match)"),
+                {"offer": leila, "round": ROUND2, "match": match})

@@ -23,7 +23,9 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_claimed", "claimed_at",
               sqlite_where=text(f"status = '{OutboxStatus.CLAIMED}'"),
               postgresql_where=text(f"status = '{OutboxStatus.CLAIMED}'")),
-        Index("ix_outbox_batch", "batch", "status"),
+        # Batches only: most rows are no batch's, and need no entry.
+        Index("ix_outbox_batch", "batch", "status",
+              sqlite_where=text("batch IS NOT NULL"), postgresql_where=text("batch IS NOT NULL")),
         # A reply to a relayed question: which one it answers (storage.relay).
         Index("ix_outbox_relay", "chat_id", "message_id",
               sqlite_where=text("kind = 'relay_question'"),

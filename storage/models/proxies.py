@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.models.defaults import utcnow
@@ -62,7 +62,8 @@ class ProxyMatch(SQLModel, table=True):
               sqlite_where=text(f"status IN {LIVE_MATCH}"),
               postgresql_where=text(f"status IN {LIVE_MATCH}")),
         UniqueConstraint("need_id", "offer_id", name="uq_match_pair"),
-        Index("ix_match_offer", "offer_id"),
+        # A holder's matches; what each of their places points at (ProxySlot).
+        Index("uq_match_offer", "offer_id", "id", unique=True),
         Index("ix_match_status", "status", "expires_at"),
     )
 
@@ -90,10 +91,17 @@ class ProxySlot(SQLModel, table=True):
 
     __tablename__ = "proxy_slot"
 
-    offer_id: int = Field(primary_key=True, foreign_key="proxy_request.id")
+    __table_args__ = (
+        # The place's holder is its match's: one check a place (the match's own keys say
+        # both exist), and no place can name another holder than its match's.
+        ForeignKeyConstraint(["offer_id", "match_id"], ["proxy_match.offer_id", "proxy_match.id"],
+                             name="fk_slot_match"),
+    )
+
+    offer_id: int = Field(primary_key=True)
     round_date: str = Field(primary_key=True, max_length=10)
     slot: int = Field(primary_key=True)
-    match_id: int = Field(foreign_key="proxy_match.id", index=True)
+    match_id: int = Field(index=True)
 
 
 class ProxyAsk(SQLModel, table=True):

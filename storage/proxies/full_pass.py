@@ -21,11 +21,10 @@ import gc
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from storage import clock
@@ -41,8 +40,11 @@ from storage.proxies.pass_writes import write_pass
 # The whole plan's time; a department HiGHS has not finished in what is left of it falls
 # back to the greedy matcher (logged), as do the departments after the budget is spent.
 PLAN_BUDGET_S = 30.0
-# Open requests a wave: a national campaign's first pass (100,000) goes in four.
+# Open requests a wave: a national campaign's first pass (100,000) goes in four or five.
 WAVE_REQUESTS = 25_000
+# The first wave is smaller: nothing is written while it is planned, and the ones after
+# it are planned while the one before is written.
+FIRST_WAVE_SHARE = 0.4
 log = logging.getLogger(__name__)
 
 
@@ -121,29 +123,48 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
 
 async def _each_wave(db: Database, campaign: Campaign, waves: list[list[str]],
                      planner: _Planner, now: datetime, tally: _Tally) -> list[int]:
-    """Each wave written in turn, the next one read before and planned during."""
+    """Each wave written in turn; the next one read and planned while it is written."""
     ids: list[int] = []
     area = await _read_wave(db, campaign, waves[0], tally)
-    planner.begin(area)
+    planner.begin(_ready(area))
     for following in [*waves[1:], None]:
         planned = await planner.planned()
         tally.add(planned)
-        ahead = None if following is None else await _read_wave(db, campaign, following, tally)
-        ids += await _write(db, campaign, area, planned, now, tally,
-                            then=None if ahead is None else partial(planner.begin, ahead))
+        ahead: asyncio.Future[Area] | None = None
+
+        def read_and_plan_ahead(departments: list[str] | None = following) -> None:
+            # Once this wave is checked: the read and its plan then overlap the writes,
+            # which wait on the database, not on Python.
+            nonlocal ahead
+            if departments is not None:
+                ahead = asyncio.ensure_future(_read_wave(db, campaign, departments, tally))
+                planner.begin(ahead)
+
+        try:
+            ids += await _write(db, campaign, area, planned, now, tally,
+                                then=read_and_plan_ahead)
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
         if ahead is not None:
-            area = ahead
+            area = await ahead
     return ids
+
+
+async def _ready(area: Area) -> Area:
+    return area
 
 
 def _waves(departments: list[Sequence[Any]]) -> list[list[str]]:
     """The departments (with their open requests) in waves of about WAVE_REQUESTS."""
     waves: list[list[str]] = []
-    size = WAVE_REQUESTS
+    size = limit = WAVE_REQUESTS * FIRST_WAVE_SHARE
     for department, requests in departments:
-        if size >= WAVE_REQUESTS:
+        if size >= limit:
             waves.append([])
-            size = 0
+            size, limit = 0, (WAVE_REQUESTS * FIRST_WAVE_SHARE if len(waves) == 1
+                              else WAVE_REQUESTS)
         waves[-1].append(str(department))
         size += int(requests)
     return waves
@@ -167,10 +188,12 @@ class _Planner:
     tally: _Tally
     task: asyncio.Task[Planned] | None = None
 
-    def begin(self, area: Area) -> None:
+    def begin(self, reading: Awaitable[Area]) -> None:
+        """The plan of the wave `reading` gives, once read."""
         assert self.task is None
 
         async def plan() -> Planned:
+            area = await reading
             with _timed(self.tally.seconds, "plan"):
                 return await _planned(area.needs, area.matcher,
                                       self.deadline - time.monotonic())
@@ -222,7 +245,7 @@ async def _write(db: Database, campaign: Campaign, area: Area, planned: Planned,
                 [(m.offer.id, d, slot, mid) for mid, m in numbered for d, slot in m.taken],
                 [m.need.id for m in made], full, now)
             await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
-                                       for mid, m in numbered])
+                                       for mid, m in numbered], new_matches=True)
     tally.matches += len(made)
     tally.planned += sum(1 for m in made if m.planned)
     return ids

@@ -45,9 +45,11 @@ def _to(key: str, kind: NoticeKind, user: int | None, match_id: int) -> list[Not
     return [] if user is None else [Notice(key, kind, int(user), {"match": match_id}, False)]
 
 
-async def queue_proposals(tx: Tx, matches: Sequence[Proposed]) -> None:
+async def queue_proposals(tx: Tx, matches: Sequence[Proposed], *,
+                          new_matches: bool = False) -> None:
     """Each side on Telegram gets the proposal; a side off Telegram is the organizers' to
-    ask."""
+    ask. `new_matches`: all made in this transaction, so no proposal of theirs is queued
+    yet (`outbox.queue_in`'s new keys)."""
     rows: list[Notice] = []
     organizers: list[int] | None = None
     # Looked up once: a pass queues tens of thousands, and an enum member costs a lookup.
@@ -64,7 +66,7 @@ async def queue_proposals(tx: Tx, matches: Sequence[Proposed]) -> None:
                 organizers = [int(o) for (o,) in await tx.all(REACHABLE_ORGANIZERS)]
             rows += [Notice(f"proxy-followup:{match_id}:proposed:{o}", followup, o,
                             {"match": match_id}, False) for o in organizers]
-    await queue_in(tx, rows)
+    await queue_in(tx, rows, new_keys=new_matches)
 
 
 async def queue_to_both(tx: Tx, match_id: int, key: str, kind: NoticeKind) -> None:

@@ -1,5 +1,5 @@
 """The proxy pass's writes: a wave's matches, their places, their needs' status and
-the holders they fill, in four statements over arrays, one element a row, in either
+the holders they fill, in three statements over arrays, one element a row, in either
 dialect. Tens of thousands of single-row statements cost PostgreSQL seconds (each one's
 round trip and index work); SQLite reads its arrays from JSON, as fast as an executemany of
 named rows."""
@@ -10,14 +10,8 @@ import json
 from datetime import datetime, timedelta
 
 from storage.driver import SQL, Tx
-from storage.proxies.rules import MATCHED, OFFER, OPEN, PROPOSAL_HOURS, PROPOSED
+from storage.proxies.rules import MATCHED, OPEN, PROPOSAL_HOURS, PROPOSED
 
-# The holders the pass filled (`rules.ROOM_LEFT`), known from the pass's own count.
-_OFFERS_FILLED = SQL.dialects(
-    f"UPDATE proxy_request SET status = {MATCHED} WHERE id IN (SELECT value FROM "
-    f"json_each(:ids)) AND kind = {OFFER} AND status = {OPEN}",
-    f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[]) "
-    f"AND kind = {OFFER} AND status = {OPEN}")
 _INSERT_MATCHES = {
     "postgres": SQL.of(
         "INSERT INTO proxy_match (id, need_id, offer_id, rounds_mask, status, proposed_at, "
@@ -39,10 +33,13 @@ _INSERT_SLOTS = {
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
         "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(:slots)"),
 }
-_NEEDS_MATCHED = SQL.dialects(
+# The needs matched and the holders the pass filled (`rules.ROOM_LEFT`, known from its own
+# count), in one statement: each is a scan of the table on PostgreSQL.
+_NOW_MATCHED = SQL.dialects(
     f"UPDATE proxy_request SET status = {MATCHED} WHERE id IN (SELECT value FROM "
-    "json_each(:ids))",
-    f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[])")
+    f"json_each(:ids)) AND status = {OPEN}",
+    f"UPDATE proxy_request SET status = {MATCHED} WHERE id = ANY(:ids::int[]) "
+    f"AND status = {OPEN}")
 
 
 async def write_pass(tx: Tx, matches: list[tuple[int, int, int, int]],
@@ -63,5 +60,4 @@ async def write_pass(tx: Tx, matches: list[tuple[int, int, int, int]],
         await tx.run(_INSERT_MATCHES["sqlite"], matches=json.dumps(matches),
                      proposed_at=stamp, expires_at=expires)
         await tx.run(_INSERT_SLOTS["sqlite"], slots=json.dumps(slots))
-    await tx.run(_NEEDS_MATCHED, ids=tx.array(needs))
-    await tx.run(_OFFERS_FILLED, ids=tx.array(full))
+    await tx.run(_NOW_MATCHED, ids=tx.array(needs + full))
