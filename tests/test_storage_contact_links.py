@@ -176,13 +176,9 @@ async def test_stats_web_and_the_wall_count_calls_that_became_supporters_one_way
     assert (await organizer_stats(db, campaign)).calls_joined == 1
 
 
-async def test_a_need_taken_on_the_phone_and_opened_during_the_pass_is_proposed_to_them(
-        db, campaign, frozen_clock, monkeypatch):
-    """The periodic pass plans from a snapshot in which Fabrice's need is the phone bank's;
-    while it plans, Fabrice opens Lisa's link and the need is his. The pass's match is
-    proposed to him, not left to the organizers' follow-up."""
-    from storage.proxies import full_pass, match_all
-
+async def fabrice_needs_a_proxy_on_the_phone_and_sophie_offers(db, campaign):
+    """Lisa records Fabrice's need on the phone (the phone bank's, until he opens the
+    link she sends him); Sophie offers at his station. Returns the need and the link."""
     card = await lisa_calls(db, campaign, Outcome.NEEDS_PROXY)
     first_round = [campaign.rounds[0]["date"]]
     need = await create_request(db, campaign, ProxyKind.NEED, Requester(
@@ -192,6 +188,17 @@ async def test_a_need_taken_on_the_phone_and_opened_during_the_pass_is_proposed_
                          SAINT_DENIS_12, first_round)
     link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
     await ensure_user(db, Profile(FABRICE, "Fabrice"))
+    return need, link
+
+
+async def test_a_need_taken_on_the_phone_and_opened_during_the_pass_is_proposed_to_them(
+        db, campaign, frozen_clock, monkeypatch):
+    """The periodic pass plans from a snapshot in which Fabrice's need is the phone bank's;
+    while it plans, Fabrice opens Lisa's link and the need is his. The pass's match is
+    proposed to him, not left to the organizers' follow-up."""
+    from storage.proxies import full_pass, match_all
+
+    need, link = await fabrice_needs_a_proxy_on_the_phone_and_sophie_offers(db, campaign)
     planned_by_the_solver = full_pass._planned
 
     async def plan_while_fabrice_opens_the_link(needs, matcher, budget_s):
@@ -216,15 +223,7 @@ async def test_a_need_taken_on_the_phone_and_opened_while_the_pass_writes_is_pro
     proposed to him, not to nobody."""
     from storage.proxies import full_pass, match_all
 
-    card = await lisa_calls(db, campaign, Outcome.NEEDS_PROXY)
-    first_round = [campaign.rounds[0]["date"]]
-    await create_request(db, campaign, ProxyKind.NEED, Requester(
-        card.first_name or "", contact_id=card.contact_id, phone=card.phone), SAINT_DENIS_12,
-        first_round, recorded_by=LISA)
-    await create_request(db, campaign, ProxyKind.OFFER, Requester("Sophie", user_id=MARC),
-                         SAINT_DENIS_12, first_round)
-    link = await link_to_send(db, campaign, LISA, card.contact_id, card.lease_seq)
-    await ensure_user(db, Profile(FABRICE, "Fabrice"))
+    _need, link = await fabrice_needs_a_proxy_on_the_phone_and_sophie_offers(db, campaign)
     follow, opened = full_pass._follow, []
 
     def fabrice_opens_the_link_meanwhile(planned, area):

@@ -124,36 +124,35 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
 async def _each_wave(db: Database, campaign: Campaign, waves: list[list[str]],
                      planner: _Planner, now: datetime, tally: _Tally) -> list[int]:
     """Each wave written in turn; the next one read and planned while it is written."""
-    ids: list[int] = []
-    area = await _read_wave(db, campaign, waves[0], tally)
-    planner.begin(_ready(area))
-    for following in [*waves[1:], None]:
-        planned = await planner.planned()
-        tally.add(planned)
-        ahead: asyncio.Future[Area] | None = None
 
-        def read_and_plan_ahead(departments: list[str] | None = following) -> None:
-            # Once this wave is checked: the read and its plan then overlap the writes,
-            # which wait on the database, not on Python.
-            nonlocal ahead
+    def read_and_plan(departments: list[str]) -> asyncio.Future[Area]:
+        reading = asyncio.ensure_future(_read_wave(db, campaign, departments, tally))
+        planner.begin(reading)
+        return reading
+
+    ids: list[int] = []
+    reading = read_and_plan(waves[0])
+    for following in [*waves[1:], None]:
+        area, planned = await reading, await planner.planned()
+        tally.add(planned)
+        ahead: list[asyncio.Future[Area]] = []
+
+        def begin_next(departments: list[str] | None = following,
+                       ahead: list[asyncio.Future[Area]] = ahead) -> None:
+            # Once this wave is checked: the next one's read and plan then overlap the
+            # writes, which wait on the database, not on Python.
             if departments is not None:
-                ahead = asyncio.ensure_future(_read_wave(db, campaign, departments, tally))
-                planner.begin(ahead)
+                ahead.append(read_and_plan(departments))
 
         try:
-            ids += await _write(db, campaign, area, planned, now, tally,
-                                then=read_and_plan_ahead)
+            ids += await _write(db, campaign, area, planned, now, tally, then=begin_next)
         except BaseException:
-            if ahead is not None:
-                ahead.cancel()
+            for next_reading in ahead:
+                next_reading.cancel()
             raise
-        if ahead is not None:
-            area = await ahead
+        if ahead:
+            reading = ahead[0]
     return ids
-
-
-async def _ready(area: Area) -> Area:
-    return area
 
 
 def _waves(departments: list[Sequence[Any]]) -> list[list[str]]:
@@ -216,23 +215,21 @@ async def _planned(needs: list[OpenRequest], matcher: Matcher, budget_s: float) 
 
 
 async def _write(db: Database, campaign: Campaign, area: Area, planned: Planned,
-                 now: datetime, tally: _Tally, then: Callable[[], None] | None) -> list[int]:
+                 now: datetime, tally: _Tally, then: Callable[[], None]) -> list[int]:
     """The wave's matches that still hold, and the greedy matcher's, written in one
-    transaction with their proposals. `then` (the next wave's plan begun) once the wave
+    transaction with their proposals. `then` (the next wave's read and plan begun) once the wave
     is checked, before its writes."""
     if not planned.pairs and not planned.greedy:
         # Nothing to propose: a need the plan left alone had no holder, and a need since
         # then was matched as it came (`matching`).
-        if then is not None:
-            then()
+        then()
         return []
     async with db.fast_write(long=True) as tx:
         await tx.one(SERIALIZE)
         with _timed(tally.seconds, "check"):
             area = await read_again(tx, campaign, area, planned)
             made = _follow(planned, area)
-        if then is not None:
-            then()
+        then()
         if not made:
             return []
         with _timed(tally.seconds, "write"):
@@ -243,7 +240,7 @@ async def _write(db: Database, campaign: Campaign, area: Area, planned: Planned,
             await write_pass(
                 tx, [(mid, m.need.id, m.offer.id, m.need.rounds_mask) for mid, m in numbered],
                 [(m.offer.id, d, slot, mid) for mid, m in numbered for d, slot in m.taken],
-                [m.need.id for m in made], full, now)
+                [m.need.id for m in made] + full, now)
             await queue_proposals(tx, [Proposed(mid, m.need.user_id, m.offer.user_id)
                                        for mid, m in numbered], new_matches=True)
     tally.matches += len(made)

@@ -43,10 +43,10 @@ _NOW_MATCHED = SQL.dialects(
 
 
 async def write_pass(tx: Tx, matches: list[tuple[int, int, int, int]],
-                     slots: list[tuple[int, str, int, int]], needs: list[int],
-                     full: list[int], now: datetime) -> None:
+                     slots: list[tuple[int, str, int, int]], matched: list[int],
+                     now: datetime) -> None:
     """`matches`: (id, need, offer, rounds mask); `slots`: (offer, round date, slot,
-    match); `needs`: the needs now matched; `full`: the holders with no place left now.
+    match); `matched`: the needs now matched and the holders with no place left now.
     Proposed now, expiring after PROPOSAL_HOURS."""
     stamp, expires = tx.value(now), tx.value(now + timedelta(hours=PROPOSAL_HOURS))
     if tx.dialect == "postgres":
@@ -60,4 +60,4 @@ async def write_pass(tx: Tx, matches: list[tuple[int, int, int, int]],
         await tx.run(_INSERT_MATCHES["sqlite"], matches=json.dumps(matches),
                      proposed_at=stamp, expires_at=expires)
         await tx.run(_INSERT_SLOTS["sqlite"], slots=json.dumps(slots))
-    await tx.run(_NOW_MATCHED, ids=tx.array(needs + full))
+    await tx.run(_NOW_MATCHED, ids=tx.array(matched))
