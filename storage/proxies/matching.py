@@ -37,8 +37,10 @@ from storage.proxies.rules import (
 from storage.rows import columns, reader
 
 # Matching operations queue one behind the other: SQLite's writer lock, an advisory lock
-# on PostgreSQL.
-SERIALIZE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270001)")
+# on PostgreSQL. Its key is a pair: pairs are a space of their own, apart from the single
+# keys of the phone bank's lock on a volunteer (with one key, volunteer 7270001 taking a
+# card held up every match of the campaign).
+SERIALIZE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270, 1)")
 
 
 @dataclass(frozen=True)
