@@ -38,3 +38,98 @@ async def test_a_volunteer_taking_a_card_does_not_hold_up_the_proxy_matching(
         assert needs == [nadia]
     finally:
         await db.dispose()
+
+
+PARIS_3 = Place("75056", "75", "3", "Paris 1")
+
+
+async def ask(db, campaign, frozen_clock, kind, name, place, user_id):
+    frozen_clock.advance(minutes=1)
+    return await create_request(db, campaign, kind, Requester(name, user_id=user_id), place,
+                                [ROUND1])
+
+
+async def test_two_passes_at_once_match_each_need_once(postgres_url, frozen_clock,
+                                                       monkeypatch):
+    """The tick's pass and another one (a second process's) begin together. The first to
+    take the pass's lock matches Nadia with Sophie; the other waits, however long the
+    first takes between its check and its writes, then finds nothing left to do."""
+    from storage.proxies import full_pass
+
+    db = await make_postgres(postgres_url)
+    try:
+        campaign = await load_example_campaign(db)
+        sophie = await ask(db, campaign, frozen_clock, ProxyKind.OFFER, "Sophie",
+                           SAINT_DENIS_12, 21)
+        nadia = await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Nadia",
+                          SAINT_DENIS_12, 22)
+        written, other_checked = [], asyncio.Event()
+
+        async def write_once_the_other_has_checked(tx, *args):
+            written.append(args)
+            if len(written) == 1:  # give the other pass a second to check the same needs
+                try:
+                    await asyncio.wait_for(other_checked.wait(), 1)
+                except TimeoutError:
+                    pass
+            else:
+                other_checked.set()
+            await write_pass(tx, *args)
+
+        write_pass = full_pass.write_pass
+        monkeypatch.setattr(full_pass, "write_pass", write_once_the_other_has_checked)
+        made = await asyncio.gather(full_pass.match_all(db, campaign),
+                                    full_pass.match_all(db, campaign))
+
+        assert sorted(len(m) for m in made) == [0, 1] and len(written) == 1
+        async with db.read() as session:
+            pairs = (await session.execute(select(ProxyMatch.need_id,
+                                                  ProxyMatch.offer_id))).all()
+        assert [tuple(p) for p in pairs] == [(nadia, sophie)]
+    finally:
+        await db.dispose()
+
+
+async def test_two_waves_are_written_at_once_each_with_its_own_match_ids(
+        postgres_url, frozen_clock, monkeypatch):
+    """Paris and Saint-Denis, one wave each: Saint-Denis's wave is checked and written while
+    Paris's is still being written. Each need has its holder, and no match id is given
+    twice."""
+    from storage.proxies import full_pass
+
+    monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
+    db = await make_postgres(postgres_url)
+    try:
+        campaign = await load_example_campaign(db)
+        lina = await ask(db, campaign, frozen_clock, ProxyKind.OFFER, "Lina", PARIS_3, 31)
+        hugo = await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Hugo", PARIS_3, 32)
+        sophie = await ask(db, campaign, frozen_clock, ProxyKind.OFFER, "Sophie",
+                           SAINT_DENIS_12, 33)
+        nadia = await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Nadia",
+                          SAINT_DENIS_12, 34)
+        arrived, second_arrived, at_once = [], asyncio.Event(), []
+
+        async def first_waits_for_the_second(tx, matches, *args):
+            arrived.append(matches)
+            if len(arrived) == 1:
+                try:
+                    await asyncio.wait_for(second_arrived.wait(), 2)
+                    at_once.append(True)
+                except TimeoutError:
+                    pass
+            else:
+                second_arrived.set()
+            await write_pass(tx, matches, *args)
+
+        write_pass = full_pass.write_pass
+        monkeypatch.setattr(full_pass, "write_pass", first_waits_for_the_second)
+        made = await full_pass.match_all(db, campaign)
+
+        assert at_once == [True] and len(arrived) == 2
+        assert len(made) == 2 == len(set(made))
+        async with db.read() as session:
+            pairs = {tuple(p) for p in await session.execute(
+                select(ProxyMatch.need_id, ProxyMatch.offer_id))}
+        assert pairs == {(hugo, lina), (nadia, sophie)}
+    finally:
+        await db.dispose()

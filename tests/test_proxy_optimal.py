@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -356,3 +357,49 @@ async def test_the_pass_goes_in_waves_and_others_match_in_between(
         pairs = {tuple(row) for row in await session.execute(
             select(ProxyMatch.need_id, ProxyMatch.offer_id))}
     assert pairs == {(hugo, lina), (amel["need"], marc), (nadia, sophie)}
+
+
+async def test_a_wave_that_cannot_be_written_stops_the_pass_and_the_next_one_finishes(
+        db, campaign, frozen_clock, monkeypatch):
+    """Paris and Saint-Denis, one wave each; Saint-Denis's write breaks. The pass stops with
+    the error, no wave half written (Paris's is whole or not there); the next pass matches
+    whoever is left, each need once."""
+    from storage.proxies import full_pass
+
+    monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
+
+    async def request(kind, name, place, user_id):
+        frozen_clock.advance(minutes=1)
+        return await create_request(db, campaign, kind, Requester(name, user_id=user_id),
+                                    place, [ROUND1])
+
+    hugo = await request(ProxyKind.NEED, "Hugo", PARIS_3, 1101)
+    lina = await request(ProxyKind.OFFER, "Lina", PARIS_3, 1102)
+    nadia = await request(ProxyKind.NEED, "Nadia", SAINT_DENIS_12, 1103)
+    sophie = await request(ProxyKind.OFFER, "Sophie", SAINT_DENIS_12, 1104)
+    write_pass = full_pass.write_pass
+
+    async def saint_denis_breaks(tx, matches, *args):
+        await write_pass(tx, matches, *args)
+        if any(need == nadia for _, need, _, _ in matches):
+            raise OSError("no space left on device")
+
+    monkeypatch.setattr(full_pass, "write_pass", saint_denis_breaks)
+    with pytest.raises(OSError, match="no space left"):
+        await match_all(db, campaign)
+    async with db.read() as session:
+        first = {tuple(row) for row in await session.execute(
+            select(ProxyMatch.need_id, ProxyMatch.offer_id))}
+        matched = set((await session.execute(select(ProxyRequest.id).where(
+            ProxyRequest.status == "matched"))).scalars())
+    assert first in ({(hugo, lina)}, set())
+    assert matched == {n for pair in first for n in pair}
+
+    monkeypatch.setattr(full_pass, "write_pass", write_pass)
+    made = await match_all(db, campaign)
+
+    assert len(made) == 2 - len(first)
+    async with db.read() as session:
+        pairs = sorted(tuple(row) for row in await session.execute(
+            select(ProxyMatch.need_id, ProxyMatch.offer_id)))
+    assert pairs == sorted([(hugo, lina), (nadia, sophie)])

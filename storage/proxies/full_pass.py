@@ -12,6 +12,12 @@ the greedy matcher, which follows the same rules as `matching`, takes what is le
 needs, and departments the solver could not plan. Waves, not departments one by one: each
 statement waits for the GIL the plan's thread holds, and a hundred departments' thousand
 statements waited seconds; a wave's few statements each do tens of thousands of rows.
+
+On PostgreSQL two waves are written at once, on two connections: a wave's statements keep
+one server process busy, and the writes were most of the pass (`_Writes`). The waves share
+the matching lock, which every other matcher takes alone, and a pass holds its own lock
+throughout (`ONE_PASS`): two passes at once, a tick's and another process's, would plan
+the same needs.
 """
 
 from __future__ import annotations
@@ -21,17 +27,18 @@ import gc
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from storage import clock
 from storage.database import Database
 from storage.models import Campaign
 from storage.proxies.greedy import Made, Matcher, OpenRequest
-from storage.proxies.matching import SERIALIZE, next_match_ids
+from storage.proxies.matching import ONE_PASS, SERIALIZE_WAVE, next_match_ids
 from storage.proxies.notices import Proposed, queue_proposals
 from storage.proxies.pass_plan import plan_area
 from storage.proxies.pass_reads import DEPARTMENTS, Area, Planned, read_again, read_area
@@ -45,6 +52,9 @@ WAVE_REQUESTS = 25_000
 # The first wave is smaller: nothing is written while it is planned, and the ones after
 # it are planned while the one before is written.
 FIRST_WAVE_SHARE = 0.4
+# Waves written at once on PostgreSQL (SQLite's writers take turns). Two: the machine the
+# pass is measured on has two cores, one for the server's writes, one for the plan.
+WRITERS = 2
 log = logging.getLogger(__name__)
 
 
@@ -108,51 +118,109 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
     now = now or clock.utcnow()
     tally, ids = _Tally(), []
     with _no_collection(), _timed(tally.seconds, "total"):
-        async with db.fast_read(long=True) as tx:
-            waves = _waves(await tx.all(DEPARTMENTS, campaign_id=campaign.id))
-        planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
-        try:
-            if waves:
-                ids = await _each_wave(db, campaign, waves, planner, now, tally)
-        finally:
-            planner.cancel()
+        async with _one_pass_at_a_time(db):
+            async with db.fast_read(long=True) as tx:
+                waves = _waves(await tx.all(DEPARTMENTS, campaign_id=campaign.id))
+            planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
+            try:
+                if waves:
+                    ids = await _each_wave(db, campaign, waves, planner, now, tally)
+            finally:
+                planner.cancel()
     if waves:
         tally.log()
     return ids
 
 
+@asynccontextmanager
+async def _one_pass_at_a_time(db: Database) -> AsyncIterator[None]:
+    """On PostgreSQL, a transaction of its own holding the pass's lock while the waves are
+    written on other connections. SQLite writes one wave at a time, each checked as it is
+    written, so two passes there take turns wave by wave (and one finds what the other
+    left), and holding its writer lock throughout would stop every other writer."""
+    if db.is_sqlite:
+        yield
+        return
+    async with db.fast_write() as tx:
+        await tx.one(ONE_PASS)
+        yield
+
+
 async def _each_wave(db: Database, campaign: Campaign, waves: list[list[str]],
                      planner: _Planner, now: datetime, tally: _Tally) -> list[int]:
-    """Each wave written in turn; the next one read and planned while it is written."""
+    """Each wave read and planned in turn, then written while the next one is read and
+    planned."""
 
     def read_and_plan(departments: list[str]) -> asyncio.Future[Area]:
         reading = asyncio.ensure_future(_read_wave(db, campaign, departments, tally))
         planner.begin(reading)
         return reading
 
-    ids: list[int] = []
-    reading = read_and_plan(waves[0])
-    for following in [*waves[1:], None]:
-        area, planned = await reading, await planner.planned()
-        tally.add(planned)
-        ahead: list[asyncio.Future[Area]] = []
+    writes = _Writes(asyncio.Semaphore(1 if db.is_sqlite else WRITERS))
+    try:
+        reading = read_and_plan(waves[0])
+        for following in [*waves[1:], None]:
+            area, planned = await reading, await planner.planned()
+            tally.add(planned)
+            await writes.begin(partial(_write, db, campaign, area, planned, now, tally,
+                                       numbering=writes.numbering))
+            if following is not None:
+                reading = read_and_plan(following)
+        return await writes.ids()
+    except BaseException:
+        await writes.cancel()
+        raise
 
-        def begin_next(departments: list[str] | None = following,
-                       ahead: list[asyncio.Future[Area]] = ahead) -> None:
-            # Once this wave is checked: the next one's read and plan then overlap the
-            # writes, which wait on the database, not on Python.
-            if departments is not None:
-                ahead.append(read_and_plan(departments))
 
-        try:
-            ids += await _write(db, campaign, area, planned, now, tally, then=begin_next)
-        except BaseException:
-            for next_reading in ahead:
-                next_reading.cancel()
-            raise
-        if ahead:
-            reading = ahead[0]
-    return ids
+_Write = Callable[[Callable[[], None]], Awaitable[list[int]]]
+
+
+@dataclass
+class _Writes:
+    """The waves being written, each in its transaction: at most `room` at once. Their
+    match ids are taken one wave at a time (`numbering`): they share the matching lock."""
+
+    room: asyncio.Semaphore
+    numbering: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: list[asyncio.Task[list[int]]] = field(default_factory=list)
+
+    async def begin(self, write: _Write) -> None:
+        """`write(then)` begun once there is room, and awaited until it calls `then` (its
+        wave checked: the next one's read and plan may begin) or ends. A write that
+        failed, this one or one before, raises its error here."""
+        await self.room.acquire()
+        checked = asyncio.get_running_loop().create_future()
+
+        def then() -> None:
+            if not checked.done():
+                checked.set_result(None)
+
+        async def written() -> list[int]:
+            try:
+                return await write(then)
+            finally:
+                then()
+                self.room.release()
+
+        self.tasks.append(asyncio.ensure_future(written()))
+        while True:
+            for task in self.tasks:
+                if task.done():
+                    task.result()  # a failed write's error, at once
+            if checked.done():
+                return
+            await asyncio.wait([checked, *(t for t in self.tasks if not t.done())],
+                               return_when=asyncio.FIRST_COMPLETED)
+
+    async def ids(self) -> list[int]:
+        """Every wave's new match ids, once all are written."""
+        return [i for ids in await asyncio.gather(*self.tasks) for i in ids]
+
+    async def cancel(self) -> None:
+        """The writes not done rolled back, and waited for: none outlives the pass."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 def _waves(departments: list[Sequence[Any]]) -> list[list[str]]:
@@ -215,17 +283,18 @@ async def _planned(needs: list[OpenRequest], matcher: Matcher, budget_s: float) 
 
 
 async def _write(db: Database, campaign: Campaign, area: Area, planned: Planned,
-                 now: datetime, tally: _Tally, then: Callable[[], None]) -> list[int]:
+                 now: datetime, tally: _Tally, then: Callable[[], None], *,
+                 numbering: asyncio.Lock) -> list[int]:
     """The wave's matches that still hold, and the greedy matcher's, written in one
-    transaction with their proposals. `then` (the next wave's read and plan begun) once the wave
-    is checked, before its writes."""
+    transaction with their proposals. `then` (the next wave's read and plan begun) once the
+    wave is checked, before its writes; the match ids taken holding `numbering`."""
     if not planned.pairs and not planned.greedy:
         # Nothing to propose: a need the plan left alone had no holder, and a need since
         # then was matched as it came (`matching`).
         then()
         return []
     async with db.fast_write(long=True) as tx:
-        await tx.one(SERIALIZE)
+        await tx.one(SERIALIZE_WAVE)
         with _timed(tally.seconds, "check"):
             area = await read_again(tx, campaign, area, planned)
             made = _follow(planned, area)
@@ -233,7 +302,8 @@ async def _write(db: Database, campaign: Campaign, area: Area, planned: Planned,
         if not made:
             return []
         with _timed(tally.seconds, "write"):
-            ids = await next_match_ids(tx, len(made))
+            async with numbering:
+                ids = await next_match_ids(tx, len(made))
             numbered = list(zip(ids, made, strict=True))
             # The holders the pass filled, known here: no place to count again.
             full = sorted({m.offer.id for m in made if area.matcher.is_full(m.offer)})

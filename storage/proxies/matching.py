@@ -41,6 +41,11 @@ from storage.rows import columns, reader
 # keys of the phone bank's lock on a volunteer (with one key, volunteer 7270001 taking a
 # card held up every match of the campaign).
 SERIALIZE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270, 1)")
+# The pass's waves share it among themselves (`full_pass`: their departments are apart,
+# and matches never cross departments), and one pass runs at a time: two passes' waves
+# would plan the same needs.
+SERIALIZE_WAVE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock_shared(7270, 1)")
+ONE_PASS = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270, 2)")
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,8 @@ _SLOTS_USED = SQL.of("SELECT slot FROM proxy_slot WHERE offer_id = :offer_id "
 # one past the last on SQLite, whose writers take turns; on PostgreSQL a block of the
 # sequence, taken at once (a nextval for each of 50,000 matches took a third of a second).
 # Every match is inserted holding the matching lock (SERIALIZE), so no other writer takes
-# from the sequence between the two halves of the statement.
+# from the sequence between the two halves of the statement; the pass's waves, which share
+# the lock, take their blocks one at a time (`full_pass._Writes`).
 _NEXT_MATCH_IDS = SQL.dialects(
     "SELECT coalesce(max(id), 0) + :count FROM proxy_match",
     "SELECT setval(pg_get_serial_sequence('proxy_match', 'id'), "
@@ -131,7 +137,8 @@ _NEXT_MATCH_IDS = SQL.dialects(
 
 
 async def next_match_ids(tx: Tx, count: int) -> list[int]:
-    """Ids for `count` new matches; the caller holds the matching lock."""
+    """Ids for `count` new matches; the caller holds the matching lock (a pass's wave, its
+    pass's numbering lock too)."""
     row = await tx.one(_NEXT_MATCH_IDS, count=count)
     assert row is not None
     last = int(row[0])
