@@ -4,7 +4,9 @@ the greedy pass is known to lose a vote."""
 
 from __future__ import annotations
 
+import gc
 import itertools
+import weakref
 from dataclasses import dataclass
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy import select
 
 from storage.models import ProxyKind, ProxyMatch, ProxyRequest
 from storage.proxies import Place, Requester, create_request, match_all, match_need
-from storage.proxies.optimal import plan_department
+from storage.proxies.optimal import Department, plan_department
 
 ROUND1, ROUND2 = "2024-06-30", "2024-07-07"
 FIRST, SECOND, BOTH = 0b01, 0b10, 0b11
@@ -99,6 +101,25 @@ def test_a_holder_of_two_places_a_round_carries_two():
     needs = [Where("A", "1", rounds_mask=BOTH)] * 3
     plan = plan_department(needs, [Where("A", "1")], [(2, 2)])
     assert sorted(i for i, _ in plan.pairs) == [0, 1]  # the two waiting longest
+
+
+def test_a_department_planned_is_freed_at_once_without_the_cyclic_collector():
+    """The pass turns the cyclic collector off while it runs: a department's model, once
+    planned, must go with its last reference, or a national pass keeps all 108 until the
+    collector runs after it."""
+    needs = [Where("A", "1", "K", BOTH), Where("A", "2", "K", FIRST), Where("B", "1", "K", BOTH)]
+    holders = [Where("A", "1", "K"), Where("A", "2", "L"), Where("B", "2")]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        department = Department(needs, holders, [(1, 1), (1, 0), (1, 1)])
+        assert len(department.plan(department.solve(2.0)).pairs) == 3
+        gone = weakref.ref(department)
+        del department
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 PLACES = st.tuples(st.sampled_from("AB"), st.sampled_from("12"),

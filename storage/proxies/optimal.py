@@ -182,6 +182,18 @@ def _into(parent: _Node, kind: Kind) -> tuple[_Node, Kind]:
     return parent, kind
 
 
+def _above_commune(root: _Node, constituencies: dict[str, _Node],
+                   kind: Kind) -> tuple[_Node, Kind]:
+    """Where a commune's kind goes up: its constituency's node (made when first met), or
+    the department's when its constituency is unknown."""
+    if not kind.attr:
+        return root, kind
+    place = constituencies.get(kind.attr)
+    if place is None:
+        place = constituencies[kind.attr] = _Node(CONSTITUENCY, partial(_into, root))
+    return place, kind.above()
+
+
 def _by_place(needs: Sequence[Side], holders: Sequence[Side], rooms: Sequence[tuple[int, ...]],
               apart: frozenset[tuple[int, int]]) -> dict[str, dict[str, list[tuple[Kind, int]]]]:
     """Requests by commune and station, as (kind, index); holders with no room left out."""
@@ -219,6 +231,12 @@ class Department:
         self.constituencies: dict[str, _Node] = {}
         self.stations: list[_Node] = []
         self.communes: list[_Node] = []
+        # Links up are functions of the nodes above, not methods of the department: a
+        # node naming its department would be a cycle, and every department's tree would
+        # live until the cyclic collector ran, which the pass turns off while it runs
+        # (`full_pass._no_collection`; the 108 departments of a national pass, 390,000
+        # objects, cost 0.4 s to collect after it).
+        self._above_commune = partial(_above_commune, self.root, self.constituencies)
         for by_station in _by_place(needs, holders, rooms, apart).values():
             self._place(by_station)
         self.model = Model()
@@ -230,17 +248,6 @@ class Department:
             _build(node, self.model, apart)
         self.order = [*self.stations, *self.communes, *self.constituencies.values(),
                       self.root]
-
-    def _above(self, kind: Kind) -> tuple[_Node, Kind]:  # from a constituency
-        return self.root, kind
-
-    def _above_commune(self, kind: Kind) -> tuple[_Node, Kind]:
-        if not kind.attr:
-            return self.root, kind
-        place = self.constituencies.get(kind.attr)
-        if place is None:
-            place = self.constituencies[kind.attr] = _Node(CONSTITUENCY, self._above)
-        return place, kind.above()
 
     def _place(self, by_station: dict[str, list[tuple[Kind, int]]]) -> None:
         """One commune's requests into the tree. A commune with one side only (needs only,
