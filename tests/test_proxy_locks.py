@@ -133,3 +133,73 @@ async def test_two_waves_are_written_at_once_each_with_its_own_match_ids(
         assert pairs == {(hugo, lina), (nadia, sophie)}
     finally:
         await db.dispose()
+
+
+async def test_a_pass_stopped_while_both_waves_write_holds_up_no_one(
+        postgres_url, frozen_clock, monkeypatch):
+    """Paris's wave and Saint-Denis's are being written at once when the pass is cancelled
+    (the bot stopping), Saint-Denis's in the middle of a statement; the server is across a
+    network, so the word to cancel takes a moment to reach it. Then Nadia asks for a proxy
+    in Saint-Denis while a few people use the bot: she is matched with Sophie at once,
+    nothing of the stopped pass left holding the matching lock."""
+    import asyncpg.connect_utils
+
+    from storage.driver import SQL
+    from storage.proxies import full_pass
+
+    monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
+    cancel_request = asyncpg.connect_utils._cancel
+
+    async def across_a_network(**kwargs):
+        await asyncio.sleep(0.3)
+        return await cancel_request(**kwargs)
+
+    monkeypatch.setattr(asyncpg.connect_utils, "_cancel", across_a_network)
+    db = await make_postgres(postgres_url)
+    try:
+        campaign = await load_example_campaign(db)
+        await ask(db, campaign, frozen_clock, ProxyKind.OFFER, "Lina", PARIS_3, 41)
+        await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Hugo", PARIS_3, 42)
+        sophie = await ask(db, campaign, frozen_clock, ProxyKind.OFFER, "Sophie",
+                           SAINT_DENIS_12, 43)
+        await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Malik", SAINT_DENIS_12, 44)
+
+        async def someone_using_the_bot():
+            # Connections in use meanwhile: the pool does not hand the stopped wave's
+            # straight back to Nadia's matcher, which would find it and drop it.
+            async with db.fast_read() as tx:
+                await tx.one(SQL.of("SELECT 1"))
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(*(someone_using_the_bot() for _ in range(8)))
+        write_pass = full_pass.write_pass
+        writing, never, both_writing = [], asyncio.Event(), asyncio.Event()
+
+        async def paris_waits_saint_denis_mid_statement(tx, matches, *args):
+            writing.append(matches)
+            if len(writing) == 1:
+                await never.wait()
+            else:
+                both_writing.set()
+                await tx.one(SQL.of("SELECT pg_sleep(0.1)"))
+            await write_pass(tx, matches, *args)
+
+        monkeypatch.setattr(full_pass, "write_pass", paris_waits_saint_denis_mid_statement)
+        passing = asyncio.ensure_future(full_pass.match_all(db, campaign))
+        await asyncio.wait_for(both_writing.wait(), 5)
+        await asyncio.sleep(0.02)  # Saint-Denis's statement under way
+        passing.cancel()
+        await asyncio.gather(passing, return_exceptions=True)
+        monkeypatch.setattr(full_pass, "write_pass", write_pass)
+
+        nadia = await ask(db, campaign, frozen_clock, ProxyKind.NEED, "Nadia",
+                          SAINT_DENIS_12, 46)
+        match = await asyncio.wait_for(match_need(db, campaign, nadia), 5)
+
+        assert match is not None
+        async with db.read() as session:
+            pairs = [tuple(p) for p in await session.execute(
+                select(ProxyMatch.need_id, ProxyMatch.offer_id))]
+        assert pairs == [(nadia, sophie)]
+    finally:
+        await db.dispose()

@@ -117,16 +117,17 @@ async def match_all(db: Database, campaign: Campaign, now: datetime | None = Non
     new match ids."""
     now = now or clock.utcnow()
     tally, ids = _Tally(), []
-    with _no_collection(), _timed(tally.seconds, "total"):
-        async with _one_pass_at_a_time(db):
-            async with db.fast_read(long=True) as tx:
-                waves = _waves(await tx.all(DEPARTMENTS, campaign_id=campaign.id))
-            planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
-            try:
-                if waves:
-                    ids = await _each_wave(db, campaign, waves, planner, now, tally)
-            finally:
-                planner.cancel()
+    with _timed(tally.seconds, "total"):
+        async with _one_pass_at_a_time(db):  # waited for with the collector on
+            with _no_collection():
+                async with db.fast_read(long=True) as tx:
+                    waves = _waves(await tx.all(DEPARTMENTS, campaign_id=campaign.id))
+                planner = _Planner(deadline=time.monotonic() + budget_s, tally=tally)
+                try:
+                    if waves:
+                        ids = await _each_wave(db, campaign, waves, planner, now, tally)
+                finally:
+                    planner.cancel()
     if waves:
         tally.log()
     return ids
@@ -213,14 +214,22 @@ class _Writes:
                                return_when=asyncio.FIRST_COMPLETED)
 
     async def ids(self) -> list[int]:
-        """Every wave's new match ids, once all are written."""
-        return [i for ids in await asyncio.gather(*self.tasks) for i in ids]
+        """Every wave's new match ids, once all are written. Waited for with `wait`, not
+        `gather`: a gather cancelled cancels every write and ends with the first one
+        done, and `cancel` would then break off the others' rollbacks."""
+        await asyncio.wait(self.tasks)
+        return [i for task in self.tasks for i in task.result()]
 
     async def cancel(self) -> None:
-        """The writes not done rolled back, and waited for: none outlives the pass."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        """The writes not done rolled back, and waited for: none outlives the pass. Each
+        is cancelled once: a second cancel breaks off its rollback, and its transaction
+        stays open on a pooled connection, holding the matching lock from every matcher."""
+        pending = [task for task in self.tasks if not task.done()]
+        for task in pending:
+            if not task.cancelling():
+                task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
 
 def _waves(departments: list[Sequence[Any]]) -> list[list[str]]:
