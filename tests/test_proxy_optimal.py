@@ -8,6 +8,7 @@ import gc
 import itertools
 import weakref
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -340,6 +341,13 @@ async def test_a_plan_that_breaks_leaves_its_department_to_the_greedy_pass(
     assert "93 (AssertionError('the plan counts what is there'))" in caplog.text
 
 
+async def ask_for_the_first_round(db, campaign, clock, kind, name, place, user_id):
+    """A need or an offer for the first round, a minute after the one before."""
+    clock.advance(minutes=1)
+    return await create_request(db, campaign, kind, Requester(name, user_id=user_id), place,
+                                [ROUND1])
+
+
 async def test_the_pass_goes_in_waves_and_others_match_in_between(
         db, campaign, frozen_clock, monkeypatch):
     """A pass over Paris and Saint-Denis, one wave each: while Saint-Denis's wave is being
@@ -350,10 +358,7 @@ async def test_the_pass_goes_in_waves_and_others_match_in_between(
 
     monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
 
-    async def request(kind, name, place, user_id):
-        frozen_clock.advance(minutes=1)
-        return await create_request(db, campaign, kind, Requester(name, user_id=user_id),
-                                    place, [ROUND1])
+    request = partial(ask_for_the_first_round, db, campaign, frozen_clock)
 
     hugo = await request(ProxyKind.NEED, "Hugo", PARIS_3, 1001)
     lina = await request(ProxyKind.OFFER, "Lina", PARIS_3, 1002)
@@ -389,10 +394,7 @@ async def test_a_wave_that_cannot_be_written_stops_the_pass_and_the_next_one_fin
 
     monkeypatch.setattr(full_pass, "WAVE_REQUESTS", 1)
 
-    async def request(kind, name, place, user_id):
-        frozen_clock.advance(minutes=1)
-        return await create_request(db, campaign, kind, Requester(name, user_id=user_id),
-                                    place, [ROUND1])
+    request = partial(ask_for_the_first_round, db, campaign, frozen_clock)
 
     hugo = await request(ProxyKind.NEED, "Hugo", PARIS_3, 1101)
     lina = await request(ProxyKind.OFFER, "Lina", PARIS_3, 1102)
