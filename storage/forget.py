@@ -186,6 +186,7 @@ _ANONYMOUS_BROADCAST = SQL.of(
 @dataclass(frozen=True)
 class Params:
     id: int
+    key: str
     params: dict[str, Any]
 
 
@@ -197,7 +198,9 @@ _NAMING_PARAMS = SQL.dialects(
         for name in PERSON_PARAMS),
     f"SELECT {columns(Params)} FROM outbox WHERE " + " OR ".join(
         f"params ->> '{name}' = :user_text" for name in PERSON_PARAMS))
-_PARAMS = SQL.of("UPDATE outbox SET params = :params WHERE id = :id")
+# The key too: an organizers' alert about someone (`vol-request:<id>:…`, `paused:<id>:…`)
+# names them in its key, one row for each organizer.
+_PARAMS = SQL.of("UPDATE outbox SET params = :params, key = :key WHERE id = :id")
 
 
 def _params_renamed(params: dict[str, Any], f: Forgetting) -> dict[str, Any]:
@@ -208,7 +211,8 @@ def _params_renamed(params: dict[str, Any], f: Forgetting) -> dict[str, Any]:
 async def _forget_outbox(f: Forgetting) -> None:
     """Messages for them go, except a broadcast's: those stay for its counts, under the
     anonymous id, skipped if not sent. Messages for others that name them by id (the
-    referrer's "joined through you") name the anonymous id instead."""
+    referrer's "joined through you", the organizers' alerts) name the anonymous id
+    instead, in their keys as in their params."""
     await f.run(_DROP_MESSAGES)
     kept = await f.tx.all(_BROADCAST_KEYS, user_id=f.user_id)
     await f.tx.many(_ANONYMOUS_BROADCAST, [
@@ -216,7 +220,8 @@ async def _forget_outbox(f: Forgetting) -> None:
         for row_id, key in kept])
     naming = await f.tx.all(_NAMING_PARAMS, user_text=str(f.user_id))
     await f.tx.many(_PARAMS, [
-        {"params": json.dumps(_params_renamed(row.params, f)), "id": row.id}
+        {"params": json.dumps(_params_renamed(row.params, f)),
+         "key": f.replace_id(row.key), "id": row.id}
         for row in map(_PARAMS_ROW, naming)])
 
 

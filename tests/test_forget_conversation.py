@@ -228,3 +228,46 @@ async def test_a_stale_approve_after_forget_does_not_bring_the_person_back(db, c
         details = [e.detail for e in (await session.execute(select(AuditLog))).scalars()]
     assert not any("101" in d for d in details), details
     assert "erased their data" in organizer.chat()[-1].text
+
+
+async def test_asking_to_make_calls_then_forgetting_leaves_no_id_in_the_organizers_alert(
+        db, campaign, harness, frozen_clock):
+    """Zéphyrin asks to make calls (each organizer is alerted, under a key naming him),
+    then erases his data: nothing names him, the alerts' keys included."""
+    z = ZEPHYRIN
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    zephyrin = harness.person(z.id, z.first_name, "en", username=z.username,
+                              last_name=z.last_name)
+    await zephyrin.send("/start")
+    await zephyrin.press("I want to make calls")
+    await deliver_all(harness)
+    assert "would like to make calls" in organizer.last().text
+
+    await zephyrin.send("/forget")
+    await zephyrin.press("Yes, erase")
+    assert zephyrin.sees("your data is erased")
+
+    assert await traces(db, z) == {}
+
+
+async def test_a_paused_volunteer_who_forgets_leaves_no_id_in_the_pause_alert(
+        db, campaign, harness, frozen_clock):
+    """Zéphyrin skips too many cards and is paused (the organizers are alerted), then
+    erases his data: nothing names him, the alerts' keys included."""
+    z = ZEPHYRIN
+    await load_contacts(db, campaign)
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    zephyrin = await ready_volunteer(db, harness, z.id, z.first_name)
+    for _ in range(campaign.skip_limit_per_hour):
+        await zephyrin.send("/call")
+        await zephyrin.press("Skip")
+    await deliver_all(harness)
+    assert "was paused" in organizer.last().text
+
+    await zephyrin.send("/forget")
+    await zephyrin.press("Yes, erase")
+    assert zephyrin.sees("your data is erased")
+
+    assert await traces(db, z) == {}
