@@ -88,8 +88,8 @@ def rankings_note(opt_out: bool, changed: bool) -> str:
 
 async def invite_message(bot: Bot, db: Database, user: Person,
                          private: bool = True) -> tuple[str, dict[str, Any]]:
-    """The link, the count and the buttons; in a private chat also "Where do you vote?"
-    (the person's own place: never shown in a group)."""
+    """The link, the count and the buttons; in a private chat also the pledge and "Where do
+    you vote?" (three people's names and the person's own place: never asked in a group)."""
     p = await progress(db, user.id)
     link = await invite_link(bot, p.code)
     text = "\n\n".join((
@@ -98,10 +98,10 @@ async def invite_message(bot: Bot, db: Database, user: Person,
         _("Your personal link:\n{link}").format(link=link),
         progress_line(p),
     ))
-    rows = [[share_button(link)],
-            [InlineKeyboardButton(text=_("🗳 I'll remind 3 people to vote"),
-                                  callback_data=InviteCB(action="pledge").pack())]]
+    rows = [[share_button(link)]]
     if private:
+        rows.append([InlineKeyboardButton(text=_("🗳 I'll remind 3 people to vote"),
+                                          callback_data=InviteCB(action="pledge").pack())])
         rows.append([place_button(await voting_place(db, user.id))])
     hide = InviteCB(action="show" if p.leaderboard_opt_out else "hide")
     rows.append([InlineKeyboardButton(
@@ -160,6 +160,11 @@ async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: D
                 bot, db, user, private=query.message.chat.type == ChatType.PRIVATE)
             await edit_in_place(query.message, text, **kwargs)
         return
+    if not isinstance(query.message, Message) or query.message.chat.type != ChatType.PRIVATE:
+        # A pledge button of an older /invite in a group: names are not asked there.
+        await acknowledge(query, _("Send /invite in our private chat to name the three "
+                                   "people you will remind."), show_alert=True)
+        return
     await acknowledge(query)
     if callback_data.action == "cancel":
         await state.set_state(None)  # set_state, not clear: a shown card's data stays
@@ -168,11 +173,10 @@ async def pressed(query: CallbackQuery, callback_data: InviteCB, bot: Bot, db: D
     await state.set_state(PledgeStates.names)
     cancel = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
         text=_("Cancel"), callback_data=InviteCB(action="cancel").pack())]])
-    if isinstance(query.message, Message):
-        await query.message.answer(_(
-            "Who are the three people you will remind to vote? Write their <b>first names "
-            "only</b>, separated by commas: <i>Fabrice, Élodie, Nicolas</i>"),
-            reply_markup=cancel)
+    await query.message.answer(_(
+        "Who are the three people you will remind to vote? Write their <b>first names "
+        "only</b>, separated by commas: <i>Fabrice, Élodie, Nicolas</i>"),
+        reply_markup=cancel)
 
 
 async def pledge_written(message: Message, db: Database, user: Person, state: FSMContext,

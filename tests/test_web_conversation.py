@@ -143,6 +143,31 @@ async def test_recruits_recruit_and_the_web_has_generations(db, campaign, harnes
     assert chain[3].sees("G4 joined through you: 1 of 3!")
 
 
+async def test_three_names_are_asked_in_private_never_in_a_group(db, campaign, harness,
+                                                                 frozen_clock):
+    """Lina sends /invite in a group: its link is there to share, but not the pledge, whose
+    three names are hers to give in private. A pledge button of an older invite in the
+    group says so, and nothing is asked there."""
+    from handlers.invite import InviteCB
+
+    group = -100_555
+    lina = harness.person(301, "Lina", "en")
+    await lina.send("/start")
+    await lina.send("/invite", in_chat=group)
+    invitation = harness.fake.chat(group)[-1]
+    assert "Your personal link" in invitation.text
+    assert not any("remind 3 people" in b for b in invitation.button_texts())
+
+    await lina.press_data(InviteCB(action="pledge").pack(), invitation)
+
+    assert "in our private chat" in lina.callback_answers()[-1]["text"]
+    assert not any("Who are the three people" in m.text for m in harness.fake.chat(group))
+    await lina.send("Fabrice, Élodie, Nicolas", in_chat=group)
+    await lina.send("/invite")
+    await lina.press("remind 3 people to vote")
+    assert lina.sees("first names only")
+
+
 async def test_a_pledge_to_remind_three_people_and_the_reminder_on_the_eve(db, campaign,
                                                                          harness, frozen_clock):
     frozen_clock.now = datetime(2024, 6, 20, 8, 0, tzinfo=UTC)
