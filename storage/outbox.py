@@ -65,10 +65,11 @@ class NoticeKind(StrEnum):
     RELAY_UNDELIVERED = "relay_undelivered"
 
 
-# Messages /stop turns off. The others (a proxy proposal, its answers and reminders) are
-# part of something the person asked for; asking someone to carry a stranger's vote is not.
+# Messages /stop turns off: every campaign message (below), and the asks to carry a
+# stranger's vote. The others (a proxy proposal, its answers and reminders) are part of
+# something the person asked for.
 UNSUBSCRIBABLE = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER, NoticeKind.BROADCAST,
-                            NoticeKind.PROXY_ASK})
+                            NoticeKind.WEB_JOINED, NoticeKind.PROXY_ASK})
 # Campaign messages: none goes during an electoral silence (storage.silence); queued, they
 # wait for its end. What two people agreed on (a proxy, a shift, a relayed answer) goes on.
 CAMPAIGN_MESSAGES = frozenset({NoticeKind.NUDGE, NoticeKind.PLEDGE_REMINDER,

@@ -213,6 +213,26 @@ async def test_a_pledge_can_be_cancelled_and_a_card_survives_it(db, campaign, ha
     assert "didn't understand" in camille.last().text
 
 
+async def test_after_stop_no_word_of_a_join_queued_before(db, campaign, harness,
+                                                          frozen_clock):
+    """Fabrice joins through Lisa's link (her "joined through you" is queued), then Lisa
+    sends /stop, which promises no more campaign messages: the word of Fabrice is not
+    sent; his join still counts for her."""
+    lisa = harness.person(101, "Lisa", "en")
+    await lisa.send("/start")
+    code = await invite_code_of(lisa)
+    await harness.person(201, "Fabrice", "en").send(f"/start {code}")
+    await lisa.send("/stop")
+    assert lisa.sees("no more campaign messages")
+
+    await deliver_all(harness)
+
+    assert not lisa.sees("Fabrice joined through you")
+    await lisa.send("/start")
+    await lisa.send("/invite")
+    assert "1 of your 3 so far: Fabrice" in lisa.last().text  # he counts all the same
+
+
 async def test_nudges_until_three_join_never_at_night_never_after_stop(db, campaign, harness,
                                                                       frozen_clock):
     joined = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)  # 10:00 in Paris
