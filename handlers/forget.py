@@ -9,7 +9,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -57,12 +59,35 @@ async def forget_confirmed(query: CallbackQuery, callback_data: ForgetCB, db: Da
 
 
 async def forget_conversations(state: FSMContext, user_id: int) -> None:
-    """Their conversation state and data (in memory or in Redis) go: in the chat pressed
-    and in their private chat, wherever /forget was pressed."""
+    """Their conversation state and data (in memory or in Redis) go: in the chat pressed,
+    in their private chat, and in every group where they left some (a question begun
+    there), wherever /forget was pressed."""
     await state.clear()
     private = StorageKey(bot_id=state.key.bot_id, chat_id=user_id, user_id=user_id)
     if private != state.key:
         await FSMContext(storage=state.storage, key=private).clear()
+    await _forget_elsewhere(state.storage, state.key.bot_id, user_id)
+
+
+# A chat id no chat has: where it stands in a Redis key, any chat's id may stand.
+_ANY_CHAT = -1
+
+
+async def _forget_elsewhere(storage: BaseStorage, bot_id: int, user_id: int) -> None:
+    """The person's records in any other chat. aiogram has no listing of a person's keys:
+    the memory storage's are its dict's, Redis's are found by their pattern (the key names
+    the person after the chat; in Redis they would stay forever)."""
+    if isinstance(storage, MemoryStorage):
+        for key in [k for k in storage.storage if (k.bot_id, k.user_id) == (bot_id, user_id)]:
+            del storage.storage[key]
+    elif isinstance(storage, RedisStorage):
+        builder, any_chat = storage.key_builder, StorageKey(bot_id, _ANY_CHAT, user_id)
+        sep = getattr(builder, "separator", ":")
+        for part in ("state", "data"):
+            pattern = builder.build(any_chat, part).replace(f"{sep}{_ANY_CHAT}{sep}",
+                                                            f"{sep}*{sep}", 1)
+            async for name in storage.redis.scan_iter(match=pattern):
+                await storage.redis.delete(name)
 
 
 def build_router() -> Router:

@@ -189,6 +189,40 @@ async def test_forget_pressed_anywhere_clears_the_private_conversation_too(kind)
         await storage.close()
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_forget_in_private_clears_what_they_left_in_groups_and_nobody_elses(kind):
+    """Zéphyrin began something in two groups (their state names him, in Redis forever),
+    then sends /forget in private: his records in both groups go; Marc's in the same
+    group, and the records of a user whose id ends like his, stay."""
+    z, marc = ZEPHYRIN.id, 302
+    storage = MemoryStorage() if kind == "memory" else RedisStorage.from_url(
+        "redis://127.0.0.1:6379/13", key_builder=DefaultKeyBuilder(prefix="toile-forget-test"))
+
+    def context(chat_id: int, user_id: int) -> FSMContext:
+        return FSMContext(storage, StorageKey(bot_id=42, chat_id=chat_id, user_id=user_id))
+
+    private, others = context(z, z), [context(-100500, marc), context(-100500, 1 + z * 10)]
+    in_groups = [context(-100500, z), context(-100600, z)]
+    try:
+        for group in in_groups:
+            await group.set_state("PledgeStates:names")
+            await group.set_data({"draft": ZEPHYRIN.phone})
+        for other in others:
+            await other.set_state("PledgeStates:names")
+
+        await forget_conversations(private, z)
+
+        for group in in_groups:
+            assert await group.get_state() is None and await group.get_data() == {}
+        for other in others:
+            assert await other.get_state() == "PledgeStates:names"
+    finally:
+        if isinstance(storage, RedisStorage):
+            for name in await storage.redis.keys("toile-forget-test:*"):
+                await storage.redis.delete(name)
+        await storage.close()
+
+
 async def test_forget_in_a_group_points_to_the_private_chat_and_erases_nobody(db, campaign,
                                                                              harness):
     from storage.models import User
