@@ -58,9 +58,12 @@ _AUDIENCE_SQL = {
         f"JOIN shift sh ON sh.id = s.shift_id WHERE {_REACHABLE} "
         f"AND s.status <> '{SignupStatus.LEFT}' "
         "AND sh.room = :room"),
+    # A shift's people while it is on: a call scheduled before the shift was cancelled
+    # goes to nobody once it is (they were told of the cancellation).
     Audience.SHIFT: SQL.of(
         f"SELECT u.id FROM users u JOIN shift_signup s ON s.user_id = u.id "
-        f"WHERE {_REACHABLE} AND s.status = '{SignupStatus.JOINED}' "
+        f"JOIN shift sh ON sh.id = s.shift_id "
+        f"WHERE {_REACHABLE} AND s.status = '{SignupStatus.JOINED}' AND NOT sh.cancelled "
         "AND s.shift_id = CAST(:shift_id AS INTEGER)"),
     Audience.UNDER3: SQL.of(f"SELECT u.id FROM users u WHERE {_REACHABLE} AND u.recruits < 3"),
 }

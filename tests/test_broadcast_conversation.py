@@ -272,3 +272,86 @@ assert not loaded, loaded
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+async def test_a_second_tap_on_send_now_does_not_say_nothing_was_sent(
+        db, campaign, harness, frozen_clock):
+    """The organizer taps "Send now" again on the same "Send it?": one broadcast, and no
+    word that nothing was sent while it is going out."""
+    from sqlalchemy import func
+
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    for uid in (300, 301):
+        await harness.person(uid, "Camille", "en").send("/start")
+    await compose(organizer, "Come on Saturday!", "Everyone", "No shift")
+    send_it = organizer.last()
+    assert send_it.text == "Send it?"
+    await organizer.press("Send now", send_it)
+    assert organizer.last().text.startswith("📣 Sending to")
+
+    await organizer.press("Send now", send_it)
+
+    async with db.read() as session:
+        broadcasts = (await session.execute(select(func.count()).select_from(Broadcast))).scalar()
+    assert broadcasts == 1
+    assert not organizer.sees("All right, nothing was sent.")
+    assert "This draft is done" in organizer.callback_answers()[-1]["text"]
+
+
+async def test_two_taps_at_once_on_send_now_make_one_broadcast(db, campaign, harness,
+                                                               frozen_clock):
+    """A slow network: both taps on "Send now" reach the bot, their answers come back
+    together. One broadcast; Camille gets the message once."""
+    import asyncio
+
+    from sqlalchemy import func
+
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    for uid in (300, 301):
+        await harness.person(uid, "Camille", "en").send("/start")
+    await compose(organizer, "Come on Saturday!", "Everyone", "No shift")
+    send_it = organizer.last()
+    harness.fake.hang("answerCallbackQuery", 0.3, times=2)
+
+    await asyncio.gather(organizer.press("Send now", send_it),
+                         organizer.press("Send now", send_it))
+
+    async with db.read() as session:
+        broadcasts = (await session.execute(select(func.count()).select_from(Broadcast))).scalar()
+    await tick(harness)
+    await deliver(harness)
+    camille = harness.person(300, "Camille", "en")
+    received = [m for m in camille.chat() if m.text.startswith("Come on Saturday!")]
+    assert broadcasts == 1 and len(received) == 1
+
+
+async def test_a_call_to_a_shifts_people_scheduled_before_the_shift_was_cancelled(
+        db, campaign, harness, frozen_clock):
+    """A call to the people of Saturday's shift is scheduled for the morning; that evening
+    the room is lost and the shift cancelled (Camille is told). In the morning the call
+    does not go: it was for a shift that is off."""
+    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
+    await organizer.send("/start")
+    await open_shift(organizer, ROOM, "10")  # 11/06 14:00-17:00
+    camille = harness.person(300, "Camille", "en")
+    await camille.send("/shifts")
+    await camille.press("Join")
+    await compose(organizer, "Tomorrow 14:00: bring the flyers!", f"Signed up: {ROOM} 11/06",
+                  "No shift")
+    await organizer.press("Send later")
+    await organizer.send("11/06 09:00")
+    assert organizer.last().text.startswith("📣 Scheduled for 11/06 09:00: 1 people")
+    frozen_clock.advance(hours=8)
+    await organizer.send("/shifts")
+    await organizer.press("🚫 Cancel the shift")
+    await organizer.press("Yes, cancel it")
+    await deliver(harness)
+    assert camille.sees("cancelled")
+
+    frozen_clock.advance(hours=15)  # 11/06 09:00 in Paris: the broadcast's time
+    await tick(harness)
+    await deliver(harness)
+
+    assert not any(m.text.startswith("Tomorrow 14:00") for m in camille.chat())

@@ -4,6 +4,7 @@ at a set time."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -116,13 +117,19 @@ async def _chosen_audience(db: Database, callback_data: ComposeCB) -> tuple[str,
 
 async def compose_pressed(query: CallbackQuery, callback_data: ComposeCB, state: FSMContext,
                           db: Database, campaigns: CampaignCache, user: Person) -> None:
-    await acknowledge(query)
     data = (await state.get_data()).get(DATA, {})
+    action = callback_data.action
+    if "text" not in data:
+        # A button of a draft already sent or dropped: it may be going out, so no edit
+        # says that nothing was sent.
+        await acknowledge(query, _("This draft is done: it was sent or dropped. A broadcast "
+                                   "under way has its own Cancel button."), show_alert=True)
+        return
+    await acknowledge(query)
     campaign = await campaigns.get()
     if not isinstance(query.message, Message) or campaign is None:
         return
-    action = callback_data.action
-    if action == "cancel" or "text" not in data:
+    if action == "cancel":
         await state.set_state(None)
         await state.update_data({DATA: {}})
         await edit_in_place(query.message, _("All right, nothing was sent."))
@@ -204,15 +211,22 @@ def _refusal(exc: BroadcastError) -> str:
     }.get(exc.reason, _("Something was missing: please start again with /broadcast."))
 
 
+# Taking a draft to send it, one at a time: two taps on "Send now" at once would both find
+# it and make two broadcasts, everyone getting the message twice.
+_TAKING = asyncio.Lock()
+
+
 async def _create(message: Message, state: FSMContext, db: Database, campaigns: CampaignCache,
                   user: Person, when: datetime | None) -> None:
-    data = (await state.get_data()).get(DATA, {})
     campaign = await campaigns.get()
-    if campaign is None or "audience" not in data:
-        return
-    if (silence := silence_at(campaign, when or clock.utcnow())) is not None:
-        await _offer_after(message, state, campaign, silence, data)
-        return
+    async with _TAKING:
+        data = (await state.get_data()).get(DATA, {})
+        if campaign is None or "audience" not in data:
+            return
+        if (silence := silence_at(campaign, when or clock.utcnow())) is not None:
+            await _offer_after(message, state, campaign, silence, data)
+            return
+        await state.update_data({DATA: {}})  # taken: a tap meanwhile finds no draft
     try:
         broadcast = await create_broadcast(
             db, text=data["text"], visible_length=data["length"], footer=footer(campaign.name),
@@ -220,10 +234,10 @@ async def _create(message: Message, state: FSMContext, db: Database, campaigns: 
             shift_id=data.get("shift"), scheduled_at=when, actor_id=user.id,
             progress_chat_id=message.chat.id)
     except BroadcastError as exc:
+        await state.update_data({DATA: data})  # not sent: the draft is theirs to fix
         await message.answer(_refusal(exc))
         return
     await state.set_state(None)
-    await state.update_data({DATA: {}})
     status = await message.answer(
         (_("📣 Scheduled for {when:%d/%m %H:%M}: {n} people.").format(
             when=local_time(campaign, when), n=broadcast.total) if when else
