@@ -122,7 +122,8 @@ async def create_broadcast(db: Database, *, text: str, visible_length: int, foot
         raise BroadcastError("past")
     if shift_id is not None:
         view = await shift_view(db, shift_id)
-        if view is None or view.shift.ends_at <= now:
+        # Over when the broadcast goes, not only now: a Join button would not be there.
+        if view is None or view.shift.ends_at <= (scheduled_at or now):
             raise BroadcastError("shift_past")
     people = await audience(db, audience_kind, audience_value)
     if not people:

@@ -219,3 +219,30 @@ async def test_someone_erased_mid_broadcast_does_not_hold_it_open(db, campaign, 
     assert await finish_if_done(db, broadcast_id)
     state = await progress(db, broadcast_id)
     assert (state.status, state.sent, state.skipped, state.total) == ("done", 2, 1, 3)
+
+
+async def test_a_call_to_join_a_shift_is_not_scheduled_for_after_the_shift(db, campaign,
+                                                                            frozen_clock):
+    """A broadcast whose Join button names Saturday's shift, scheduled for Sunday: refused,
+    it would go out with no button; scheduled for Saturday morning, it is made."""
+    from datetime import timedelta
+
+    import pytest
+
+    from storage.broadcasts import BroadcastError
+    from storage.shifts import add_shift
+
+    now = frozen_clock.now
+    shift = await add_shift(db, room="Saint-Denis", address="6 rue de la République",
+                            starts_at=now + timedelta(days=1),
+                            ends_at=now + timedelta(days=1, hours=3), capacity=10)
+    await ensure_user(db, Profile(501, "Camille"))
+
+    def scheduled(delay: timedelta):
+        return create_broadcast(db, text="Join us!", visible_length=8, footer="-",
+                                audience_kind="everyone", audience_value=None,
+                                shift_id=shift.id, scheduled_at=now + delay, actor_id=None)
+
+    with pytest.raises(BroadcastError, match="shift_past"):
+        await scheduled(timedelta(days=2))
+    assert (await scheduled(timedelta(hours=20))).total == 1

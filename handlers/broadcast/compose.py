@@ -205,7 +205,7 @@ def _refusal(exc: BroadcastError) -> str:
     return {
         "past": _("That time has already passed."),
         "nobody": _("Nobody is in that audience: choose another."),
-        "shift_past": _("That shift is over."),
+        "shift_past": _("That shift is over by the time it goes: choose another."),
         "long": _("Too long: {n} characters with the campaign's footer, Telegram allows "
                   "{max}. Please shorten it.").format(n=exc.detail, max=MAX_TEXT),
     }.get(exc.reason, _("Something was missing: please start again with /broadcast."))
