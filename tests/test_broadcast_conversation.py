@@ -274,26 +274,35 @@ assert not loaded, loaded
     assert result.returncode == 0, result.stderr
 
 
-async def test_a_second_tap_on_send_now_does_not_say_nothing_was_sent(
-        db, campaign, harness, frozen_clock):
-    """The organizer taps "Send now" again on the same "Send it?": one broadcast, and no
-    word that nothing was sent while it is going out."""
-    from sqlalchemy import func
-
+async def a_call_to_everyone_ready_to_send(harness):
+    """The organizer and two supporters; the organizer's "Send it?" of a call to all."""
     organizer = harness.person(ORGANIZER_ID, "Orga", "en")
     await organizer.send("/start")
     for uid in (300, 301):
         await harness.person(uid, "Camille", "en").send("/start")
     await compose(organizer, "Come on Saturday!", "Everyone", "No shift")
-    send_it = organizer.last()
+    return organizer, organizer.last()
+
+
+async def broadcasts_made(db) -> int:
+    from sqlalchemy import func
+
+    async with db.read() as session:
+        return (await session.execute(select(func.count()).select_from(Broadcast))).scalar()
+
+
+async def test_a_second_tap_on_send_now_does_not_say_nothing_was_sent(
+        db, campaign, harness, frozen_clock):
+    """The organizer taps "Send now" again on the same "Send it?": one broadcast, and no
+    word that nothing was sent while it is going out."""
+    organizer, send_it = await a_call_to_everyone_ready_to_send(harness)
     assert send_it.text == "Send it?"
     await organizer.press("Send now", send_it)
     assert organizer.last().text.startswith("📣 Sending to")
 
     await organizer.press("Send now", send_it)
 
-    async with db.read() as session:
-        broadcasts = (await session.execute(select(func.count()).select_from(Broadcast))).scalar()
+    broadcasts = await broadcasts_made(db)
     assert broadcasts == 1
     assert not organizer.sees("All right, nothing was sent.")
     assert "This draft is done" in organizer.callback_answers()[-1]["text"]
@@ -305,21 +314,13 @@ async def test_two_taps_at_once_on_send_now_make_one_broadcast(db, campaign, har
     together. One broadcast; Camille gets the message once."""
     import asyncio
 
-    from sqlalchemy import func
-
-    organizer = harness.person(ORGANIZER_ID, "Orga", "en")
-    await organizer.send("/start")
-    for uid in (300, 301):
-        await harness.person(uid, "Camille", "en").send("/start")
-    await compose(organizer, "Come on Saturday!", "Everyone", "No shift")
-    send_it = organizer.last()
+    organizer, send_it = await a_call_to_everyone_ready_to_send(harness)
     harness.fake.hang("answerCallbackQuery", 0.3, times=2)
 
     await asyncio.gather(organizer.press("Send now", send_it),
                          organizer.press("Send now", send_it))
 
-    async with db.read() as session:
-        broadcasts = (await session.execute(select(func.count()).select_from(Broadcast))).scalar()
+    broadcasts = await broadcasts_made(db)
     await tick(harness)
     await deliver(harness)
     camille = harness.person(300, "Camille", "en")
