@@ -45,7 +45,7 @@ SERIALIZE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270, 1)")
 # and matches never cross departments), and one pass runs at a time: two passes' waves
 # would plan the same needs.
 SERIALIZE_WAVE = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock_shared(7270, 1)")
-ONE_PASS = SQL.dialects("SELECT 1", "SELECT pg_advisory_xact_lock(7270, 2)")
+ONE_PASS = SQL.of("SELECT pg_advisory_xact_lock(7270, 2)")  # PostgreSQL only
 
 
 @dataclass(frozen=True)
